@@ -1,0 +1,2 @@
+//! The application core: state, messages, effects and the pure `update`.
+pub mod action;

@@ -1,0 +1,142 @@
+//! A consistent view of the objects the cockpit shows.
+
+use serde_json::Value;
+
+use crate::policy::LabelSelector;
+use crate::policy::selector::endpoint_labels;
+
+use super::objects::{NamespaceInfo, PodInfo, PolicyKind, PolicyObject};
+
+/// What the backend knows about Cilium in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CiliumInfo {
+    /// The agent version, when found.
+    pub version: Option<String>,
+    /// Whether the CiliumNetworkPolicy CRD is installed.
+    pub crds_installed: bool,
+}
+
+/// Everything the cockpit reads from a cluster at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterSnapshot {
+    pub namespaces: Vec<NamespaceInfo>,
+    pub pods: Vec<PodInfo>,
+    pub policies: Vec<PolicyObject>,
+    pub cilium: CiliumInfo,
+}
+
+/// A policy that applies to a namespace, with how many of its pods it selects.
+#[derive(Debug, Clone, Copy)]
+pub struct SelectedPolicy<'a> {
+    pub policy: &'a PolicyObject,
+    pub pods_selected: usize,
+}
+
+impl ClusterSnapshot {
+    pub fn namespace(&self, name: &str) -> Option<&NamespaceInfo> {
+        self.namespaces.iter().find(|n| n.name == name)
+    }
+
+    pub fn pods_in<'a>(&'a self, namespace: &'a str) -> impl Iterator<Item = &'a PodInfo> + 'a {
+        self.pods.iter().filter(move |p| p.namespace == namespace)
+    }
+
+    /// CiliumNetworkPolicies and NetworkPolicies living in the namespace.
+    pub fn namespaced_policies<'a>(&'a self, namespace: &'a str) -> impl Iterator<Item = &'a PolicyObject> + 'a {
+        self.policies
+            .iter()
+            .filter(move |p| p.namespace.as_deref() == Some(namespace))
+    }
+
+    /// Every policy that applies to the namespace: its own, plus clusterwide policies
+    /// that select at least one of its pods.
+    pub fn policies_for(&self, namespace: &str) -> Vec<SelectedPolicy<'_>> {
+        let ns_labels = self.namespace(namespace).map(|n| n.labels.clone()).unwrap_or_default();
+        let pods: Vec<_> = self
+            .pods_in(namespace)
+            .map(|p| endpoint_labels(&p.labels, namespace, &ns_labels))
+            .collect();
+        let count = |selectors: &[LabelSelector]| {
+            pods.iter()
+                .filter(|labels| selectors.iter().any(|s| s.matches(labels)))
+                .count()
+        };
+        self.policies
+            .iter()
+            .filter_map(|policy| {
+                let selectors = subject_selectors(policy);
+                match policy.kind {
+                    PolicyKind::CiliumClusterwideNetworkPolicy => {
+                        let n = count(&selectors);
+                        (n > 0).then_some(SelectedPolicy { policy, pods_selected: n })
+                    }
+                    _ if policy.namespace.as_deref() == Some(namespace) => {
+                        Some(SelectedPolicy { policy, pods_selected: count(&selectors) })
+                    }
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The selectors naming the pods a policy applies to. A selector that cannot be
+/// parsed selects nothing here; lint reports it.
+fn subject_selectors(policy: &PolicyObject) -> Vec<LabelSelector> {
+    let parse = |v: Option<&Value>| v.and_then(|v| LabelSelector::parse(v).ok());
+    match policy.kind {
+        PolicyKind::NetworkPolicy => parse(policy.spec().map(|s| s.get("podSelector").unwrap_or(&Value::Null)))
+            .into_iter()
+            .collect(),
+        _ => policy
+            .cilium_rules()
+            .into_iter()
+            .filter_map(|rule| parse(rule.get("endpointSelector")))
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::collections::BTreeMap;
+
+    fn pod(ns: &str, name: &str, app: &str) -> PodInfo {
+        PodInfo {
+            namespace: ns.into(),
+            name: name.into(),
+            labels: BTreeMap::from([("app".to_string(), app.to_string())]),
+            workload: None,
+            service_account: None,
+        }
+    }
+
+    fn policy(manifest: serde_json::Value) -> PolicyObject {
+        PolicyObject::from_manifest(&manifest).expect("valid manifest")
+    }
+
+    #[test]
+    fn clusterwide_policies_apply_where_they_select_pods() {
+        let snapshot = ClusterSnapshot {
+            namespaces: vec![
+                NamespaceInfo { name: "shop".into(), labels: BTreeMap::from([("policy-tier".into(), "prod".into())]), annotations: BTreeMap::new(), uid: None, resource_version: None, created: None },
+                NamespaceInfo { name: "lab".into(), labels: BTreeMap::new(), annotations: BTreeMap::new(), uid: None, resource_version: None, created: None },
+            ],
+            pods: vec![pod("shop", "api-1", "api"), pod("shop", "web-1", "web"), pod("lab", "x", "api")],
+            policies: vec![
+                policy(json!({"kind": "CiliumClusterwideNetworkPolicy", "metadata": {"name": "prod-only"},
+                    "spec": {"endpointSelector": {"matchLabels": {"k8s:io.cilium.k8s.namespace.labels.policy-tier": "prod"}}}})),
+                policy(json!({"kind": "NetworkPolicy", "metadata": {"name": "np", "namespace": "shop"},
+                    "spec": {"podSelector": {"matchLabels": {"app": "web"}}}})),
+                policy(json!({"kind": "CiliumNetworkPolicy", "metadata": {"name": "other", "namespace": "lab"},
+                    "spec": {"endpointSelector": {}}})),
+            ],
+            cilium: CiliumInfo::default(),
+        };
+        let shop: Vec<_> = snapshot.policies_for("shop").iter().map(|s| (s.policy.name.clone(), s.pods_selected)).collect();
+        assert_eq!(shop, vec![("prod-only".to_string(), 2), ("np".to_string(), 1)]);
+        let lab: Vec<_> = snapshot.policies_for("lab").iter().map(|s| s.policy.name.clone()).collect();
+        assert_eq!(lab, vec!["other".to_string()]);
+    }
+}

@@ -1,0 +1,224 @@
+//! Per-namespace traffic statistics, updated as flows arrive and read by the
+//! namespace table and the Drops and Flows tabs.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use super::flow::{Direction, DropReason, Flow, Protocol, SharedFlow, Verdict};
+use super::window::{MinuteSeries, TopCounts, minute_of};
+
+/// How many flows each namespace's live tail keeps.
+pub const TAIL_CAPACITY: usize = 2_000;
+/// How many distinct keys each ranking keeps per namespace.
+pub const TOP_CAPACITY: usize = 128;
+
+/// The namespace's part in a flow. Source and destination evidence stay apart:
+/// a drop *from* a namespace and a drop *into* it call for different fixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Side {
+    Source,
+    Destination,
+    /// Both ends are in the namespace.
+    Internal,
+}
+
+impl Side {
+    pub fn label(self) -> &'static str {
+        match self {
+            Side::Source => "from here",
+            Side::Destination => "into here",
+            Side::Internal => "internal",
+        }
+    }
+}
+
+/// Who dropped what: the key of the per-peer ranking.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DropPeer {
+    pub side: Side,
+    pub direction: Direction,
+    pub source: String,
+    pub destination: String,
+    pub port: u16,
+    pub protocol: Protocol,
+    pub reason: DropReason,
+}
+
+/// Everything kept about one namespace's traffic.
+#[derive(Debug, Clone)]
+pub struct NamespaceTraffic {
+    pub drops: MinuteSeries,
+    pub policy_drops: MinuteSeries,
+    pub forwarded: MinuteSeries,
+    pub audit: MinuteSeries,
+    pub reasons: TopCounts<DropReason>,
+    pub peers: TopCounts<DropPeer>,
+    pub tail: VecDeque<SharedFlow>,
+    pub last_seen: Option<Timestamp>,
+}
+
+impl Default for NamespaceTraffic {
+    fn default() -> Self {
+        NamespaceTraffic {
+            drops: MinuteSeries::default(),
+            policy_drops: MinuteSeries::default(),
+            forwarded: MinuteSeries::default(),
+            audit: MinuteSeries::default(),
+            reasons: TopCounts::new(TOP_CAPACITY),
+            peers: TopCounts::new(TOP_CAPACITY),
+            tail: VecDeque::with_capacity(64),
+            last_seen: None,
+        }
+    }
+}
+
+impl NamespaceTraffic {
+    fn record(&mut self, flow: &SharedFlow, side: Side) {
+        let minute = minute_of(flow.time);
+        match flow.verdict {
+            Verdict::Dropped => {
+                self.drops.add(minute, 1);
+                let reason = flow.drop_reason.unwrap_or(DropReason(0));
+                if reason.is_policy() {
+                    self.policy_drops.add(minute, 1);
+                }
+                self.reasons.add(reason, minute);
+                self.peers.add(
+                    DropPeer {
+                        side,
+                        direction: flow.direction,
+                        source: flow.source.qualified_name(),
+                        destination: flow.destination.qualified_name(),
+                        port: flow.destination_port,
+                        protocol: flow.protocol,
+                        reason,
+                    },
+                    minute,
+                );
+            }
+            Verdict::Audit => self.audit.add(minute, 1),
+            Verdict::Forwarded => self.forwarded.add(minute, 1),
+            _ => {}
+        }
+        if self.tail.len() == TAIL_CAPACITY {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(Arc::clone(flow));
+        self.last_seen = Some(self.last_seen.map_or(flow.time, |t| t.max(flow.time)));
+    }
+
+    /// Flows seen over the last `minutes` (any verdict): the evidence a gate needs.
+    pub fn flows_seen(&self, now: Timestamp, minutes: usize) -> u64 {
+        let m = minute_of(now);
+        self.drops.sum(m, minutes) + self.forwarded.sum(m, minutes) + self.audit.sum(m, minutes)
+    }
+}
+
+/// Statistics for every namespace that has been seen in a flow.
+#[derive(Debug, Clone, Default)]
+pub struct Traffic {
+    namespaces: HashMap<String, NamespaceTraffic>,
+    pub flows_total: u64,
+}
+
+impl Traffic {
+    pub fn record(&mut self, flow: Flow) {
+        self.flows_total += 1;
+        let flow = Arc::new(flow);
+        let (src, dst) = (flow.source.namespace.clone(), flow.destination.namespace.clone());
+        if !src.is_empty() && src == dst {
+            self.entry(&src).record(&flow, Side::Internal);
+            return;
+        }
+        if !src.is_empty() {
+            self.entry(&src).record(&flow, Side::Source);
+        }
+        if !dst.is_empty() {
+            self.entry(&dst).record(&flow, Side::Destination);
+        }
+    }
+
+    fn entry(&mut self, namespace: &str) -> &mut NamespaceTraffic {
+        // Avoid allocating the key for namespaces already known (the common case).
+        if !self.namespaces.contains_key(namespace) {
+            self.namespaces.insert(namespace.to_string(), NamespaceTraffic::default());
+        }
+        self.namespaces.entry(namespace.to_string()).or_default()
+    }
+
+    pub fn namespace(&self, name: &str) -> Option<&NamespaceTraffic> {
+        self.namespaces.get(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flows::flow::Endpoint;
+
+    fn endpoint(ns: &str, workload: &str) -> Endpoint {
+        Endpoint { namespace: ns.into(), workload: workload.into(), ..Endpoint::default() }
+    }
+
+    fn flow(seconds: i64, verdict: Verdict, src: Endpoint, dst: Endpoint) -> Flow {
+        Flow {
+            time: Timestamp::from_second(seconds).expect("valid"),
+            verdict,
+            drop_reason: (verdict == Verdict::Dropped).then_some(DropReason::POLICY_DENIED),
+            direction: Direction::Ingress,
+            source: src,
+            destination: dst,
+            protocol: Protocol::Tcp,
+            source_port: 40000,
+            destination_port: 5432,
+            is_reply: false,
+            node: "node-1".into(),
+            destination_names: vec![],
+            denied_by: vec![],
+        }
+    }
+
+    #[test]
+    fn drops_count_on_both_sides_with_their_side_kept_apart() {
+        let mut traffic = Traffic::default();
+        traffic.record(flow(600, Verdict::Dropped, endpoint("shop", "api"), endpoint("db", "postgres")));
+        traffic.record(flow(610, Verdict::Forwarded, endpoint("shop", "api"), endpoint("shop", "web")));
+        let now = Timestamp::from_second(620).expect("valid");
+
+        let shop = traffic.namespace("shop").expect("shop seen");
+        assert_eq!(shop.drops.sum(10, 1), 1);
+        assert_eq!(shop.forwarded.sum(10, 1), 1);
+        assert_eq!(shop.tail.len(), 2);
+        let peers = shop.peers.top(now, 10, 5);
+        assert_eq!(peers[0].key.side, Side::Source);
+        assert_eq!(peers[0].key.destination, "db/postgres");
+
+        let db = traffic.namespace("db").expect("db seen");
+        assert_eq!(db.peers.top(now, 10, 5)[0].key.side, Side::Destination);
+        assert_eq!(db.policy_drops.sum(10, 1), 1);
+        assert_eq!(db.flows_seen(now, 10), 1);
+        assert_eq!(traffic.flows_total, 2);
+    }
+
+    #[test]
+    fn world_endpoints_count_only_for_the_pod_side() {
+        let mut traffic = Traffic::default();
+        let world = Endpoint { labels: vec!["reserved:world".into()], ip: "1.1.1.1".into(), ..Endpoint::default() };
+        traffic.record(flow(600, Verdict::Dropped, endpoint("shop", "api"), world));
+        assert!(traffic.namespace("shop").is_some());
+        assert!(traffic.namespace("").is_none());
+        let peers = traffic.namespace("shop").map(|t| t.peers.top(Timestamp::from_second(600).expect("t"), 1, 1));
+        assert_eq!(peers.expect("peers")[0].key.destination, "world");
+    }
+
+    #[test]
+    fn the_tail_is_bounded() {
+        let mut traffic = Traffic::default();
+        for i in 0..(TAIL_CAPACITY + 10) {
+            traffic.record(flow(600 + i as i64, Verdict::Forwarded, endpoint("shop", "a"), endpoint("shop", "b")));
+        }
+        assert_eq!(traffic.namespace("shop").map(|t| t.tail.len()), Some(TAIL_CAPACITY));
+    }
+}

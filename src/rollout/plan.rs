@@ -1,0 +1,407 @@
+//! What each rollout action will do to one namespace, computed purely from the
+//! current objects. The confirm dialog shows a plan; the mutation layer executes it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::cluster::{NamespaceInfo, ObjectRef, PolicyObject};
+
+use super::labels;
+use super::phase::{NamespaceStatus, Phase};
+use super::role::PolicyRole;
+
+/// The rollout steps an operator can take on a namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RolloutAction {
+    Observe,
+    ApplyBaseline,
+    StageDefaultDeny,
+    Enforce,
+    RollbackDefaultDeny,
+    RollbackNamespace,
+    CarveOut,
+    Restore,
+}
+
+impl RolloutAction {
+    pub fn title(self) -> &'static str {
+        match self {
+            RolloutAction::Observe => "Start observing",
+            RolloutAction::ApplyBaseline => "Apply baseline",
+            RolloutAction::StageDefaultDeny => "Stage default-deny (Audit)",
+            RolloutAction::Enforce => "Enforce default-deny",
+            RolloutAction::RollbackDefaultDeny => "Partial rollback (default-deny only)",
+            RolloutAction::RollbackNamespace => "Namespace rollback (all policies)",
+            RolloutAction::CarveOut => "Carve out",
+            RolloutAction::Restore => "Restore backup",
+        }
+    }
+
+    /// Deletes objects: needs a typed namespace name and a backup first.
+    pub fn is_destructive(self) -> bool {
+        matches!(self, RolloutAction::RollbackDefaultDeny | RolloutAction::RollbackNamespace)
+    }
+
+    /// The identifier used in audit records and file names.
+    pub fn slug(self) -> &'static str {
+        match self {
+            RolloutAction::Observe => "observe",
+            RolloutAction::ApplyBaseline => "apply-baseline",
+            RolloutAction::StageDefaultDeny => "stage-default-deny",
+            RolloutAction::Enforce => "enforce",
+            RolloutAction::RollbackDefaultDeny => "rollback-default-deny",
+            RolloutAction::RollbackNamespace => "rollback-namespace",
+            RolloutAction::CarveOut => "carve-out",
+            RolloutAction::Restore => "restore",
+        }
+    }
+}
+
+impl fmt::Display for RolloutAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.title())
+    }
+}
+
+/// One object change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Change {
+    Create(PolicyObject),
+    Update { before: PolicyObject, after: PolicyObject },
+    Delete(PolicyObject),
+}
+
+impl Change {
+    pub fn target(&self) -> ObjectRef {
+        match self {
+            Change::Create(o) | Change::Delete(o) | Change::Update { after: o, .. } => o.object_ref(),
+        }
+    }
+
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Change::Create(_) => "create",
+            Change::Update { .. } => "update",
+            Change::Delete(_) => "delete",
+        }
+    }
+}
+
+/// Namespace annotations to set or remove, applied with the object changes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AnnotationChange {
+    pub set: BTreeMap<String, String>,
+    pub remove: Vec<String>,
+}
+
+/// Everything one confirmed action will do. All-or-nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RolloutPlan {
+    pub action: RolloutAction,
+    pub namespace: String,
+    /// The namespace's resourceVersion the plan was computed against.
+    pub namespace_version: Option<String>,
+    pub changes: Vec<Change>,
+    pub annotations: AnnotationChange,
+    /// Where the deleted objects are written before the first delete.
+    pub backup_to: Option<PathBuf>,
+    /// Why (carve-out reason, gate override reason).
+    pub reason: Option<String>,
+    /// Things the operator should read before confirming.
+    pub warnings: Vec<String>,
+}
+
+impl RolloutPlan {
+    pub fn deletes(&self) -> impl Iterator<Item = &PolicyObject> {
+        self.changes.iter().filter_map(|c| match c {
+            Change::Delete(o) => Some(o),
+            _ => None,
+        })
+    }
+
+    /// One line per change, as the confirm dialog and the audit record list them.
+    pub fn summary(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .changes
+            .iter()
+            .map(|c| format!("{} {}", c.verb(), c.target()))
+            .collect();
+        for (key, value) in &self.annotations.set {
+            lines.push(format!("annotate Namespace {} {key}={value}", self.namespace));
+        }
+        for key in &self.annotations.remove {
+            lines.push(format!("annotate Namespace {} {key}-", self.namespace));
+        }
+        lines
+    }
+}
+
+/// Why an action cannot be planned in the namespace's current state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("{action} is not possible in phase {phase}: {hint}")]
+    WrongPhase { action: RolloutAction, phase: Phase, hint: &'static str },
+    #[error("nothing to change: {0}")]
+    NothingToDo(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What a plan is computed from.
+pub struct PlanInput<'a> {
+    pub namespace: &'a NamespaceInfo,
+    /// The namespaced policies (CNP and NP) of the namespace.
+    pub policies: &'a [&'a PolicyObject],
+    pub status: &'a NamespaceStatus,
+    /// The baseline set rendered for this namespace.
+    pub baseline: &'a [PolicyObject],
+    /// The staged default-deny rendered for this namespace.
+    pub default_deny: &'a PolicyObject,
+    pub now: Timestamp,
+    pub operator: &'a str,
+    pub backup_dir: PathBuf,
+}
+
+/// The objects an action needs beyond the cluster's current state.
+pub enum Request {
+    Simple(RolloutAction),
+    CarveOut { reason: String },
+    Restore { backup: PathBuf, objects: Vec<PolicyObject> },
+}
+
+impl Request {
+    pub fn action(&self) -> RolloutAction {
+        match self {
+            Request::Simple(a) => *a,
+            Request::CarveOut { .. } => RolloutAction::CarveOut,
+            Request::Restore { .. } => RolloutAction::Restore,
+        }
+    }
+}
+
+/// Computes the plan for `request` or says why it cannot be done.
+pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refusal> {
+    let action = request.action();
+    let phase = input.status.phase;
+    let mut plan = RolloutPlan {
+        action,
+        namespace: input.namespace.name.clone(),
+        namespace_version: input.namespace.resource_version.clone(),
+        changes: Vec::new(),
+        annotations: AnnotationChange::default(),
+        backup_to: None,
+        reason: None,
+        warnings: Vec::new(),
+    };
+    let wrong_phase = |hint| Refusal::WrongPhase { action, phase, hint };
+
+    match request {
+        Request::Simple(RolloutAction::Observe) => {
+            if !matches!(phase, Phase::Unmanaged | Phase::CarvedOut | Phase::RolledBack) {
+                return Err(wrong_phase("the namespace is already observed or further along"));
+            }
+            set_intent(&mut plan, input, Phase::Observe);
+            plan.annotations.remove.push(labels::CARVE_OUT_REASON.into());
+        }
+        Request::Simple(RolloutAction::ApplyBaseline) => {
+            if phase == Phase::CarvedOut {
+                return Err(wrong_phase("carved-out namespaces are skipped; observe it first"));
+            }
+            for wanted in input.baseline {
+                match find(input.policies, wanted) {
+                    None => plan.changes.push(Change::Create(wanted.clone())),
+                    Some(current) if !same_content(current, wanted) => plan.changes.push(Change::Update {
+                        before: current.clone(),
+                        after: with_identity_of(wanted, current),
+                    }),
+                    Some(_) => {}
+                }
+            }
+            if plan.changes.is_empty() {
+                return Err(Refusal::NothingToDo("the baseline is present and up to date".into()));
+            }
+            if matches!(phase, Phase::Unmanaged | Phase::Observe | Phase::RolledBack) {
+                set_intent(&mut plan, input, Phase::Baseline);
+            }
+        }
+        Request::Simple(RolloutAction::StageDefaultDeny) => {
+            match phase {
+                Phase::Baseline => {
+                    let missing = input.status.observed.missing_baseline();
+                    if !missing.is_empty() {
+                        return Err(Refusal::Invalid(format!(
+                            "the baseline is incomplete (missing {}); apply the baseline first",
+                            missing.iter().map(|c| c.label()).collect::<Vec<_>>().join(", ")
+                        )));
+                    }
+                    plan.changes.push(Change::Create(input.default_deny.clone()));
+                }
+                Phase::Enforced => {
+                    // Back from Enforced to Audit: a softer brake than deleting.
+                    for dd in default_denies(input.policies) {
+                        plan.changes.push(Change::Update {
+                            before: dd.clone(),
+                            after: with_enforcement(dd, false),
+                        });
+                    }
+                    plan.warnings.push("enforcement stops: the default-deny stays staged".into());
+                }
+                _ => return Err(wrong_phase("the default-deny is staged once the baseline is applied")),
+            }
+            set_intent(&mut plan, input, Phase::Audit);
+            plan.annotations.set.insert(labels::STAGED_AT.into(), input.now.to_string());
+        }
+        Request::Simple(RolloutAction::Enforce) => {
+            if phase != Phase::Audit {
+                return Err(wrong_phase("stage the default-deny (Audit) first"));
+            }
+            for dd in default_denies(input.policies) {
+                plan.changes.push(Change::Update { before: dd.clone(), after: with_enforcement(dd, true) });
+            }
+            set_intent(&mut plan, input, Phase::Enforced);
+            plan.annotations.set.insert(labels::ENFORCED_AT.into(), input.now.to_string());
+        }
+        Request::Simple(RolloutAction::RollbackDefaultDeny) => {
+            let targets: Vec<_> = default_denies(input.policies).cloned().collect();
+            if targets.is_empty() {
+                return Err(wrong_phase("there is no default-deny to remove"));
+            }
+            plan.changes.extend(targets.into_iter().map(Change::Delete));
+            set_intent(&mut plan, input, Phase::Baseline);
+        }
+        Request::Simple(RolloutAction::RollbackNamespace) => {
+            if input.policies.is_empty() {
+                return Err(Refusal::NothingToDo("the namespace has no policies".into()));
+            }
+            plan.changes
+                .extend(input.policies.iter().map(|p| Change::Delete((*p).clone())));
+            if input.policies.iter().any(|p| PolicyRole::of(p) == PolicyRole::Foreign) {
+                plan.warnings.push("policies tighten does not manage are deleted too (they are in the backup)".into());
+            }
+            set_intent(&mut plan, input, Phase::RolledBack);
+        }
+        Request::CarveOut { reason } => {
+            if phase == Phase::CarvedOut {
+                return Err(wrong_phase("the namespace is already carved out"));
+            }
+            let reason = reason.trim().to_string();
+            if reason.is_empty() {
+                return Err(Refusal::Invalid("a carve-out needs a reason".into()));
+            }
+            if input.status.observed.default_deny.is_some_and(|dd| !dd.is_staged()) {
+                plan.warnings.push("the enforced default-deny stays: roll it back to stop enforcing".into());
+            }
+            set_intent(&mut plan, input, Phase::CarvedOut);
+            plan.annotations.set.insert(labels::CARVE_OUT_REASON.into(), reason.clone());
+            plan.reason = Some(reason);
+        }
+        Request::Restore { backup, objects } => {
+            if objects.is_empty() {
+                return Err(Refusal::Invalid(format!("backup {} holds no objects", backup.display())));
+            }
+            if let Some(stray) = objects
+                .iter()
+                .find(|o| o.namespace.as_deref() != Some(input.namespace.name.as_str()))
+            {
+                return Err(Refusal::Invalid(format!(
+                    "backup {} holds {} from another namespace; refusing to touch it",
+                    backup.display(),
+                    stray.object_ref()
+                )));
+            }
+            for wanted in &objects {
+                let wanted = wanted.without_server_fields();
+                match find(input.policies, &wanted) {
+                    None => plan.changes.push(Change::Create(wanted)),
+                    Some(current) if !same_content(current, &wanted) => plan.changes.push(Change::Update {
+                        before: current.clone(),
+                        after: with_identity_of(&wanted, current),
+                    }),
+                    Some(_) => {}
+                }
+            }
+            if plan.changes.is_empty() {
+                return Err(Refusal::NothingToDo("every object of the backup is already present".into()));
+            }
+            let restored = super::phase::ObservedPolicies::from_policies(&objects);
+            let target = NamespaceStatus::derive(super::phase::Intent::default(), restored).phase;
+            set_intent(&mut plan, input, if target == Phase::Unmanaged { Phase::Observe } else { target });
+            plan.reason = Some(format!("restore of {}", backup.display()));
+        }
+        Request::Simple(RolloutAction::CarveOut | RolloutAction::Restore) => {
+            return Err(Refusal::Invalid(format!("{action} needs its input")));
+        }
+    }
+
+    if plan.deletes().next().is_some() {
+        let path = backup_path(&input.backup_dir, &plan.namespace, action, input.now);
+        plan.annotations.set.insert(labels::BACKUP.into(), path.display().to_string());
+        plan.backup_to = Some(path);
+    }
+    Ok(plan)
+}
+
+/// `<dir>/<namespace>/<time>-<action>.yaml`, unique per second and action.
+pub fn backup_path(dir: &std::path::Path, namespace: &str, action: RolloutAction, now: Timestamp) -> PathBuf {
+    let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
+    dir.join(namespace).join(format!("{stamp}-{}.yaml", action.slug()))
+}
+
+fn set_intent(plan: &mut RolloutPlan, input: &PlanInput<'_>, phase: Phase) {
+    let set = &mut plan.annotations.set;
+    set.insert(labels::INTENT.into(), phase.intent_value().into());
+    set.insert(labels::INTENT_AT.into(), input.now.to_string());
+    set.insert(labels::INTENT_BY.into(), input.operator.into());
+}
+
+fn find<'a>(policies: &[&'a PolicyObject], wanted: &PolicyObject) -> Option<&'a PolicyObject> {
+    policies
+        .iter()
+        .find(|p| p.kind == wanted.kind && p.name == wanted.name)
+        .copied()
+}
+
+fn default_denies<'a>(policies: &'a [&'a PolicyObject]) -> impl Iterator<Item = &'a PolicyObject> {
+    policies
+        .iter()
+        .copied()
+        .filter(|p| PolicyRole::of(p) == PolicyRole::DefaultDeny)
+}
+
+/// Equal in what tighten writes: labels and body without status.
+fn same_content(current: &PolicyObject, wanted: &PolicyObject) -> bool {
+    let strip = |o: &PolicyObject| {
+        let mut body = o.body.clone();
+        body.remove("status");
+        body
+    };
+    current.labels == wanted.labels && strip(current) == strip(wanted)
+}
+
+/// `wanted`, carrying `current`'s uid and resourceVersion as update preconditions.
+fn with_identity_of(wanted: &PolicyObject, current: &PolicyObject) -> PolicyObject {
+    PolicyObject {
+        uid: current.uid.clone(),
+        resource_version: current.resource_version.clone(),
+        ..wanted.clone()
+    }
+}
+
+/// A copy of a default-deny with `enableDefaultDeny` set in both directions.
+pub fn with_enforcement(policy: &PolicyObject, enforce: bool) -> PolicyObject {
+    let mut updated = policy.clone();
+    if let Some(Value::Object(spec)) = updated.body.get_mut("spec") {
+        spec.insert("enableDefaultDeny".into(), json!({"ingress": enforce, "egress": enforce}));
+    }
+    updated.body.remove("status");
+    updated
+}
+
+#[cfg(test)]
+mod tests;

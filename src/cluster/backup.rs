@@ -38,7 +38,7 @@ pub fn write(path: &Path, header: &BackupHeader<'_>, objects: &[&PolicyObject]) 
     fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create the directory: {e}")))?;
 
     let mut text = format!(
-        "# tighten backup\n# context: {}\n# namespace: {}\n# action: {}\n# written: {}\n# restore: tighten restore {} (or kubectl apply -f)\n",
+        "# tighten backup\n# context: {}\n# namespace: {}\n# action: {}\n# written: {}\n# restore: select the namespace in tighten and press the restore key, or kubectl apply -f {}\n",
         header.context,
         header.namespace,
         header.action,

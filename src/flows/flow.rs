@@ -277,3 +277,6 @@ pub struct Flow {
 
 /// Flows are shared between the tails of both namespaces they touch.
 pub type SharedFlow = Arc<Flow>;
+
+/// A frozen list of shared flows (a paused tail).
+pub type SharedFlowList = Arc<Vec<SharedFlow>>;

@@ -1,1 +1,330 @@
-//! (gate, being written)
+//! The go/no-go gate: for the namespace's next rollout step, each criterion with
+//! pass or fail and the evidence behind it. Pure: everything it needs is passed in.
+//!
+//! Later sources (the policy engine's would-drop preview, Prometheus) add criteria;
+//! the shape stays the same.
+
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::cluster::PolicyObject;
+use crate::flows::NamespaceTraffic;
+use crate::flows::window::minute_of;
+use crate::rollout::{BaselineComponent, NamespaceStatus, Phase, PolicyRole, RolloutAction};
+
+/// Minutes of flow history the gate reads.
+pub const EVIDENCE_MINUTES: usize = 10;
+
+/// One criterion's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    Pass,
+    Fail,
+    /// Will pass by itself when time passes (the soak window).
+    Waiting,
+    /// Informational, not a criterion.
+    Info,
+}
+
+/// One line of the checklist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateItem {
+    pub name: &'static str,
+    pub check: Check,
+    pub evidence: String,
+}
+
+/// The checklist for a namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gate {
+    /// The step the gate decides; `None` when the namespace has no next step
+    /// (enforced: the items are the definition of done; carved out; rolled back).
+    pub step: Option<RolloutAction>,
+    pub title: String,
+    pub items: Vec<GateItem>,
+    /// Time left in the soak window, when that is what the gate waits for.
+    pub remaining_soak: Option<Duration>,
+}
+
+/// A one-glance summary for the namespace table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GateSummary {
+    Go,
+    Blocked(usize),
+    Waiting(Duration),
+    Done,
+    NotApplicable,
+}
+
+impl std::fmt::Display for GateSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GateSummary::Go => f.write_str("✓ go"),
+            GateSummary::Done => f.write_str("✓ done"),
+            GateSummary::Blocked(n) => write!(f, "✗ {n} open"),
+            GateSummary::Waiting(left) => write!(f, "… soak {}", hours(*left)),
+            GateSummary::NotApplicable => f.write_str("—"),
+        }
+    }
+}
+
+/// Whole hours, rounded up, for the narrow table column ("21h").
+fn hours(d: Duration) -> String {
+    format!("{}h", d.as_secs().div_ceil(3600))
+}
+
+/// Hours and minutes at a glance: "45m", "3h05m", "30h".
+pub fn human(d: Duration) -> String {
+    let minutes = d.as_secs() / 60;
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m}m"),
+        (h, 0) => format!("{h}h"),
+        (h, m) => format!("{h}h{m:02}m"),
+    }
+}
+
+impl Gate {
+    pub fn failing(&self) -> usize {
+        self.items.iter().filter(|i| i.check == Check::Fail).count()
+    }
+
+    pub fn summary(&self) -> GateSummary {
+        let failing = self.failing();
+        let waiting = self.items.iter().any(|i| i.check == Check::Waiting);
+        match (self.step, failing, waiting) {
+            (None, _, _) if self.items.iter().all(|i| i.check == Check::Info) => GateSummary::NotApplicable,
+            (None, 0, _) => GateSummary::Done,
+            (_, n, _) if n > 0 => GateSummary::Blocked(n),
+            (_, _, true) => GateSummary::Waiting(self.remaining_soak.unwrap_or_default()),
+            _ => GateSummary::Go,
+        }
+    }
+}
+
+/// Everything the gate reads for one namespace.
+pub struct GateInput<'a> {
+    pub status: &'a NamespaceStatus,
+    pub policies: &'a [&'a PolicyObject],
+    pub traffic: Option<&'a NamespaceTraffic>,
+    pub now: Timestamp,
+    pub soak: Duration,
+    /// Pods of the namespace and how many lack an `app` or `app.kubernetes.io/name` label.
+    pub pods: usize,
+    pub unlabelled_pods: usize,
+    /// Whether the backup directory accepts files; `None` until checked.
+    pub backups_writable: Option<Result<(), String>>,
+}
+
+/// Builds the checklist for the namespace's next step.
+pub fn evaluate(input: &GateInput<'_>) -> Gate {
+    let status = input.status;
+    let mut items = Vec::new();
+    let (step, title) = match status.phase {
+        Phase::Unmanaged | Phase::Observe | Phase::RolledBack => {
+            (Some(RolloutAction::ApplyBaseline), "Gate: apply baseline".to_string())
+        }
+        Phase::Baseline => (Some(RolloutAction::StageDefaultDeny), "Gate: stage default-deny".to_string()),
+        Phase::Audit => (Some(RolloutAction::Enforce), "Gate: enforce".to_string()),
+        Phase::Enforced => (None, "Definition of done".to_string()),
+        Phase::CarvedOut => {
+            items.push(info(
+                "Carved out",
+                status.intent.carve_out_reason.clone().unwrap_or_else(|| "no reason recorded".into()),
+            ));
+            return Gate { step: None, title: "Carved out: skipped by the rollout".into(), items, remaining_soak: None };
+        }
+    };
+
+    let evidence = evidence(input);
+    let mut remaining_soak = None;
+    match status.phase {
+        Phase::Unmanaged | Phase::Observe | Phase::RolledBack => {
+            if let Some(backup) = &status.intent.backup {
+                items.push(info("Last backup", backup.clone()));
+            }
+            items.push(evidence);
+            items.push(labels_item(input));
+        }
+        Phase::Baseline => {
+            items.push(baseline_item(status));
+            items.push(dns_item(input.policies));
+            items.push(valid_item(input.policies));
+            items.push(evidence);
+            items.push(labels_item(input));
+        }
+        Phase::Audit => {
+            let (soak, remaining) = soak_item(input);
+            remaining_soak = remaining;
+            items.push(soak);
+            items.push(drops_item(input));
+            items.push(baseline_item(status));
+            items.push(dns_item(input.policies));
+            items.push(valid_item(input.policies));
+            items.push(evidence);
+            items.push(drift_item(status));
+        }
+        Phase::Enforced => {
+            items.push(match status.observed.default_deny {
+                Some(dd) if dd.is_fully_enforced() => pass("Default-deny enforced", "ingress and egress"),
+                _ => fail("Default-deny enforced", "not in both directions"),
+            });
+            items.push(dns_item(input.policies));
+            items.push(if status.observed.app_allows > 0 {
+                pass("App allowlists exist", format!("{} app allow policies", status.observed.app_allows))
+            } else {
+                fail("App allowlists exist", "none: only the baseline opens traffic")
+            });
+            items.push(drops_item(input));
+            items.push(forwarded_item(input));
+            items.push(drift_item(status));
+        }
+        Phase::CarvedOut => {}
+    }
+    items.push(match &input.backups_writable {
+        Some(Ok(())) => pass("Rollback ready", "backup directory is writable"),
+        Some(Err(why)) => fail("Rollback ready", why.clone()),
+        None => GateItem { name: "Rollback ready", check: Check::Waiting, evidence: "checking the backup directory".into() },
+    });
+    Gate { step, title, items, remaining_soak }
+}
+
+fn pass(name: &'static str, evidence: impl Into<String>) -> GateItem {
+    GateItem { name, check: Check::Pass, evidence: evidence.into() }
+}
+
+fn fail(name: &'static str, evidence: impl Into<String>) -> GateItem {
+    GateItem { name, check: Check::Fail, evidence: evidence.into() }
+}
+
+fn info(name: &'static str, evidence: impl Into<String>) -> GateItem {
+    GateItem { name, check: Check::Info, evidence: evidence.into() }
+}
+
+fn evidence(input: &GateInput<'_>) -> GateItem {
+    let seen = input.traffic.map_or(0, |t| t.flows_seen(input.now, EVIDENCE_MINUTES));
+    if seen > 0 {
+        pass("Hubble evidence", format!("{seen} flows in the last {EVIDENCE_MINUTES} min"))
+    } else {
+        fail("Hubble evidence", format!("no flows in the last {EVIDENCE_MINUTES} min: no evidence is not a pass"))
+    }
+}
+
+fn drops_item(input: &GateInput<'_>) -> GateItem {
+    let minute = minute_of(input.now);
+    let drops = input.traffic.map_or(0, |t| t.policy_drops.sum(minute, EVIDENCE_MINUTES));
+    if drops == 0 {
+        pass("Policy drops explained", format!("none in the last {EVIDENCE_MINUTES} min"))
+    } else {
+        fail(
+            "Policy drops explained",
+            format!("{drops} policy drops in the last {EVIDENCE_MINUTES} min: see the Drops tab"),
+        )
+    }
+}
+
+fn forwarded_item(input: &GateInput<'_>) -> GateItem {
+    let minute = minute_of(input.now);
+    let forwarded = input.traffic.map_or(0, |t| t.forwarded.sum(minute, EVIDENCE_MINUTES));
+    if forwarded > 0 {
+        pass("Expected traffic flows", format!("{forwarded} forwarded in the last {EVIDENCE_MINUTES} min"))
+    } else {
+        fail("Expected traffic flows", "nothing forwarded: is the namespace cut off?")
+    }
+}
+
+fn soak_item(input: &GateInput<'_>) -> (GateItem, Option<Duration>) {
+    let window = human(input.soak);
+    let Some(staged) = input.status.intent.staged_at else {
+        return (fail("Soak window", format!("no staged-at annotation: the {window} soak cannot be timed")), None);
+    };
+    let elapsed = input.now.duration_since(staged);
+    let soak = SignedDuration::try_from(input.soak).unwrap_or(SignedDuration::MAX);
+    let ago = human(elapsed.unsigned_abs());
+    if elapsed >= soak {
+        (pass("Soak window", format!("staged {ago} ago; soak {window}")), None)
+    } else {
+        let left = (soak - elapsed).unsigned_abs();
+        (
+            GateItem {
+                name: "Soak window",
+                check: Check::Waiting,
+                evidence: format!("staged {ago} ago; {} of {window} left", human(left)),
+            },
+            Some(left),
+        )
+    }
+}
+
+fn baseline_item(status: &NamespaceStatus) -> GateItem {
+    let missing = status.observed.missing_baseline();
+    if missing.is_empty() {
+        pass("Baseline present", "DNS, kube-apiserver, intra-namespace, monitoring scrape, host probes")
+    } else {
+        let names: Vec<_> = missing.iter().map(|c| c.label()).collect();
+        fail("Baseline present", format!("missing {}", names.join(", ")))
+    }
+}
+
+fn dns_item(policies: &[&PolicyObject]) -> GateItem {
+    let dns = policies
+        .iter()
+        .find(|p| PolicyRole::of(p) == PolicyRole::Baseline(Some(BaselineComponent::Dns)));
+    match dns {
+        None => fail("DNS allowed with its L7 rule", "no DNS baseline policy"),
+        Some(p) if p.to_manifest().to_string().contains("\"dns\":[") => {
+            pass("DNS allowed with its L7 rule", format!("{} (toFQDNs can work)", p.name))
+        }
+        Some(p) => fail(
+            "DNS allowed with its L7 rule",
+            format!("{} has no dns rule: toFQDNs policies will not match", p.name),
+        ),
+    }
+}
+
+fn valid_item(policies: &[&PolicyObject]) -> GateItem {
+    let invalid: Vec<_> = policies.iter().filter(|p| is_rejected(p)).map(|p| p.name.as_str()).collect();
+    if invalid.is_empty() {
+        pass("Policies accepted by Cilium", format!("{} policies, none rejected", policies.len()))
+    } else {
+        fail("Policies accepted by Cilium", format!("rejected: {}", invalid.join(", ")))
+    }
+}
+
+fn drift_item(status: &NamespaceStatus) -> GateItem {
+    match status.drift.first() {
+        None => pass("No drift", "objects match the recorded intent"),
+        Some(first) => fail("No drift", first.to_string()),
+    }
+}
+
+fn labels_item(input: &GateInput<'_>) -> GateItem {
+    if input.pods == 0 {
+        return info("Standard labels", "no pods");
+    }
+    if input.unlabelled_pods == 0 {
+        pass("Standard labels", format!("all {} pods carry app labels", input.pods))
+    } else {
+        fail(
+            "Standard labels",
+            format!("{} of {} pods lack app or app.kubernetes.io/name", input.unlabelled_pods, input.pods),
+        )
+    }
+}
+
+/// Whether Cilium reported the policy invalid (`status.conditions[type=Valid]` false).
+pub fn is_rejected(policy: &PolicyObject) -> bool {
+    rejection(policy).is_some()
+}
+
+/// The agent's message for a rejected policy.
+pub fn rejection(policy: &PolicyObject) -> Option<String> {
+    let conditions = policy.body.get("status")?.get("conditions")?.as_array()?;
+    conditions
+        .iter()
+        .find(|c| c.get("type").and_then(|t| t.as_str()) == Some("Valid") && c.get("status").and_then(|s| s.as_str()) == Some("False"))
+        .map(|c| c.get("message").and_then(|m| m.as_str()).unwrap_or("rejected").to_string())
+}
+
+#[cfg(test)]
+mod tests;

@@ -255,7 +255,7 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
                 _ => return Err(wrong_phase("the default-deny is staged once the baseline is applied")),
             }
             set_intent(&mut plan, input, Phase::Audit);
-            plan.annotations.set.insert(labels::STAGED_AT.into(), input.now.to_string());
+            plan.annotations.set.insert(labels::STAGED_AT.into(), annotation_time(input.now));
         }
         Request::Simple(RolloutAction::Enforce) => {
             if phase != Phase::Audit {
@@ -265,7 +265,7 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
                 plan.changes.push(Change::Update { before: dd.clone(), after: with_enforcement(dd, true) });
             }
             set_intent(&mut plan, input, Phase::Enforced);
-            plan.annotations.set.insert(labels::ENFORCED_AT.into(), input.now.to_string());
+            plan.annotations.set.insert(labels::ENFORCED_AT.into(), annotation_time(input.now));
         }
         Request::Simple(RolloutAction::RollbackDefaultDeny) => {
             let targets: Vec<_> = default_denies(input.policies).cloned().collect();
@@ -353,10 +353,15 @@ pub fn backup_path(dir: &std::path::Path, namespace: &str, action: RolloutAction
     dir.join(namespace).join(format!("{stamp}-{}.yaml", action.slug()))
 }
 
+/// RFC 3339 at whole seconds: what kubectl users read in annotations.
+pub fn annotation_time(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 fn set_intent(plan: &mut RolloutPlan, input: &PlanInput<'_>, phase: Phase) {
     let set = &mut plan.annotations.set;
     set.insert(labels::INTENT.into(), phase.intent_value().into());
-    set.insert(labels::INTENT_AT.into(), input.now.to_string());
+    set.insert(labels::INTENT_AT.into(), annotation_time(input.now));
     set.insert(labels::INTENT_BY.into(), input.operator.into());
 }
 

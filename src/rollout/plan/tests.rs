@@ -80,7 +80,7 @@ fn stage_needs_a_complete_baseline() {
         Change::Create(dd) => assert_eq!(crate::rollout::phase::default_deny_flags(dd), (false, false)),
         other => panic!("expected a create, got {other:?}"),
     }
-    assert_eq!(plan.annotations.set.get(labels::STAGED_AT), Some(&now().to_string()));
+    assert_eq!(plan.annotations.set.get(labels::STAGED_AT).map(String::as_str), Some("2026-11-23T12:00:00Z"));
 
     let mut snapshot = demo();
     snapshot

@@ -1,0 +1,28 @@
+//! Everything that can happen to the cockpit.
+
+use std::path::PathBuf;
+
+use crossterm::event::KeyEvent;
+use jiff::Timestamp;
+
+use crate::cluster::{AuditRecord, ClusterEvent, DryRunReport, PolicyObject};
+use crate::config::{Diagnostic, Theme};
+use crate::flows::FlowEvent;
+
+/// Input to [`update`](super::update).
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    /// The terminal's size changed (columns, rows).
+    Resize(u16, u16),
+    /// The clock moved on; drives rates, soak timers and notice expiry.
+    Tick(Timestamp),
+    Cluster(ClusterEvent),
+    Flows(FlowEvent),
+    DryRunDone { id: u64, result: Result<DryRunReport, String> },
+    Executed { id: u64, result: Result<(), String>, record: AuditRecord },
+    BackupLoaded { id: u64, namespace: String, path: PathBuf, result: Result<Vec<PolicyObject>, String> },
+    BackupDirChecked(Result<(), String>),
+    ThemeLoaded { theme: Theme, diagnostics: Vec<Diagnostic> },
+    AuditLoaded(Vec<AuditRecord>),
+}

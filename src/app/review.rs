@@ -1,0 +1,123 @@
+//! The text of a confirm dialog, computed once when the dry run answers: what will
+//! be created, changed or deleted, the server's verdict on each, and the diff.
+
+use similar::{ChangeTag, TextDiff};
+
+use crate::cluster::DryRunReport;
+use crate::gate::{Check, Gate};
+use crate::rollout::{Change, RolloutPlan};
+
+/// How a review line is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    Heading,
+    Ok,
+    Error,
+    Warning,
+    Added,
+    Removed,
+    Context,
+    Plain,
+    Pass,
+    Fail,
+    Waiting,
+}
+
+/// One line of the review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewLine {
+    pub kind: LineKind,
+    pub text: String,
+}
+
+fn line(kind: LineKind, text: impl Into<String>) -> ReviewLine {
+    ReviewLine { kind, text: text.into() }
+}
+
+/// Builds the review of `plan`.
+pub fn review(plan: &RolloutPlan, dry_run: &Result<DryRunReport, String>, gate: Option<&Gate>) -> Vec<ReviewLine> {
+    let mut out = Vec::new();
+    match dry_run {
+        Ok(report) if report.accepted() => out.push(line(LineKind::Heading, "What will change · server-side dry run accepted")),
+        Ok(_) => out.push(line(LineKind::Error, "What will change · the server REFUSED the dry run")),
+        Err(err) => out.push(line(LineKind::Error, format!("The dry run failed: {err}"))),
+    }
+    let verdicts = dry_run.as_ref().ok();
+    let verdict_for = |change: &str| verdicts.and_then(|r| r.verdicts.iter().find(|v| v.change == change));
+    for change in &plan.changes {
+        let summary = format!("{} {}", change.verb(), change.target());
+        out.push(match verdict_for(&summary).map(|v| &v.result) {
+            Some(Ok(_)) => line(LineKind::Ok, format!("  ✓ {summary}")),
+            Some(Err(why)) => line(LineKind::Error, format!("  ✗ {summary}: {why}")),
+            None => line(LineKind::Plain, format!("  · {summary}")),
+        });
+    }
+    let annotations = format!("annotate Namespace {}", plan.namespace);
+    let annotation_verdict = verdict_for(&annotations).map(|v| v.result.as_ref().map(|_| ()).map_err(Clone::clone));
+    for (key, value) in &plan.annotations.set {
+        out.push(annotation_line(&annotation_verdict, format!("{annotations} {key}={value}")));
+    }
+    for key in &plan.annotations.remove {
+        out.push(annotation_line(&annotation_verdict, format!("{annotations} {key}-")));
+    }
+    if let Some(backup) = &plan.backup_to {
+        out.push(line(LineKind::Warning, format!("Before the first delete the objects are written to {}", backup.display())));
+    }
+    for warning in &plan.warnings {
+        out.push(line(LineKind::Warning, format!("⚠ {warning}")));
+    }
+    if let Some(gate) = gate {
+        out.push(line(LineKind::Plain, ""));
+        out.push(line(LineKind::Heading, format!("{} · {}", gate.title, gate.summary())));
+        for item in &gate.items {
+            let (kind, mark) = match item.check {
+                Check::Pass => (LineKind::Pass, "✓"),
+                Check::Fail => (LineKind::Fail, "✗"),
+                Check::Waiting => (LineKind::Waiting, "…"),
+                Check::Info => (LineKind::Plain, "·"),
+            };
+            out.push(line(kind, format!("  {mark} {:<30}{}", item.name, item.evidence)));
+        }
+    }
+    let diffs: Vec<_> = plan.changes.iter().flat_map(diff).collect();
+    if !diffs.is_empty() {
+        out.push(line(LineKind::Plain, ""));
+        out.push(line(LineKind::Heading, "Diff"));
+        out.extend(diffs);
+    }
+    out
+}
+
+fn annotation_line(verdict: &Option<Result<(), String>>, text: String) -> ReviewLine {
+    match verdict {
+        Some(Ok(())) => line(LineKind::Ok, format!("  ✓ {text}")),
+        Some(Err(why)) => line(LineKind::Error, format!("  ✗ {text}: {why}")),
+        None => line(LineKind::Plain, format!("  · {text}")),
+    }
+}
+
+/// The YAML diff of one change, with two lines of context for updates.
+fn diff(change: &Change) -> Vec<ReviewLine> {
+    let (before, after) = match change {
+        Change::Create(o) => (String::new(), o.to_yaml()),
+        Change::Delete(o) => (o.to_yaml(), String::new()),
+        Change::Update { before, after } => (before.to_yaml(), after.to_yaml()),
+    };
+    let mut out = vec![line(LineKind::Heading, format!("── {} {}", change.verb(), change.target()))];
+    let text = TextDiff::from_lines(&before, &after);
+    for group in text.grouped_ops(2) {
+        for op in group {
+            for change in text.iter_changes(&op) {
+                let value = change.value().trim_end_matches('\n');
+                out.push(match change.tag() {
+                    ChangeTag::Insert => line(LineKind::Added, format!("+ {value}")),
+                    ChangeTag::Delete => line(LineKind::Removed, format!("- {value}")),
+                    ChangeTag::Equal => line(LineKind::Context, format!("  {value}")),
+                });
+            }
+        }
+        out.push(line(LineKind::Context, "  ⋯"));
+    }
+    out.pop_if(|l| l.text == "  ⋯");
+    out
+}

@@ -1,0 +1,255 @@
+//! The namespace table's rows: derived once per change, sorted and filtered, so
+//! rendering only reads them.
+
+use std::cmp::Ordering;
+
+use jiff::Timestamp;
+use regex::Regex;
+
+use crate::cluster::{ClusterSnapshot, PolicyObject};
+use crate::config::ResolvedSettings;
+use crate::flows::Traffic;
+use crate::flows::window::minute_of;
+use crate::gate::{self, Gate, GateInput, GateSummary};
+use crate::rollout::{NamespaceStatus, Phase, labels, status_for};
+
+/// Minutes the drop sparkline covers.
+pub const SPARK_MINUTES: usize = 10;
+
+/// Which tool applied a namespace's policies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitOpsOwner {
+    Flux(String),
+    Argo(String),
+    Helm(String),
+}
+
+impl GitOpsOwner {
+    pub fn of(policy: &PolicyObject) -> Option<GitOpsOwner> {
+        if let Some(name) = policy.labels.get(labels::FLUX_NAME) {
+            return Some(GitOpsOwner::Flux(name.clone()));
+        }
+        if let Some(id) = policy.annotations.get(labels::ARGO_TRACKING) {
+            return Some(GitOpsOwner::Argo(id.split(':').next().unwrap_or(id).to_string()));
+        }
+        if let Some(release) = policy.annotations.get(labels::HELM_RELEASE) {
+            return Some(GitOpsOwner::Helm(release.clone()));
+        }
+        if policy.labels.get(labels::MANAGED_BY).map(String::as_str) == Some("Helm") {
+            return Some(GitOpsOwner::Helm(String::new()));
+        }
+        None
+    }
+
+    pub fn short(&self) -> &'static str {
+        match self {
+            GitOpsOwner::Flux(_) => "flux",
+            GitOpsOwner::Argo(_) => "argo",
+            GitOpsOwner::Helm(_) => "helm",
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            GitOpsOwner::Flux(k) => format!("Flux Kustomization {k}"),
+            GitOpsOwner::Argo(a) => format!("Argo CD Application {a}"),
+            GitOpsOwner::Helm(r) if r.is_empty() => "a Helm release".into(),
+            GitOpsOwner::Helm(r) => format!("Helm release {r}"),
+        }
+    }
+}
+
+/// One namespace, as the table shows it.
+#[derive(Debug, Clone)]
+pub struct NamespaceRow {
+    pub name: String,
+    pub tier: Option<String>,
+    pub protected: bool,
+    pub status: NamespaceStatus,
+    pub policies: usize,
+    pub owner: Option<GitOpsOwner>,
+    pub gate: Gate,
+    pub drops_per_minute: f64,
+    pub sparkline: Vec<u32>,
+}
+
+impl NamespaceRow {
+    /// The text `/` filters match against.
+    fn haystack(&self) -> String {
+        format!(
+            "{} {} {}",
+            self.name,
+            self.tier.as_deref().unwrap_or(""),
+            self.status.phase.label()
+        )
+    }
+}
+
+/// Derives every row from the cluster, the traffic and the clock.
+pub fn derive_rows(
+    snapshot: &ClusterSnapshot,
+    traffic: &Traffic,
+    settings: &ResolvedSettings,
+    now: Timestamp,
+    backups_writable: &Option<Result<(), String>>,
+) -> Vec<NamespaceRow> {
+    let minute = minute_of(now);
+    snapshot
+        .namespaces
+        .iter()
+        .map(|ns| {
+            let status = status_for(snapshot, ns);
+            let selected = snapshot.policies_for(&ns.name);
+            let own: Vec<&PolicyObject> = snapshot.namespaced_policies(&ns.name).collect();
+            let ns_traffic = traffic.namespace(&ns.name);
+            let tier = ns.labels.get(labels::TIER).cloned();
+            let pods: Vec<_> = snapshot.pods_in(&ns.name).collect();
+            let unlabelled = pods
+                .iter()
+                .filter(|p| !p.labels.contains_key("app") && !p.labels.contains_key("app.kubernetes.io/name"))
+                .count();
+            let gate = gate::evaluate(&GateInput {
+                status: &status,
+                policies: &own,
+                traffic: ns_traffic,
+                now,
+                soak: settings.soak.for_tier(tier.as_deref()),
+                pods: pods.len(),
+                unlabelled_pods: unlabelled,
+                backups_writable: backups_writable.clone(),
+            });
+            NamespaceRow {
+                name: ns.name.clone(),
+                protected: settings.is_protected(&ns.name),
+                owner: own.iter().find_map(|p| GitOpsOwner::of(p)),
+                policies: selected.len(),
+                drops_per_minute: ns_traffic.map_or(0.0, |t| t.drops.rate_per_minute(now)),
+                sparkline: ns_traffic.map_or_else(|| vec![0; SPARK_MINUTES], |t| t.drops.series(minute, SPARK_MINUTES)),
+                tier,
+                status,
+                gate,
+            }
+        })
+        .collect()
+}
+
+/// Table columns that can be sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Name,
+    Tier,
+    Phase,
+    Policies,
+    Drops,
+    Gate,
+}
+
+impl SortKey {
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::Name => "name",
+            SortKey::Tier => "tier",
+            SortKey::Phase => "phase",
+            SortKey::Policies => "policies",
+            SortKey::Drops => "drops",
+            SortKey::Gate => "gate",
+        }
+    }
+}
+
+/// Rollout order: the tiers an operator promotes through.
+fn tier_rank(tier: Option<&str>) -> u8 {
+    match tier {
+        Some("lab") => 0,
+        Some("stage") => 1,
+        Some("prod") => 2,
+        Some(_) => 3,
+        None => 4,
+    }
+}
+
+fn gate_rank(gate: &Gate) -> (u8, u64) {
+    match gate.summary() {
+        GateSummary::Blocked(n) => (0, u64::MAX - n as u64),
+        GateSummary::Waiting(d) => (1, d.as_secs()),
+        GateSummary::Go => (2, 0),
+        GateSummary::Done => (3, 0),
+        GateSummary::NotApplicable => (4, 0),
+    }
+}
+
+fn phase_rank(phase: Phase) -> u8 {
+    phase as u8
+}
+
+/// Orders rows by `key`; ties fall back to the name so the order is stable.
+pub fn compare(a: &NamespaceRow, b: &NamespaceRow, key: SortKey) -> Ordering {
+    let primary = match key {
+        SortKey::Name => Ordering::Equal,
+        SortKey::Tier => tier_rank(a.tier.as_deref()).cmp(&tier_rank(b.tier.as_deref())),
+        SortKey::Phase => phase_rank(a.status.phase).cmp(&phase_rank(b.status.phase)),
+        SortKey::Policies => a.policies.cmp(&b.policies),
+        SortKey::Drops => a.drops_per_minute.total_cmp(&b.drops_per_minute),
+        SortKey::Gate => gate_rank(&a.gate).cmp(&gate_rank(&b.gate)),
+    };
+    primary.then_with(|| a.name.cmp(&b.name))
+}
+
+/// A compiled `/` filter.
+#[derive(Debug, Clone)]
+pub struct NamespaceFilter {
+    pub text: String,
+    regex: Regex,
+    pub inverted: bool,
+}
+
+impl NamespaceFilter {
+    /// Parses what follows `/`: a regex, or `!regex` to invert. Case-insensitive
+    /// unless the pattern has an upper-case letter (as in k9s and vim's smartcase).
+    pub fn parse(text: &str) -> Result<Option<NamespaceFilter>, String> {
+        let (inverted, pattern) = match text.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        if pattern.is_empty() {
+            return Ok(None);
+        }
+        let smart = if pattern.chars().any(char::is_uppercase) { pattern.to_string() } else { format!("(?i){pattern}") };
+        let regex = Regex::new(&smart).map_err(|e| match e {
+            regex::Error::Syntax(s) => s.lines().last().unwrap_or("invalid regex").trim().to_string(),
+            other => other.to_string(),
+        })?;
+        Ok(Some(NamespaceFilter { text: text.to_string(), regex, inverted }))
+    }
+
+    pub fn matches(&self, row: &NamespaceRow) -> bool {
+        self.regex.is_match(&row.haystack()) != self.inverted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_are_smart_case_and_invertible() {
+        let f = NamespaceFilter::parse("prod").expect("valid").expect("some");
+        assert!(!f.inverted);
+        assert!(f.regex.is_match("auth prod Enforced"));
+        assert!(f.regex.is_match("PROD"));
+        let f = NamespaceFilter::parse("!^kube").expect("valid").expect("some");
+        assert!(f.inverted);
+        let f = NamespaceFilter::parse("Enforced").expect("valid").expect("some");
+        assert!(!f.regex.is_match("enforced"));
+        assert!(NamespaceFilter::parse("").expect("valid").is_none());
+        assert!(NamespaceFilter::parse("!").expect("valid").is_none());
+        assert!(NamespaceFilter::parse("(").is_err());
+    }
+
+    #[test]
+    fn tiers_sort_in_promotion_order() {
+        assert!(tier_rank(Some("lab")) < tier_rank(Some("stage")));
+        assert!(tier_rank(Some("stage")) < tier_rank(Some("prod")));
+        assert!(tier_rank(Some("prod")) < tier_rank(None));
+    }
+}

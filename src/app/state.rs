@@ -1,0 +1,237 @@
+//! The cockpit's whole state. Owned by the UI task; only `update` changes it.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use crate::cluster::{AuditRecord, ClusterIdentity, ClusterSnapshot, ConnectionState};
+use crate::config::{Diagnostic, Keymap, ResolvedSettings, Theme};
+use crate::flows::{FlowStreamState, SharedFlowList, Traffic, Verdict};
+use crate::policy::Templates;
+use crate::rollout::RolloutPlan;
+
+use super::modal::Modal;
+use super::rows::{NamespaceFilter, NamespaceRow, SortKey};
+use super::text_input::TextInput;
+
+/// The detail pane's tabs, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Drops,
+    Policies,
+    Flows,
+    Gate,
+    Log,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 5] = [Tab::Drops, Tab::Policies, Tab::Flows, Tab::Gate, Tab::Log];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Drops => "Drops",
+            Tab::Policies => "Policies",
+            Tab::Flows => "Flows",
+            Tab::Gate => "Gate",
+            Tab::Log => "Log",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+}
+
+/// Where the movement keys go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Table,
+    Detail,
+}
+
+/// The verdicts the Flows tab shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerdictFilter {
+    All,
+    Dropped,
+    Forwarded,
+    Audit,
+}
+
+impl VerdictFilter {
+    pub fn next(self) -> VerdictFilter {
+        match self {
+            VerdictFilter::All => VerdictFilter::Dropped,
+            VerdictFilter::Dropped => VerdictFilter::Forwarded,
+            VerdictFilter::Forwarded => VerdictFilter::Audit,
+            VerdictFilter::Audit => VerdictFilter::All,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            VerdictFilter::All => "all",
+            VerdictFilter::Dropped => "dropped",
+            VerdictFilter::Forwarded => "forwarded",
+            VerdictFilter::Audit => "audit",
+        }
+    }
+
+    pub fn accepts(self, verdict: Verdict) -> bool {
+        match self {
+            VerdictFilter::All => true,
+            VerdictFilter::Dropped => verdict == Verdict::Dropped,
+            VerdictFilter::Forwarded => verdict == Verdict::Forwarded,
+            VerdictFilter::Audit => verdict == Verdict::Audit,
+        }
+    }
+}
+
+/// The `/` or `:` line at the bottom of the screen.
+#[derive(Debug, Clone)]
+pub struct InputLine {
+    pub kind: InputKind,
+    pub input: TextInput,
+    /// Why the current text is not accepted (bad regex, unknown command).
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    Filter,
+    Command,
+}
+
+/// A transient message in the status bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub level: NoticeLevel,
+    pub text: String,
+    pub until: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeLevel {
+    Info,
+    Warning,
+    Error,
+}
+
+/// The configuration the cockpit runs with.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    pub keymap: Keymap,
+    pub theme: Theme,
+    pub settings: ResolvedSettings,
+    pub templates: Templates,
+    pub readonly: bool,
+    /// Backups of this context go here.
+    pub backup_dir: PathBuf,
+}
+
+/// The namespace table's view.
+#[derive(Debug, Clone)]
+pub struct TableView {
+    pub sort: SortKey,
+    pub descending: bool,
+    pub filter: Option<NamespaceFilter>,
+    /// Indices into `State::rows`, sorted and filtered.
+    pub visible: Vec<usize>,
+    /// The selected namespace, by name, so it survives re-sorting.
+    pub selected: Option<String>,
+}
+
+/// The detail pane's view.
+#[derive(Debug, Clone)]
+pub struct DetailView {
+    pub tab: Tab,
+    pub focus: Focus,
+    /// Cursor in the Policies list; scroll in the others.
+    pub cursor: usize,
+    pub verdicts: VerdictFilter,
+    /// A frozen copy of the tail while paused.
+    pub paused: Option<SharedFlowList>,
+}
+
+/// Everything the cockpit knows.
+#[derive(Debug)]
+pub struct State {
+    pub config: AppConfig,
+    pub identity: ClusterIdentity,
+    pub connection: ConnectionState,
+    pub flow_stream: FlowStreamState,
+    pub snapshot: Arc<ClusterSnapshot>,
+    pub rows: Vec<NamespaceRow>,
+    pub table: TableView,
+    pub detail: DetailView,
+    pub traffic: Traffic,
+    pub audit: Vec<AuditRecord>,
+    pub modals: Vec<Modal>,
+    /// Plans whose dry run is in flight, by request id.
+    pub pending_plans: HashMap<u64, RolloutPlan>,
+    /// Contexts `:ctx` can switch to.
+    pub contexts: Vec<String>,
+    pub input: Option<InputLine>,
+    pub notices: VecDeque<Notice>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub backups_writable: Option<Result<(), String>>,
+    pub now: Timestamp,
+    /// Terminal size, for paging.
+    pub viewport: (u16, u16),
+    pub next_id: u64,
+    pub running: bool,
+    /// A namespace to open once the first snapshot lists it (`-n NAME`).
+    pub open_on: Option<String>,
+}
+
+impl State {
+    pub fn new(config: AppConfig, identity: ClusterIdentity, diagnostics: Vec<Diagnostic>, now: Timestamp) -> State {
+        State {
+            contexts: vec![identity.context.clone()],
+            config,
+            identity,
+            connection: ConnectionState::Connecting,
+            flow_stream: FlowStreamState::Connecting,
+            snapshot: Arc::new(ClusterSnapshot::default()),
+            rows: Vec::new(),
+            table: TableView { sort: SortKey::Name, descending: false, filter: None, visible: Vec::new(), selected: None },
+            detail: DetailView { tab: Tab::Drops, focus: Focus::Table, cursor: 0, verdicts: VerdictFilter::All, paused: None },
+            traffic: Traffic::default(),
+            audit: Vec::new(),
+            modals: Vec::new(),
+            pending_plans: HashMap::new(),
+            input: None,
+            notices: VecDeque::new(),
+            diagnostics,
+            backups_writable: None,
+            now,
+            viewport: (120, 40),
+            next_id: 1,
+            running: true,
+            open_on: None,
+        }
+    }
+
+    /// The row of the selected namespace.
+    pub fn selected_row(&self) -> Option<&NamespaceRow> {
+        let name = self.table.selected.as_deref()?;
+        self.rows.iter().find(|r| r.name == name)
+    }
+
+    /// The selected row's position among the visible rows.
+    pub fn selected_position(&self) -> Option<usize> {
+        let name = self.table.selected.as_deref()?;
+        self.table.visible.iter().position(|&i| self.rows[i].name == name)
+    }
+
+    pub fn visible_rows(&self) -> impl Iterator<Item = &NamespaceRow> {
+        self.table.visible.iter().map(|&i| &self.rows[i])
+    }
+
+    /// Audit records of one namespace, newest first.
+    pub fn audit_for<'a>(&'a self, namespace: &'a str) -> impl Iterator<Item = &'a AuditRecord> + 'a {
+        self.audit.iter().rev().filter(move |r| r.namespace == namespace)
+    }
+}

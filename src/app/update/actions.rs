@@ -1,0 +1,231 @@
+//! Rollout actions: plan → dry run → confirm → execute, each step a dialog.
+
+use std::path::PathBuf;
+
+use crate::app::action::Action;
+use crate::app::effect::Effect;
+use crate::app::modal::{Button, ConfirmDialog, Modal, PromptPurpose};
+use crate::app::state::{NoticeLevel, State};
+use crate::app::text_input::TextInput;
+use crate::cluster::{AuditOutcome, AuditRecord, DryRunReport, PolicyObject};
+use crate::policy::TemplateVars;
+use crate::rollout::plan::{self, PlanInput, Request};
+use crate::rollout::RolloutAction;
+
+use super::notify;
+
+fn rollout_action(action: Action) -> Option<RolloutAction> {
+    Some(match action {
+        Action::Observe => RolloutAction::Observe,
+        Action::ApplyBaseline => RolloutAction::ApplyBaseline,
+        Action::StageDefaultDeny => RolloutAction::StageDefaultDeny,
+        Action::Enforce => RolloutAction::Enforce,
+        Action::RollbackDefaultDeny => RolloutAction::RollbackDefaultDeny,
+        Action::RollbackNamespace => RolloutAction::RollbackNamespace,
+        Action::CarveOut => RolloutAction::CarveOut,
+        Action::Restore => RolloutAction::Restore,
+        _ => return None,
+    })
+}
+
+fn next_id(state: &mut State) -> u64 {
+    let id = state.next_id;
+    state.next_id += 1;
+    id
+}
+
+fn message(state: &mut State, title: impl Into<String>, lines: Vec<String>, danger: bool) {
+    state.modals.push(Modal::Message { title: title.into(), lines, danger });
+}
+
+/// A mutating key was pressed on the main screen.
+pub(super) fn start(state: &mut State, action: Action) -> Vec<Effect> {
+    let Some(rollout) = rollout_action(action) else { return Vec::new() };
+    if state.config.readonly {
+        notify(state, NoticeLevel::Error, format!("read-only mode: {} is disabled (started with --readonly)", rollout.title()));
+        return Vec::new();
+    }
+    let Some(row) = state.selected_row() else {
+        notify(state, NoticeLevel::Warning, "no namespace selected");
+        return Vec::new();
+    };
+    let namespace = row.name.clone();
+    match rollout {
+        RolloutAction::CarveOut => {
+            state.modals.push(Modal::Prompt {
+                purpose: PromptPurpose::CarveOutReason { namespace: namespace.clone() },
+                title: format!("Carve out {namespace}: why is it excluded from the rollout?"),
+                input: TextInput::default(),
+            });
+            Vec::new()
+        }
+        RolloutAction::Restore => match row.status.intent.backup.clone() {
+            None => {
+                message(state, "Restore", vec![format!("{namespace} records no backup (annotation tighten.dev/backup).")], false);
+                Vec::new()
+            }
+            Some(path) => {
+                let id = next_id(state);
+                state.modals.push(Modal::LoadingBackup { id, title: format!("Reading backup {path}") });
+                vec![Effect::LoadBackup { id, namespace, path: PathBuf::from(path) }]
+            }
+        },
+        simple => plan_and_dry_run(state, &namespace, Request::Simple(simple)),
+    }
+}
+
+/// Computes the plan and asks for its dry run, or says why it cannot be done.
+fn plan_and_dry_run(state: &mut State, namespace: &str, request: Request) -> Vec<Effect> {
+    let action = request.action();
+    let computed = {
+        let snapshot = &state.snapshot;
+        let Some(ns) = snapshot.namespace(namespace) else {
+            notify(state, NoticeLevel::Error, format!("namespace {namespace} is gone"));
+            return Vec::new();
+        };
+        let Some(row) = state.rows.iter().find(|r| r.name == namespace) else { return Vec::new() };
+        let vars = TemplateVars::for_namespace(namespace);
+        let templates = &state.config.templates;
+        match templates.render_baseline(&vars).and_then(|b| Ok((b, templates.render_default_deny(&vars)?))) {
+            Err(err) => Err(vec![format!("template error: {err}")]),
+            Ok((baseline, default_deny)) => {
+                let policies: Vec<&PolicyObject> = snapshot.namespaced_policies(namespace).collect();
+                plan::plan(
+                    request,
+                    &PlanInput {
+                        namespace: ns,
+                        policies: &policies,
+                        status: &row.status,
+                        baseline: &baseline,
+                        default_deny: &default_deny,
+                        now: state.now,
+                        operator: &state.identity.user,
+                        backup_dir: state.config.backup_dir.clone(),
+                    },
+                )
+                .map_err(|refusal| vec![refusal.to_string()])
+            }
+        }
+    };
+    match computed {
+        Err(lines) => {
+            message(state, format!("{} — {namespace}", action.title()), lines, false);
+            Vec::new()
+        }
+        Ok(plan) => {
+            let id = next_id(state);
+            state.modals.push(Modal::DryRunPending {
+                id,
+                title: format!("{} — {namespace}: running the server-side dry run…", action.title()),
+            });
+            state.pending_plans.insert(id, plan.clone());
+            vec![Effect::DryRun { id, plan }]
+        }
+    }
+}
+
+/// The carve-out reason was entered.
+pub(super) fn on_prompt(state: &mut State, purpose: PromptPurpose, text: String) -> Vec<Effect> {
+    match purpose {
+        PromptPurpose::CarveOutReason { namespace } => {
+            plan_and_dry_run(state, &namespace, Request::CarveOut { reason: text })
+        }
+    }
+}
+
+pub(super) fn on_backup_loaded(
+    state: &mut State,
+    id: u64,
+    namespace: String,
+    path: PathBuf,
+    result: Result<Vec<PolicyObject>, String>,
+) -> Vec<Effect> {
+    if !matches!(state.modals.last(), Some(Modal::LoadingBackup { id: waiting, .. }) if *waiting == id) {
+        return Vec::new(); // abandoned
+    }
+    state.modals.pop();
+    match result {
+        Ok(objects) => plan_and_dry_run(state, &namespace, Request::Restore { backup: path, objects }),
+        Err(err) => {
+            message(state, "Restore", vec![err], true);
+            Vec::new()
+        }
+    }
+}
+
+/// The dry run answered: show the confirm dialog.
+pub(super) fn on_dry_run(state: &mut State, id: u64, result: Result<DryRunReport, String>) -> Vec<Effect> {
+    let Some(position) = state
+        .modals
+        .iter()
+        .position(|m| matches!(m, Modal::DryRunPending { id: waiting, .. } if *waiting == id))
+    else {
+        return Vec::new(); // abandoned with esc
+    };
+    // The plan travels with the effect; the runtime echoes it back in the report's
+    // order, but the dialog needs the plan itself: it was parked in `pending`.
+    let Some(plan) = state.pending_plans.remove(&id) else { return Vec::new() };
+    let row = state.rows.iter().find(|r| r.name == plan.namespace);
+    let protected = row.is_some_and(|r| r.protected);
+    let typed_reason = if plan.action.is_destructive() {
+        Some("this action deletes objects")
+    } else if protected {
+        Some("this namespace is protected")
+    } else {
+        None
+    };
+    let gate = row.map(|r| r.gate.clone()).filter(|g| g.step == Some(plan.action));
+    let review = crate::app::review::review(&plan, &result, gate.as_ref());
+    state.modals[position] = Modal::Confirm(Box::new(ConfirmDialog {
+        review,
+        id,
+        plan,
+        dry_run: result,
+        gate,
+        focus: Button::Cancel,
+        typed: typed_reason.map(|_| TextInput::default()),
+        typed_reason,
+        scroll: 0,
+    }));
+    Vec::new()
+}
+
+/// Enter in the confirm dialog.
+pub(super) fn on_confirm_submit(state: &mut State) -> Vec<Effect> {
+    let Some(Modal::Confirm(dialog)) = state.modals.last() else { return Vec::new() };
+    if dialog.focus == Button::Cancel {
+        state.modals.pop();
+        return Vec::new();
+    }
+    if let Some(why) = dialog.blocked() {
+        notify(state, NoticeLevel::Warning, why);
+        return Vec::new();
+    }
+    let Some(Modal::Confirm(dialog)) = state.modals.pop() else { return Vec::new() };
+    let id = dialog.id;
+    let title = format!("{} — {}: applying…", dialog.plan.action.title(), dialog.plan.namespace);
+    state.modals.push(Modal::Applying { id, title });
+    vec![Effect::Execute { id, plan: dialog.plan }]
+}
+
+/// The confirmed plan was executed (or refused).
+pub(super) fn on_executed(state: &mut State, id: u64, result: Result<(), String>, record: AuditRecord) -> Vec<Effect> {
+    if let Some(position) = state.modals.iter().position(|m| matches!(m, Modal::Applying { id: a, .. } if *a == id)) {
+        state.modals.remove(position);
+    }
+    let headline = format!("{} on {}", record.action, record.namespace);
+    match (&result, &record.outcome) {
+        (Ok(()), AuditOutcome::Succeeded) => {
+            let backup = record.backup.as_ref().map(|b| format!("; backup {b}")).unwrap_or_default();
+            notify(state, NoticeLevel::Info, format!("done: {headline}{backup}"));
+        }
+        (Ok(()), AuditOutcome::Failed(why) | AuditOutcome::Refused(why)) => {
+            message(state, format!("Done, with a problem: {headline}"), vec![why.clone()], true);
+        }
+        (Err(err), _) => {
+            message(state, format!("Failed: {headline}"), vec![err.clone(), "Nothing was changed.".into()], true);
+        }
+    }
+    state.audit.push(record);
+    vec![Effect::CheckBackupDir]
+}

@@ -1,0 +1,92 @@
+//! `update`: the only place state changes. Pure: no I/O, no clock, no awaiting;
+//! anything that needs the outside world is returned as an [`Effect`].
+
+mod actions;
+pub mod command;
+mod keys;
+mod view;
+
+use std::time::Duration;
+
+use jiff::SignedDuration;
+
+use crate::cluster::ClusterEvent;
+use crate::flows::FlowEvent;
+
+use super::effect::Effect;
+use super::msg::Msg;
+use super::state::{Notice, NoticeLevel, State};
+
+/// How long a notice stays in the status bar.
+const NOTICE_TTL: Duration = Duration::from_secs(6);
+
+/// Applies one message to the state and returns the work it asks for.
+pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
+    match msg {
+        Msg::Key(key) => keys::on_key(state, key),
+        Msg::Resize(width, height) => {
+            state.viewport = (width, height);
+            Vec::new()
+        }
+        Msg::Tick(now) => {
+            state.now = now;
+            state.notices.retain(|n| n.until > now);
+            view::refresh_rows(state);
+            Vec::new()
+        }
+        Msg::Cluster(ClusterEvent::Snapshot(snapshot)) => {
+            state.snapshot = snapshot;
+            view::refresh_rows(state);
+            Vec::new()
+        }
+        Msg::Cluster(ClusterEvent::Connection(connection)) => {
+            state.connection = connection;
+            Vec::new()
+        }
+        Msg::Flows(FlowEvent::Batch(flows)) => {
+            for flow in flows {
+                state.traffic.record(flow);
+            }
+            Vec::new()
+        }
+        Msg::Flows(FlowEvent::State(stream)) => {
+            state.flow_stream = stream;
+            Vec::new()
+        }
+        Msg::DryRunDone { id, result } => actions::on_dry_run(state, id, result),
+        Msg::Executed { id, result, record } => actions::on_executed(state, id, result, record),
+        Msg::BackupLoaded { id, namespace, path, result } => actions::on_backup_loaded(state, id, namespace, path, result),
+        Msg::BackupDirChecked(result) => {
+            state.backups_writable = Some(result);
+            view::refresh_rows(state);
+            Vec::new()
+        }
+        Msg::ThemeLoaded { theme, diagnostics } => {
+            let name = theme.name.clone();
+            state.config.theme = theme;
+            if diagnostics.is_empty() {
+                notify(state, NoticeLevel::Info, format!("theme {name}"));
+            } else {
+                notify(state, NoticeLevel::Warning, diagnostics[0].to_string());
+                state.diagnostics.extend(diagnostics);
+            }
+            Vec::new()
+        }
+        Msg::AuditLoaded(records) => {
+            state.audit = records;
+            Vec::new()
+        }
+    }
+}
+
+/// Shows a message in the status bar for a while.
+pub(crate) fn notify(state: &mut State, level: NoticeLevel, text: impl Into<String>) {
+    let ttl = SignedDuration::try_from(NOTICE_TTL).unwrap_or(SignedDuration::from_secs(6));
+    state.notices.push_back(Notice { level, text: text.into(), until: state.now + ttl });
+    while state.notices.len() > 3 {
+        state.notices.pop_front();
+    }
+}
+
+#[cfg(test)]
+mod tests;

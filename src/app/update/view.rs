@@ -1,0 +1,144 @@
+//! Table and detail navigation, sorting and filtering.
+
+use crate::app::rows::{self, SortKey};
+use crate::app::state::{Focus, State, Tab};
+use crate::gate::Check;
+
+/// Re-derives the rows and the visible order.
+pub(super) fn refresh_rows(state: &mut State) {
+    state.rows = rows::derive_rows(
+        &state.snapshot,
+        &state.traffic,
+        &state.config.settings,
+        state.now,
+        &state.backups_writable,
+    );
+    refresh_visible(state);
+    if let Some(namespace) = state.open_on.take()
+        && !focus_namespace(state, &namespace)
+    {
+        // Not there yet (an empty first snapshot): keep waiting for it.
+        state.open_on = Some(namespace);
+    }
+}
+
+/// Re-applies filter and sort; keeps the selection if it is still visible.
+pub(super) fn refresh_visible(state: &mut State) {
+    let filter = state.table.filter.clone();
+    let mut visible: Vec<usize> = (0..state.rows.len())
+        .filter(|&i| filter.as_ref().is_none_or(|f| f.matches(&state.rows[i])))
+        .collect();
+    let key = state.table.sort;
+    visible.sort_by(|&a, &b| {
+        let order = rows::compare(&state.rows[a], &state.rows[b], key);
+        if state.table.descending { order.reverse() } else { order }
+    });
+    state.table.visible = visible;
+    let still_visible = state.selected_position().is_some();
+    if !still_visible {
+        state.table.selected = state.table.visible.first().map(|&i| state.rows[i].name.clone());
+        state.detail.cursor = 0;
+    }
+}
+
+pub(super) fn sort_by(state: &mut State, key: SortKey) {
+    if state.table.sort == key {
+        state.table.descending = !state.table.descending;
+    } else {
+        state.table.sort = key;
+        // Busy and blocked namespaces first is what an operator looks for.
+        state.table.descending = matches!(key, SortKey::Drops | SortKey::Policies);
+    }
+    refresh_visible(state);
+}
+
+/// Moves the table selection by `delta` rows, clamped.
+pub(super) fn move_selection(state: &mut State, delta: isize) {
+    let len = state.table.visible.len();
+    if len == 0 {
+        return;
+    }
+    let current = state.selected_position().unwrap_or(0) as isize;
+    let next = (current + delta).clamp(0, len as isize - 1) as usize;
+    let name = state.rows[state.table.visible[next]].name.clone();
+    if state.table.selected.as_deref() != Some(name.as_str()) {
+        state.table.selected = Some(name);
+        state.detail.cursor = 0;
+        state.detail.paused = None;
+    }
+}
+
+/// Moves the detail cursor by `delta`, clamped to the current tab's list.
+pub(super) fn move_cursor(state: &mut State, delta: isize) {
+    let len = detail_len(state);
+    let next = (state.detail.cursor as isize + delta).clamp(0, len.saturating_sub(1) as isize);
+    state.detail.cursor = next as usize;
+}
+
+/// Rows of a page, from the terminal height.
+pub(super) fn page(state: &State) -> isize {
+    (state.viewport.1 / 3).max(1) as isize
+}
+
+pub(super) fn select_tab(state: &mut State, tab: Tab) {
+    if state.detail.tab != tab {
+        state.detail.tab = tab;
+        state.detail.cursor = 0;
+    }
+}
+
+pub(super) fn cycle_tab(state: &mut State, forward: bool) {
+    let i = state.detail.tab.index() as isize + if forward { 1 } else { -1 };
+    let n = Tab::ALL.len() as isize;
+    select_tab(state, Tab::ALL[i.rem_euclid(n) as usize]);
+}
+
+pub(super) fn toggle_pause(state: &mut State) {
+    if state.detail.paused.take().is_some() {
+        return;
+    }
+    let Some(name) = state.table.selected.clone() else { return };
+    let tail = state
+        .traffic
+        .namespace(&name)
+        .map(|t| t.tail.iter().cloned().collect())
+        .unwrap_or_default();
+    state.detail.paused = Some(std::sync::Arc::new(tail));
+}
+
+/// How many entries the current tab lists for the selected namespace.
+pub(crate) fn detail_len(state: &State) -> usize {
+    let Some(name) = state.table.selected.as_deref() else { return 0 };
+    match state.detail.tab {
+        Tab::Policies => state.snapshot.policies_for(name).len(),
+        Tab::Flows => match &state.detail.paused {
+            Some(frozen) => frozen.iter().filter(|f| state.detail.verdicts.accepts(f.verdict)).count(),
+            None => state.traffic.namespace(name).map_or(0, |t| {
+                t.tail.iter().filter(|f| state.detail.verdicts.accepts(f.verdict)).count()
+            }),
+        },
+        Tab::Drops => state
+            .traffic
+            .namespace(name)
+            .map_or(0, |t| t.peers.len().min(crate::ui::tabs::drops::PEER_ROWS)),
+        Tab::Gate => state
+            .selected_row()
+            .map_or(0, |r| r.gate.items.iter().filter(|i| i.check != Check::Info).count().max(r.gate.items.len())),
+        Tab::Log => state.audit_for(name).count(),
+    }
+}
+
+/// Focus on the detail pane of `namespace`, revealing it if the filter hides it.
+pub(super) fn focus_namespace(state: &mut State, namespace: &str) -> bool {
+    if !state.rows.iter().any(|r| r.name == namespace) {
+        return false;
+    }
+    if !state.table.visible.iter().any(|&i| state.rows[i].name == namespace) {
+        state.table.filter = None;
+    }
+    state.table.selected = Some(namespace.to_string());
+    refresh_visible(state);
+    state.detail.focus = Focus::Detail;
+    state.detail.cursor = 0;
+    true
+}

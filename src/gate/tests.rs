@@ -1,0 +1,148 @@
+use super::*;
+use crate::cluster::demo::fixtures;
+use crate::cluster::ClusterSnapshot;
+use crate::flows::{Endpoint, Flow, Protocol, Traffic, Verdict, Direction, DropReason};
+use crate::policy::Templates;
+use crate::rollout::status_for;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn now() -> Timestamp {
+    "2026-11-23T12:00:00Z".parse().expect("time")
+}
+
+fn demo() -> ClusterSnapshot {
+    fixtures::initial(now(), &Templates::embedded(), "/b/payments.yaml")
+}
+
+fn traffic(namespace: &str, verdict: Verdict) -> Traffic {
+    let mut traffic = Traffic::default();
+    let endpoint = |w: &str| Endpoint { namespace: namespace.into(), workload: w.into(), ..Endpoint::default() };
+    traffic.record(Flow {
+        time: now() - SignedDuration::from_mins(1),
+        verdict,
+        drop_reason: (verdict == Verdict::Dropped).then_some(DropReason::POLICY_DENIED),
+        direction: Direction::Ingress,
+        source: endpoint("a"),
+        destination: endpoint("b"),
+        protocol: Protocol::Tcp,
+        source_port: 1,
+        destination_port: 80,
+        is_reply: false,
+        node: String::new(),
+        destination_names: vec![],
+        denied_by: vec![],
+    });
+    traffic
+}
+
+fn gate(snapshot: &ClusterSnapshot, namespace: &str, traffic: Option<&Traffic>, soak: Duration) -> Gate {
+    let ns = snapshot.namespace(namespace).expect("ns");
+    let status = status_for(snapshot, ns);
+    let policies: Vec<_> = snapshot.namespaced_policies(namespace).collect();
+    evaluate(&GateInput {
+        status: &status,
+        policies: &policies,
+        traffic: traffic.and_then(|t| t.namespace(namespace)),
+        now: now(),
+        soak,
+        pods: 2,
+        unlabelled_pods: 0,
+        backups_writable: Some(Ok(())),
+    })
+}
+
+fn check(gate: &Gate, name: &str) -> Check {
+    gate.items.iter().find(|i| i.name == name).map(|i| i.check).unwrap_or_else(|| panic!("no item {name}: {gate:?}"))
+}
+
+#[test]
+fn audit_gate_waits_for_the_soak_window_and_its_boundary() {
+    let snapshot = demo();
+    let flows = traffic("databases", Verdict::Forwarded);
+    // databases was staged 3 hours ago.
+    let waiting = gate(&snapshot, "databases", Some(&flows), 24 * HOUR);
+    assert_eq!(waiting.step, Some(RolloutAction::Enforce));
+    assert_eq!(check(&waiting, "Soak window"), Check::Waiting);
+    assert_eq!(waiting.summary(), GateSummary::Waiting(21 * HOUR));
+    // Exactly at the boundary the soak has passed.
+    let exact = gate(&snapshot, "databases", Some(&flows), 3 * HOUR);
+    assert_eq!(check(&exact, "Soak window"), Check::Pass);
+    assert_eq!(exact.summary(), GateSummary::Go);
+    let just_short = gate(&snapshot, "databases", Some(&flows), 3 * HOUR + Duration::from_secs(1));
+    assert_eq!(check(&just_short, "Soak window"), Check::Waiting);
+}
+
+#[test]
+fn no_evidence_is_not_a_pass() {
+    let snapshot = demo();
+    let gate = gate(&snapshot, "databases", None, HOUR);
+    assert_eq!(check(&gate, "Hubble evidence"), Check::Fail);
+    assert_eq!(gate.summary(), GateSummary::Blocked(1));
+}
+
+#[test]
+fn policy_drops_and_rejected_policies_block() {
+    let snapshot = demo();
+    let drops = traffic("stage", Verdict::Dropped);
+    let gate = gate(&snapshot, "stage", Some(&drops), HOUR);
+    assert_eq!(check(&gate, "Policy drops explained"), Check::Fail);
+    assert_eq!(check(&gate, "Policies accepted by Cilium"), Check::Fail);
+    assert!(gate.items.iter().any(|i| i.evidence.contains("allow-shop-api-egress")));
+}
+
+#[test]
+fn drift_blocks_enforcement() {
+    let snapshot = demo();
+    let flows = traffic("lab", Verdict::Forwarded);
+    let gate = gate(&snapshot, "lab", Some(&flows), HOUR);
+    assert_eq!(check(&gate, "No drift"), Check::Fail);
+}
+
+#[test]
+fn dns_without_its_l7_rule_fails() {
+    let mut snapshot = demo();
+    for p in snapshot.policies.iter_mut().filter(|p| p.name == "tighten-baseline-dns") {
+        p.body.insert("spec".into(), serde_json::json!({"endpointSelector": {}, "egress": [{"toEntities": ["cluster"]}]}));
+    }
+    let gate = gate(&snapshot, "media", Some(&traffic("media", Verdict::Forwarded)), HOUR);
+    assert_eq!(gate.step, Some(RolloutAction::StageDefaultDeny));
+    assert_eq!(check(&gate, "DNS allowed with its L7 rule"), Check::Fail);
+}
+
+#[test]
+fn enforced_namespaces_show_the_definition_of_done() {
+    let snapshot = demo();
+    let flows = traffic("cert-manager", Verdict::Forwarded);
+    let done = gate(&snapshot, "cert-manager", Some(&flows), HOUR);
+    assert_eq!(done.step, None);
+    assert_eq!(done.title, "Definition of done");
+    assert_eq!(done.summary(), GateSummary::Done);
+    let dropping = gate(&snapshot, "cert-manager", Some(&traffic("cert-manager", Verdict::Dropped)), HOUR);
+    assert_eq!(dropping.summary(), GateSummary::Blocked(2), "{dropping:?}");
+}
+
+#[test]
+fn carved_out_and_unwritable_backups() {
+    let snapshot = demo();
+    let carved = gate(&snapshot, "kube-system", None, HOUR);
+    assert_eq!(carved.summary(), GateSummary::NotApplicable);
+    assert!(carved.items[0].evidence.contains("platform team"));
+
+    let ns = snapshot.namespace("network").expect("ns");
+    let status = status_for(&snapshot, ns);
+    let flows = traffic("network", Verdict::Forwarded);
+    let gate = evaluate(&GateInput {
+        status: &status,
+        policies: &[],
+        traffic: flows.namespace("network"),
+        now: now(),
+        soak: HOUR,
+        pods: 3,
+        unlabelled_pods: 1,
+        backups_writable: Some(Err("read-only file system".into())),
+    });
+    assert_eq!(check(&gate, "Rollback ready"), Check::Fail);
+    assert_eq!(check(&gate, "Standard labels"), Check::Fail);
+    assert_eq!(gate.summary(), GateSummary::Blocked(2));
+}

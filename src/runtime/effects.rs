@@ -1,0 +1,89 @@
+//! Runs effects as async tasks and answers with messages.
+
+use std::path::PathBuf;
+
+use tokio::sync::mpsc;
+
+use crate::app::{Effect, Msg};
+use crate::cluster::{Mutator, backup};
+use crate::config::Theme;
+
+/// Owns the clients; each effect becomes a task that sends its result back.
+#[derive(Clone)]
+pub struct EffectRunner {
+    pub mutator: Mutator,
+    pub tx: mpsc::Sender<Msg>,
+    pub backup_dir: PathBuf,
+    pub themes_dir: Option<PathBuf>,
+}
+
+impl EffectRunner {
+    pub fn run(&self, effect: Effect) {
+        let tx = self.tx.clone();
+        match effect {
+            Effect::DryRun { id, plan } => {
+                let mutator = self.mutator.clone();
+                tokio::spawn(async move {
+                    tracing::info!(action = plan.action.slug(), namespace = %plan.namespace, "dry run");
+                    let result = mutator.dry_run(&plan).await.map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::DryRunDone { id, result }).await;
+                });
+            }
+            Effect::Execute { id, plan } => {
+                let mutator = self.mutator.clone();
+                tokio::spawn(async move {
+                    let (result, record) = mutator.execute(&plan).await;
+                    match &result {
+                        Ok(()) => tracing::info!(action = plan.action.slug(), namespace = %plan.namespace, "applied"),
+                        Err(err) => tracing::warn!(action = plan.action.slug(), namespace = %plan.namespace, %err, "not applied"),
+                    }
+                    let result = result.map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::Executed { id, result, record }).await;
+                });
+            }
+            Effect::LoadBackup { id, namespace, path } => {
+                tokio::task::spawn_blocking(move || {
+                    let result = backup::read(&path).map_err(|e| e.to_string());
+                    let _ = tx.blocking_send(Msg::BackupLoaded { id, namespace, path, result });
+                });
+            }
+            Effect::CheckBackupDir => {
+                let dir = self.backup_dir.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _ = tx.blocking_send(Msg::BackupDirChecked(check_writable(&dir)));
+                });
+            }
+            Effect::LoadTheme(name) => {
+                let themes_dir = self.themes_dir.clone();
+                tokio::task::spawn_blocking(move || {
+                    let mut diagnostics = Vec::new();
+                    let theme = Theme::load(&name, themes_dir.as_deref(), &mut diagnostics);
+                    let _ = tx.blocking_send(Msg::ThemeLoaded { theme, diagnostics });
+                });
+            }
+        }
+    }
+}
+
+/// Proves the backup directory accepts files by writing and removing one.
+fn check_writable(dir: &std::path::Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let probe = dir.join(format!(".tighten-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"probe").map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
+    std::fs::remove_file(&probe).map_err(|e| format!("cannot clean up {}: {e}", probe.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_dir_check_reports_the_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(check_writable(&dir.path().join("new/backups")), Ok(()));
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").expect("write");
+        let err = check_writable(&file.join("sub")).expect_err("a file is in the way");
+        assert!(err.contains("cannot create"), "{err}");
+    }
+}

@@ -1,0 +1,113 @@
+//! Drops: top reasons and who-dropped-what, with the namespace's side kept apart.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+
+use crate::app::rows::NamespaceRow;
+use crate::app::state::State;
+use crate::config::ThemeRole;
+use crate::flows::{Direction, Side};
+
+use super::super::format::{fit, rate};
+use super::super::style;
+use super::section;
+
+/// Peer rows the Drops tab lists.
+pub const PEER_ROWS: usize = 50;
+/// Minutes the counts cover.
+const WINDOW: usize = 10;
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) {
+    let Some(traffic) = state.traffic.namespace(&row.name) else {
+        frame.render_widget(
+            Paragraph::new(Line::styled("no flows seen for this namespace yet", style(state, ThemeRole::Muted))),
+            area,
+        );
+        return;
+    };
+    let wide = area.width >= 160;
+    let [reasons_area, peers_area] = if wide {
+        Layout::horizontal([Constraint::Length(44), Constraint::Min(0)]).areas(area)
+    } else {
+        let height = (traffic.reasons.len().min(4) as u16 + 2).max(3);
+        Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(area)
+    };
+    let border = style(state, ThemeRole::Border);
+    let title = style(state, ThemeRole::Title);
+
+    let reasons = traffic.reasons.top(state.now, WINDOW, if wide { 8 } else { 4 });
+    let reason_rows: Vec<Row> = reasons
+        .iter()
+        .map(|r| {
+            let role = if r.key.is_policy() { ThemeRole::VerdictDropped } else { ThemeRole::Warning };
+            Row::new(vec![
+                Cell::from(Line::styled(r.key.to_string(), style(state, role))),
+                Cell::from(Line::from(r.count.to_string()).right_aligned()),
+                Cell::from(Line::from(rate(r.per_minute)).right_aligned()),
+            ])
+        })
+        .collect();
+    let total = traffic.drops.sum(crate::flows::window::minute_of(state.now), WINDOW);
+    let reason_table = Table::new(reason_rows, [Constraint::Min(20), Constraint::Length(6), Constraint::Length(6)])
+        .header(Row::new(["REASON", "10m", "/min"]).style(style(state, ThemeRole::Header)))
+        .block(section(format!(" Drop reasons · {total} in {WINDOW}m "), border, title));
+    frame.render_widget(reason_table, reasons_area);
+
+    let peers = traffic.peers.top(state.now, WINDOW, PEER_ROWS);
+    let name_width = if area.width >= 110 { 28 } else { 18 };
+    let peer_rows: Vec<Row> = peers
+        .iter()
+        .map(|p| {
+            let k = &p.key;
+            let dir = match k.direction {
+                Direction::Ingress => "in",
+                Direction::Egress => "out",
+                Direction::Unknown => "?",
+            };
+            let side_role = match k.side {
+                Side::Source => ThemeRole::Info,
+                Side::Destination => ThemeRole::Warning,
+                Side::Internal => ThemeRole::Muted,
+            };
+            Row::new(vec![
+                Cell::from(Line::styled(k.side.label(), style(state, side_role))),
+                Cell::from(dir),
+                Cell::from(fit(&k.source, name_width)),
+                Cell::from(fit(&k.destination, name_width)),
+                Cell::from(format!("{}/{}", k.port, k.protocol.name())),
+                Cell::from(Line::styled(fit(&k.reason.to_string(), 18), style(state, ThemeRole::VerdictDropped))),
+                Cell::from(Line::from(p.count.to_string()).right_aligned()),
+                Cell::from(Line::from(rate(p.per_minute)).right_aligned()),
+            ])
+        })
+        .collect();
+    let evicted = if traffic.peers.evicted > 0 { format!(" · {} quieter peers dropped from memory", traffic.peers.evicted) } else { String::new() };
+    let peer_table = Table::new(
+        peer_rows,
+        [
+            Constraint::Length(9),
+            Constraint::Length(3),
+            Constraint::Length(name_width as u16),
+            Constraint::Length(name_width as u16),
+            Constraint::Length(9),
+            Constraint::Length(18),
+            Constraint::Length(5),
+            Constraint::Length(5),
+        ],
+    )
+    .header(Row::new(["SIDE", "DIR", "SOURCE", "DESTINATION", "PORT", "REASON", "10m", "/min"]).style(style(state, ThemeRole::Header)))
+    .block(section(format!(" Dropped flows by peer{evicted} "), border, title))
+    .row_highlight_style(style(state, ThemeRole::Selection));
+    let mut table_state = TableState::default().with_offset(state.detail.cursor.min(peers.len().saturating_sub(1)));
+    frame.render_stateful_widget(peer_table, peers_area, &mut table_state);
+    if peers.is_empty() {
+        let forwarded = traffic.forwarded.sum(crate::flows::window::minute_of(state.now), WINDOW);
+        let inner = Rect { x: peers_area.x + 1, y: peers_area.y + 2, width: peers_area.width.saturating_sub(2), height: 1 };
+        frame.render_widget(
+            Line::styled(format!("no drops in the last {WINDOW} min · {forwarded} flows forwarded"), style(state, ThemeRole::Ok)),
+            inner,
+        );
+    }
+}

@@ -1,1 +1,100 @@
-fn main(){}
+//! Speed of the cockpit's hot paths. Figures are reported in issue notes; no test
+//! asserts a time.
+//!
+//! - `render/main_120x40`: one full frame of the main screen (the render budget is
+//!   16 ms per frame).
+//! - `update/flows_1000`: ingesting a batch of 1,000 flows into the statistics.
+//! - `rows/derive_demo`: re-deriving every row (phase, gate, sparkline) of the demo.
+//! - `rows/derive_1000_namespaces`: every row of a thousand-namespace cluster
+//!   (9,000 policies), as each one-second tick does.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use jiff::{SignedDuration, Timestamp};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use tighten::app::state::AppConfig;
+use tighten::app::{Msg, State, update};
+use tighten::cluster::demo::DemoCluster;
+use tighten::cluster::{Cluster, ClusterEvent, ClusterSnapshot, NamespaceInfo};
+use tighten::config::{Keymap, Settings, Theme};
+use tighten::flows::FlowEvent;
+use tighten::policy::Templates;
+
+fn now() -> Timestamp {
+    "2026-11-23T12:00:00Z".parse().expect("valid time")
+}
+
+fn cockpit(dir: &std::path::Path) -> (State, DemoCluster) {
+    let demo = DemoCluster::new(now(), dir);
+    let config = AppConfig {
+        keymap: Keymap::embedded_default(),
+        theme: Theme::load("dark", None, &mut Vec::new()),
+        settings: Settings::default().for_context("demo"),
+        templates: Templates::embedded(),
+        readonly: false,
+        backup_dir: dir.to_path_buf(),
+    };
+    let mut state = State::new(config, demo.identity(), Vec::new(), now());
+    let flows = demo.flows_between(now() - SignedDuration::from_mins(10), now(), 42);
+    update(&mut state, Msg::Cluster(ClusterEvent::Snapshot(demo.snapshot())));
+    update(&mut state, Msg::Flows(FlowEvent::Batch(flows)));
+    update(&mut state, Msg::Tick(now()));
+    (state, demo)
+}
+
+fn benches(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut state, demo) = cockpit(dir.path());
+
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
+    c.bench_function("render/main_120x40", |b| {
+        b.iter(|| {
+            terminal
+                .draw(|frame| tighten::ui::render(frame, black_box(&state)))
+                .map(|_| ())
+        })
+    });
+
+    // A minute of demo traffic, cut to exactly 1,000 flows.
+    let mut batch = demo.flows_between(now(), now() + SignedDuration::from_mins(2), 7);
+    batch.truncate(1_000);
+    assert_eq!(batch.len(), 1_000);
+    c.bench_function("update/flows_1000", |b| {
+        b.iter_batched(
+            || batch.clone(),
+            |flows| update(&mut state, Msg::Flows(FlowEvent::Batch(flows))),
+            criterion::BatchSize::SmallInput,
+        )
+    });
+
+    c.bench_function("rows/derive_demo", |b| {
+        b.iter(|| update(&mut state, Msg::Tick(black_box(now()))))
+    });
+
+    // A thousand namespaces, each with the demo's auth policies copied in.
+    let source = demo.snapshot();
+    let mut large = ClusterSnapshot::default();
+    for i in 0..1_000 {
+        let name = format!("team-{i}");
+        large.namespaces.push(NamespaceInfo {
+            name: name.clone(),
+            ..source.namespace("auth").cloned().expect("auth")
+        });
+        for policy in source.namespaced_policies("auth") {
+            let mut copy = policy.clone();
+            copy.namespace = Some(name.clone());
+            large.policies.push(copy);
+        }
+    }
+    let settings = Settings::default().for_context("demo");
+    let traffic = tighten::flows::Traffic::default();
+    c.bench_function("rows/derive_1000_namespaces", |b| {
+        b.iter(|| tighten::app::rows::derive_rows(black_box(&large), &traffic, &settings, now(), &Some(Ok(()))).len())
+    });
+}
+
+criterion_group!(cockpit_benches, benches);
+criterion_main!(cockpit_benches);

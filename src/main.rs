@@ -25,7 +25,12 @@ fn main() -> color_eyre::Result<()> {
     let cli = Cli::parse();
     let paths = Paths::discover().ok_or_else(|| eyre!("cannot find a home directory for config, data and state"))?;
     let _log = init_logging(&paths.log_file())?;
-    tracing::info!(version = env!("CARGO_PKG_VERSION"), demo = cli.demo, readonly = cli.readonly, "starting");
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        demo = cli.demo,
+        readonly = cli.readonly,
+        "starting"
+    );
 
     if !cli.demo {
         return live_backend_unavailable(&cli);
@@ -38,7 +43,11 @@ fn main() -> color_eyre::Result<()> {
 }
 
 async fn run_demo(cli: Cli, paths: Paths) -> color_eyre::Result<()> {
-    let sources = ConfigSources { explicit_config: cli.config.clone(), theme_override: cli.theme.clone(), ..ConfigSources::from_paths(&paths) };
+    let sources = ConfigSources {
+        explicit_config: cli.config.clone(),
+        theme_override: cli.theme.clone(),
+        ..ConfigSources::from_paths(&paths)
+    };
     let loaded = config::load(&sources, demo::CONTEXT)?;
     for diagnostic in &loaded.diagnostics {
         tracing::warn!(%diagnostic, "configuration");
@@ -87,9 +96,17 @@ fn live_backend_unavailable(cli: &Cli) -> color_eyre::Result<()> {
             let context = cli.context.clone().or(kubeconfig.current_context.clone());
             match context {
                 Some(name) => {
-                    let entry = kubeconfig.contexts.iter().find(|c| c.name == name).and_then(|c| c.context.clone());
+                    let entry = kubeconfig
+                        .contexts
+                        .iter()
+                        .find(|c| c.name == name)
+                        .and_then(|c| c.context.clone());
                     match entry {
-                        Some(ctx) => format!("context \"{name}\" (cluster \"{}\", user \"{}\") from {source}", ctx.cluster, ctx.user.unwrap_or_default()),
+                        Some(ctx) => format!(
+                            "context \"{name}\" (cluster \"{}\", user \"{}\") from {source}",
+                            ctx.cluster,
+                            ctx.user.unwrap_or_default()
+                        ),
                         None => format!("context \"{name}\", which {source} does not define"),
                     }
                 }
@@ -107,12 +124,20 @@ fn live_backend_unavailable(cli: &Cli) -> color_eyre::Result<()> {
 
 /// Logs go to a file under the XDG state directory, never to the terminal.
 fn init_logging(file: &Path) -> color_eyre::Result<tracing_appender::non_blocking::WorkerGuard> {
-    let dir = file.parent().ok_or_else(|| eyre!("log file {} has no directory", file.display()))?;
+    let dir = file
+        .parent()
+        .ok_or_else(|| eyre!("log file {} has no directory", file.display()))?;
     std::fs::create_dir_all(dir).wrap_err_with(|| format!("while creating the log directory {}", dir.display()))?;
-    let name = file.file_name().ok_or_else(|| eyre!("log file {} has no name", file.display()))?;
+    let name = file
+        .file_name()
+        .ok_or_else(|| eyre!("log file {} has no name", file.display()))?;
     let appender = tracing_appender::rolling::never(dir, name);
     let (writer, guard) = tracing_appender::non_blocking(appender);
     let filter = tracing_subscriber::EnvFilter::try_from_env("TIGHTEN_LOG").unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).init();
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .init();
     Ok(guard)
 }

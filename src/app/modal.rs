@@ -60,16 +60,39 @@ pub enum PromptPurpose {
 /// A dialog on the modal stack.
 #[derive(Debug, Clone)]
 pub enum Modal {
-    Help { scroll: u16 },
-    Yaml { title: String, text: String, scroll: u16 },
-    Prompt { purpose: PromptPurpose, title: String, input: TextInput },
+    Help {
+        scroll: u16,
+    },
+    Yaml {
+        title: String,
+        text: String,
+        scroll: u16,
+    },
+    Prompt {
+        purpose: PromptPurpose,
+        title: String,
+        input: TextInput,
+    },
     /// Waiting for the dry run; `esc` abandons it.
-    DryRunPending { id: u64, title: String },
+    DryRunPending {
+        id: u64,
+        title: String,
+    },
     /// Waiting for a backup to be read for restore.
-    LoadingBackup { id: u64, title: String },
+    LoadingBackup {
+        id: u64,
+        title: String,
+    },
     Confirm(Box<ConfirmDialog>),
     /// A confirmed plan is being applied; it cannot be abandoned half-way.
-    Applying { id: u64, title: String },
+    Applying {
+        id: u64,
+        title: String,
+    },
     /// Something the operator must read (a refusal, a failed action).
-    Message { title: String, lines: Vec<String>, danger: bool },
+    Message {
+        title: String,
+        lines: Vec<String>,
+        danger: bool,
+    },
 }

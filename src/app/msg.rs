@@ -19,10 +19,25 @@ pub enum Msg {
     Tick(Timestamp),
     Cluster(ClusterEvent),
     Flows(FlowEvent),
-    DryRunDone { id: u64, result: Result<DryRunReport, String> },
-    Executed { id: u64, result: Result<(), String>, record: AuditRecord },
-    BackupLoaded { id: u64, namespace: String, path: PathBuf, result: Result<Vec<PolicyObject>, String> },
+    DryRunDone {
+        id: u64,
+        result: Result<DryRunReport, String>,
+    },
+    Executed {
+        id: u64,
+        result: Result<(), String>,
+        record: AuditRecord,
+    },
+    BackupLoaded {
+        id: u64,
+        namespace: String,
+        path: PathBuf,
+        result: Result<Vec<PolicyObject>, String>,
+    },
     BackupDirChecked(Result<(), String>),
-    ThemeLoaded { theme: Theme, diagnostics: Vec<Diagnostic> },
+    ThemeLoaded {
+        theme: Theme,
+        diagnostics: Vec<Diagnostic>,
+    },
     AuditLoaded(Vec<AuditRecord>),
 }

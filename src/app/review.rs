@@ -31,15 +31,24 @@ pub struct ReviewLine {
 }
 
 fn line(kind: LineKind, text: impl Into<String>) -> ReviewLine {
-    ReviewLine { kind, text: text.into() }
+    ReviewLine {
+        kind,
+        text: text.into(),
+    }
 }
 
 /// Builds the review of `plan`.
 pub fn review(plan: &RolloutPlan, dry_run: &Result<DryRunReport, String>, gate: Option<&Gate>) -> Vec<ReviewLine> {
     let mut out = Vec::new();
     match dry_run {
-        Ok(report) if report.accepted() => out.push(line(LineKind::Heading, "What will change · server-side dry run accepted")),
-        Ok(_) => out.push(line(LineKind::Error, "What will change · the server REFUSED the dry run")),
+        Ok(report) if report.accepted() => out.push(line(
+            LineKind::Heading,
+            "What will change · server-side dry run accepted",
+        )),
+        Ok(_) => out.push(line(
+            LineKind::Error,
+            "What will change · the server REFUSED the dry run",
+        )),
         Err(err) => out.push(line(LineKind::Error, format!("The dry run failed: {err}"))),
     }
     let verdicts = dry_run.as_ref().ok();
@@ -55,13 +64,22 @@ pub fn review(plan: &RolloutPlan, dry_run: &Result<DryRunReport, String>, gate: 
     let annotations = format!("annotate Namespace {}", plan.namespace);
     let annotation_verdict = verdict_for(&annotations).map(|v| v.result.as_ref().map(|_| ()).map_err(Clone::clone));
     for (key, value) in &plan.annotations.set {
-        out.push(annotation_line(&annotation_verdict, format!("{annotations} {key}={value}")));
+        out.push(annotation_line(
+            &annotation_verdict,
+            format!("{annotations} {key}={value}"),
+        ));
     }
     for key in &plan.annotations.remove {
         out.push(annotation_line(&annotation_verdict, format!("{annotations} {key}-")));
     }
     if let Some(backup) = &plan.backup_to {
-        out.push(line(LineKind::Warning, format!("Before the first delete the objects are written to {}", backup.display())));
+        out.push(line(
+            LineKind::Warning,
+            format!(
+                "Before the first delete the objects are written to {}",
+                backup.display()
+            ),
+        ));
     }
     for warning in &plan.warnings {
         out.push(line(LineKind::Warning, format!("⚠ {warning}")));
@@ -103,7 +121,10 @@ fn diff(change: &Change) -> Vec<ReviewLine> {
         Change::Delete(o) => (o.to_yaml(), String::new()),
         Change::Update { before, after } => (before.to_yaml(), after.to_yaml()),
     };
-    let mut out = vec![line(LineKind::Heading, format!("── {} {}", change.verb(), change.target()))];
+    let mut out = vec![line(
+        LineKind::Heading,
+        format!("── {} {}", change.verb(), change.target()),
+    )];
     let text = TextDiff::from_lines(&before, &after);
     for group in text.grouped_ops(2) {
         for op in group {

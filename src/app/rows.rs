@@ -6,12 +6,12 @@ use std::cmp::Ordering;
 use jiff::Timestamp;
 use regex::Regex;
 
-use crate::cluster::{ClusterSnapshot, PolicyObject};
+use crate::cluster::{ClusterSnapshot, NamespaceIndex, PolicyObject};
 use crate::config::ResolvedSettings;
 use crate::flows::Traffic;
 use crate::flows::window::minute_of;
 use crate::gate::{self, Gate, GateInput, GateSummary};
-use crate::rollout::{NamespaceStatus, Phase, labels, status_for};
+use crate::rollout::{Intent, NamespaceStatus, ObservedPolicies, Phase, labels};
 
 /// Minutes the drop sparkline covers.
 pub const SPARK_MINUTES: usize = 10;
@@ -94,23 +94,27 @@ pub fn derive_rows(
     backups_writable: &Option<Result<(), String>>,
 ) -> Vec<NamespaceRow> {
     let minute = minute_of(now);
+    let index = NamespaceIndex::new(snapshot);
     snapshot
         .namespaces
         .iter()
         .map(|ns| {
-            let status = status_for(snapshot, ns);
-            let selected = snapshot.policies_for(&ns.name);
-            let own: Vec<&PolicyObject> = snapshot.namespaced_policies(&ns.name).collect();
+            let own: &[&PolicyObject] = index.policies(&ns.name);
+            let status = NamespaceStatus::derive(
+                Intent::from_annotations(&ns.annotations),
+                ObservedPolicies::from_policies(own.iter().copied()),
+            );
+            let selected = index.policies_for(ns);
             let ns_traffic = traffic.namespace(&ns.name);
             let tier = ns.labels.get(labels::TIER).cloned();
-            let pods: Vec<_> = snapshot.pods_in(&ns.name).collect();
+            let pods = index.pods(&ns.name);
             let unlabelled = pods
                 .iter()
                 .filter(|p| !p.labels.contains_key("app") && !p.labels.contains_key("app.kubernetes.io/name"))
                 .count();
             let gate = gate::evaluate(&GateInput {
                 status: &status,
-                policies: &own,
+                policies: own,
                 traffic: ns_traffic,
                 now,
                 soak: settings.soak.for_tier(tier.as_deref()),
@@ -214,12 +218,20 @@ impl NamespaceFilter {
         if pattern.is_empty() {
             return Ok(None);
         }
-        let smart = if pattern.chars().any(char::is_uppercase) { pattern.to_string() } else { format!("(?i){pattern}") };
+        let smart = if pattern.chars().any(char::is_uppercase) {
+            pattern.to_string()
+        } else {
+            format!("(?i){pattern}")
+        };
         let regex = Regex::new(&smart).map_err(|e| match e {
             regex::Error::Syntax(s) => s.lines().last().unwrap_or("invalid regex").trim().to_string(),
             other => other.to_string(),
         })?;
-        Ok(Some(NamespaceFilter { text: text.to_string(), regex, inverted }))
+        Ok(Some(NamespaceFilter {
+            text: text.to_string(),
+            regex,
+            inverted,
+        }))
     }
 
     pub fn matches(&self, row: &NamespaceRow) -> bool {

@@ -102,11 +102,7 @@ mod tests {
         };
         log.append(&record("prod")).expect("append");
         log.append(&record("lab")).expect("append");
-        fs::write(
-            log.path(),
-            fs::read_to_string(log.path()).expect("read") + "not json\n",
-        )
-        .expect("corrupt");
+        fs::write(log.path(), fs::read_to_string(log.path()).expect("read") + "not json\n").expect("corrupt");
         let (records, bad) = log.load("prod");
         assert_eq!(records, vec![record("prod")]);
         assert_eq!(bad, 1);

@@ -33,7 +33,11 @@ pub struct BackupHeader<'a> {
 /// Writes `objects` to `path` (which must not exist) and fsyncs file and directory,
 /// so the backup survives a crash that happens during the deletes that follow.
 pub fn write(path: &Path, header: &BackupHeader<'_>, objects: &[&PolicyObject]) -> Result<(), BackupError> {
-    let fail = |message: String| BackupError { path: path.to_path_buf(), location: None, message };
+    let fail = |message: String| BackupError {
+        path: path.to_path_buf(),
+        location: None,
+        message,
+    };
     let dir = path.parent().ok_or_else(|| fail("has no parent directory".into()))?;
     fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create the directory: {e}")))?;
 
@@ -125,7 +129,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("shop/backup.yaml");
         let (a, b) = (object("a"), object("b"));
-        let header = BackupHeader { context: "demo", namespace: "shop", action: "rollback-namespace", written: Timestamp::UNIX_EPOCH };
+        let header = BackupHeader {
+            context: "demo",
+            namespace: "shop",
+            action: "rollback-namespace",
+            written: Timestamp::UNIX_EPOCH,
+        };
         write(&path, &header, &[&a, &b]).expect("written");
         let back = read(&path).expect("read back");
         assert_eq!(back, vec![a.without_server_fields(), b.without_server_fields()]);

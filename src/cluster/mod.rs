@@ -22,7 +22,7 @@ use crate::rollout::RolloutPlan;
 pub use audit::{AuditLog, AuditOutcome, AuditRecord};
 pub use mutator::Mutator;
 pub use objects::{NamespaceInfo, ObjectRef, PodInfo, PolicyKind, PolicyObject, WorkloadRef};
-pub use snapshot::{CiliumInfo, ClusterSnapshot, SelectedPolicy};
+pub use snapshot::{CiliumInfo, ClusterSnapshot, NamespaceIndex, SelectedPolicy};
 
 /// Who and where the cockpit is connected to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +82,9 @@ pub enum ClusterError {
     ReadOnly,
     #[error("refusing to touch {target}: the action names namespace {namespace} only")]
     OutOfScope { target: String, namespace: String },
-    #[error("{target} changed since the plan was made (expected resourceVersion {expected}); nothing was changed, review and retry")]
+    #[error(
+        "{target} changed since the plan was made (expected resourceVersion {expected}); nothing was changed, review and retry"
+    )]
     Conflict { target: String, expected: String },
     #[error("{0} does not exist")]
     NotFound(String),

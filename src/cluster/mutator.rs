@@ -25,7 +25,11 @@ pub struct Mutator {
 
 impl Mutator {
     pub fn new(cluster: Arc<dyn Cluster>, readonly: bool, audit: AuditLog) -> Mutator {
-        Mutator { cluster, readonly, audit }
+        Mutator {
+            cluster,
+            readonly,
+            audit,
+        }
     }
 
     pub fn is_readonly(&self) -> bool {

@@ -21,9 +21,7 @@ pub enum PolicyKind {
 impl PolicyKind {
     pub fn api_version(self) -> &'static str {
         match self {
-            PolicyKind::CiliumNetworkPolicy | PolicyKind::CiliumClusterwideNetworkPolicy => {
-                "cilium.io/v2"
-            }
+            PolicyKind::CiliumNetworkPolicy | PolicyKind::CiliumClusterwideNetworkPolicy => "cilium.io/v2",
             PolicyKind::NetworkPolicy => "networking.k8s.io/v1",
         }
     }
@@ -152,8 +150,7 @@ impl PolicyObject {
     /// The manifest as YAML text. Serialising a JSON value cannot fail, but the
     /// error is still reported rather than unwrapped.
     pub fn to_yaml(&self) -> String {
-        serde_yaml::to_string(&self.to_manifest())
-            .unwrap_or_else(|err| format!("# could not render YAML: {err}\n"))
+        serde_yaml::to_string(&self.to_manifest()).unwrap_or_else(|err| format!("# could not render YAML: {err}\n"))
     }
 
     /// Parses one manifest (YAML or JSON value) into a policy object.
@@ -163,8 +160,8 @@ impl PolicyObject {
             .get("kind")
             .and_then(Value::as_str)
             .ok_or(ManifestError::Missing("kind"))?;
-        let kind = PolicyKind::from_kind(kind_name)
-            .ok_or_else(|| ManifestError::UnsupportedKind(kind_name.to_string()))?;
+        let kind =
+            PolicyKind::from_kind(kind_name).ok_or_else(|| ManifestError::UnsupportedKind(kind_name.to_string()))?;
         let metadata = object
             .get("metadata")
             .and_then(Value::as_object)
@@ -174,10 +171,7 @@ impl PolicyObject {
             .and_then(Value::as_str)
             .ok_or(ManifestError::Missing("metadata.name"))?
             .to_string();
-        let namespace = metadata
-            .get("namespace")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        let namespace = metadata.get("namespace").and_then(Value::as_str).map(str::to_string);
         if kind.is_namespaced() && namespace.is_none() {
             return Err(ManifestError::Missing("metadata.namespace"));
         }
@@ -224,11 +218,7 @@ pub enum ManifestError {
 }
 
 fn string_map(map: &BTreeMap<String, String>) -> Value {
-    Value::Object(
-        map.iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect(),
-    )
+    Value::Object(map.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
 }
 
 fn read_string_map(value: Option<&Value>) -> BTreeMap<String, String> {

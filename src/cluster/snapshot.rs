@@ -1,5 +1,7 @@
 //! A consistent view of the objects the cockpit shows.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use crate::policy::LabelSelector;
@@ -49,35 +51,108 @@ impl ClusterSnapshot {
     }
 
     /// Every policy that applies to the namespace: its own, plus clusterwide policies
-    /// that select at least one of its pods.
-    pub fn policies_for(&self, namespace: &str) -> Vec<SelectedPolicy<'_>> {
-        let ns_labels = self.namespace(namespace).map(|n| n.labels.clone()).unwrap_or_default();
-        let pods: Vec<_> = self
-            .pods_in(namespace)
-            .map(|p| endpoint_labels(&p.labels, namespace, &ns_labels))
-            .collect();
-        let count = |selectors: &[LabelSelector]| {
-            pods.iter()
-                .filter(|labels| selectors.iter().any(|s| s.matches(labels)))
-                .count()
-        };
-        self.policies
+    /// that select at least one of its pods. Scans the snapshot; for every
+    /// namespace at once use a [`NamespaceIndex`].
+    pub fn policies_for<'s>(&'s self, namespace: &str) -> Vec<SelectedPolicy<'s>> {
+        let own: Vec<&'s PolicyObject> = self
+            .policies
             .iter()
-            .filter_map(|policy| {
-                let selectors = subject_selectors(policy);
-                match policy.kind {
-                    PolicyKind::CiliumClusterwideNetworkPolicy => {
-                        let n = count(&selectors);
-                        (n > 0).then_some(SelectedPolicy { policy, pods_selected: n })
-                    }
-                    _ if policy.namespace.as_deref() == Some(namespace) => {
-                        Some(SelectedPolicy { policy, pods_selected: count(&selectors) })
-                    }
-                    _ => None,
-                }
-            })
-            .collect()
+            .filter(|p| p.namespace.as_deref() == Some(namespace))
+            .collect();
+        let pods: Vec<&PodInfo> = self.pods.iter().filter(|p| p.namespace == namespace).collect();
+        let clusterwide: Vec<&'s PolicyObject> = self.policies.iter().filter(|p| !p.kind.is_namespaced()).collect();
+        select(self.namespace(namespace), namespace, &own, &pods, &clusterwide)
     }
+}
+
+/// The snapshot grouped by namespace in one pass, so deriving every row does not
+/// rescan every object per namespace.
+pub struct NamespaceIndex<'a> {
+    policies: HashMap<&'a str, Vec<&'a PolicyObject>>,
+    pods: HashMap<&'a str, Vec<&'a PodInfo>>,
+    clusterwide: Vec<&'a PolicyObject>,
+}
+
+impl<'a> NamespaceIndex<'a> {
+    pub fn new(snapshot: &'a ClusterSnapshot) -> NamespaceIndex<'a> {
+        let mut policies: HashMap<&str, Vec<&PolicyObject>> = HashMap::new();
+        let mut clusterwide = Vec::new();
+        for policy in &snapshot.policies {
+            match policy.namespace.as_deref() {
+                Some(ns) if policy.kind.is_namespaced() => policies.entry(ns).or_default().push(policy),
+                _ => clusterwide.push(policy),
+            }
+        }
+        let mut pods: HashMap<&str, Vec<&PodInfo>> = HashMap::new();
+        for pod in &snapshot.pods {
+            pods.entry(pod.namespace.as_str()).or_default().push(pod);
+        }
+        NamespaceIndex {
+            policies,
+            pods,
+            clusterwide,
+        }
+    }
+
+    /// CiliumNetworkPolicies and NetworkPolicies living in the namespace.
+    pub fn policies(&self, namespace: &str) -> &[&'a PolicyObject] {
+        self.policies.get(namespace).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn pods(&self, namespace: &str) -> &[&'a PodInfo] {
+        self.pods.get(namespace).map_or(&[], Vec::as_slice)
+    }
+
+    /// As [`ClusterSnapshot::policies_for`].
+    pub fn policies_for(&self, namespace: &NamespaceInfo) -> Vec<SelectedPolicy<'a>> {
+        let own = self.policies(&namespace.name);
+        select(
+            Some(namespace),
+            &namespace.name,
+            own,
+            self.pods(&namespace.name),
+            &self.clusterwide,
+        )
+    }
+}
+
+/// The namespace's own policies with their pod counts, then the clusterwide ones
+/// that select any of its pods.
+fn select<'a>(
+    info: Option<&NamespaceInfo>,
+    namespace: &str,
+    own: &[&'a PolicyObject],
+    pods: &[&PodInfo],
+    clusterwide: &[&'a PolicyObject],
+) -> Vec<SelectedPolicy<'a>> {
+    let no_labels = std::collections::BTreeMap::new();
+    let ns_labels = info.map_or(&no_labels, |n| &n.labels);
+    let endpoints: Vec<_> = pods
+        .iter()
+        .map(|p| endpoint_labels(&p.labels, namespace, ns_labels))
+        .collect();
+    let count = |policy: &PolicyObject| {
+        let selectors = subject_selectors(policy);
+        endpoints
+            .iter()
+            .filter(|labels| selectors.iter().any(|s| s.matches(labels)))
+            .count()
+    };
+    let mut selected: Vec<SelectedPolicy<'a>> = own
+        .iter()
+        .map(|&policy| SelectedPolicy {
+            policy,
+            pods_selected: count(policy),
+        })
+        .collect();
+    selected.extend(clusterwide.iter().filter_map(|&policy| {
+        let n = count(policy);
+        (n > 0).then_some(SelectedPolicy {
+            policy,
+            pods_selected: n,
+        })
+    }));
+    selected
 }
 
 /// The selectors naming the pods a policy applies to. A selector that cannot be
@@ -120,23 +195,66 @@ mod tests {
     fn clusterwide_policies_apply_where_they_select_pods() {
         let snapshot = ClusterSnapshot {
             namespaces: vec![
-                NamespaceInfo { name: "shop".into(), labels: BTreeMap::from([("policy-tier".into(), "prod".into())]), annotations: BTreeMap::new(), uid: None, resource_version: None, created: None },
-                NamespaceInfo { name: "lab".into(), labels: BTreeMap::new(), annotations: BTreeMap::new(), uid: None, resource_version: None, created: None },
+                NamespaceInfo {
+                    name: "shop".into(),
+                    labels: BTreeMap::from([("policy-tier".into(), "prod".into())]),
+                    annotations: BTreeMap::new(),
+                    uid: None,
+                    resource_version: None,
+                    created: None,
+                },
+                NamespaceInfo {
+                    name: "lab".into(),
+                    labels: BTreeMap::new(),
+                    annotations: BTreeMap::new(),
+                    uid: None,
+                    resource_version: None,
+                    created: None,
+                },
             ],
-            pods: vec![pod("shop", "api-1", "api"), pod("shop", "web-1", "web"), pod("lab", "x", "api")],
+            pods: vec![
+                pod("shop", "api-1", "api"),
+                pod("shop", "web-1", "web"),
+                pod("lab", "x", "api"),
+            ],
             policies: vec![
-                policy(json!({"kind": "CiliumClusterwideNetworkPolicy", "metadata": {"name": "prod-only"},
-                    "spec": {"endpointSelector": {"matchLabels": {"k8s:io.cilium.k8s.namespace.labels.policy-tier": "prod"}}}})),
-                policy(json!({"kind": "NetworkPolicy", "metadata": {"name": "np", "namespace": "shop"},
-                    "spec": {"podSelector": {"matchLabels": {"app": "web"}}}})),
-                policy(json!({"kind": "CiliumNetworkPolicy", "metadata": {"name": "other", "namespace": "lab"},
-                    "spec": {"endpointSelector": {}}})),
+                policy(
+                    json!({"kind": "CiliumClusterwideNetworkPolicy", "metadata": {"name": "prod-only"},
+                    "spec": {"endpointSelector": {"matchLabels": {"k8s:io.cilium.k8s.namespace.labels.policy-tier": "prod"}}}}),
+                ),
+                policy(
+                    json!({"kind": "NetworkPolicy", "metadata": {"name": "np", "namespace": "shop"},
+                    "spec": {"podSelector": {"matchLabels": {"app": "web"}}}}),
+                ),
+                policy(
+                    json!({"kind": "CiliumNetworkPolicy", "metadata": {"name": "other", "namespace": "lab"},
+                    "spec": {"endpointSelector": {}}}),
+                ),
             ],
             cilium: CiliumInfo::default(),
         };
-        let shop: Vec<_> = snapshot.policies_for("shop").iter().map(|s| (s.policy.name.clone(), s.pods_selected)).collect();
-        assert_eq!(shop, vec![("prod-only".to_string(), 2), ("np".to_string(), 1)]);
-        let lab: Vec<_> = snapshot.policies_for("lab").iter().map(|s| s.policy.name.clone()).collect();
+        let shop: Vec<_> = snapshot
+            .policies_for("shop")
+            .iter()
+            .map(|s| (s.policy.name.clone(), s.pods_selected))
+            .collect();
+        assert_eq!(shop, vec![("np".to_string(), 1), ("prod-only".to_string(), 2)]);
+        // The index answers the same.
+        let index = NamespaceIndex::new(&snapshot);
+        let shop_ns = snapshot.namespace("shop").expect("shop");
+        let indexed: Vec<_> = index
+            .policies_for(shop_ns)
+            .iter()
+            .map(|s| (s.policy.name.clone(), s.pods_selected))
+            .collect();
+        assert_eq!(indexed, shop);
+        assert_eq!(index.pods("shop").len(), 2);
+        assert_eq!(index.policies("lab").len(), 1);
+        let lab: Vec<_> = snapshot
+            .policies_for("lab")
+            .iter()
+            .map(|s| s.policy.name.clone())
+            .collect();
         assert_eq!(lab, vec!["other".to_string()]);
     }
 }

@@ -35,12 +35,7 @@ impl Diagnostic {
     }
 
     /// A problem at byte `offset` of `source`, the text of `file`.
-    pub fn at(
-        file: impl Into<PathBuf>,
-        source: &str,
-        offset: usize,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn at(file: impl Into<PathBuf>, source: &str, offset: usize, message: impl Into<String>) -> Self {
         let (line, column) = line_col(source, offset);
         Self {
             file: file.into(),
@@ -51,12 +46,7 @@ impl Diagnostic {
     }
 
     /// A problem covering the byte range `span` of `source`; positioned at its start.
-    pub fn at_span(
-        file: impl Into<PathBuf>,
-        source: &str,
-        span: Range<usize>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn at_span(file: impl Into<PathBuf>, source: &str, span: Range<usize>, message: impl Into<String>) -> Self {
         Self::at(file, source, span.start, message)
     }
 

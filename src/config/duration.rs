@@ -93,10 +93,7 @@ mod tests {
         assert_eq!(parse_duration("12h").unwrap(), Duration::from_secs(43_200));
         assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86_400));
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(
-            parse_duration(" 1d 12 hours ").unwrap(),
-            Duration::from_secs(129_600)
-        );
+        assert_eq!(parse_duration(" 1d 12 hours ").unwrap(), Duration::from_secs(129_600));
         assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
     }
 

@@ -103,9 +103,7 @@ impl KeyChord {
     /// must not trigger bindings a second time (Windows reports them always).
     pub fn from_event(event: &KeyEvent) -> Option<Self> {
         match event.kind {
-            KeyEventKind::Press | KeyEventKind::Repeat => {
-                Some(Self::new(event.code, event.modifiers))
-            }
+            KeyEventKind::Press | KeyEventKind::Repeat => Some(Self::new(event.code, event.modifiers)),
             KeyEventKind::Release => None,
         }
     }
@@ -215,14 +213,8 @@ mod tests {
         assert_eq!(key("b"), KeyChord::plain(KeyCode::Char('b')));
         assert_eq!(key("E"), KeyChord::plain(KeyCode::Char('E')));
         assert_eq!(key("shift-e"), key("E"));
-        assert_eq!(
-            key("ctrl-d"),
-            KeyChord::new(KeyCode::Char('d'), KeyModifiers::CONTROL)
-        );
-        assert_eq!(
-            key("Alt-x"),
-            KeyChord::new(KeyCode::Char('x'), KeyModifiers::ALT)
-        );
+        assert_eq!(key("ctrl-d"), KeyChord::new(KeyCode::Char('d'), KeyModifiers::CONTROL));
+        assert_eq!(key("Alt-x"), KeyChord::new(KeyCode::Char('x'), KeyModifiers::ALT));
         assert_eq!(key("shift-tab"), KeyChord::plain(KeyCode::BackTab));
         assert_eq!(key("space"), KeyChord::plain(KeyCode::Char(' ')));
         assert_eq!(key("PgDn"), KeyChord::plain(KeyCode::PageDown));
@@ -230,10 +222,7 @@ mod tests {
         assert_eq!(key("?"), KeyChord::plain(KeyCode::Char('?')));
         assert_eq!(key("1"), KeyChord::plain(KeyCode::Char('1')));
         assert_eq!(key("-"), KeyChord::plain(KeyCode::Char('-')));
-        assert_eq!(
-            key("ctrl--"),
-            KeyChord::new(KeyCode::Char('-'), KeyModifiers::CONTROL)
-        );
+        assert_eq!(key("ctrl--"), KeyChord::new(KeyCode::Char('-'), KeyModifiers::CONTROL));
     }
 
     #[test]
@@ -312,19 +301,12 @@ mod tests {
         assert!(!key("c").matches(&ev(KeyCode::Char('c'), KeyModifiers::CONTROL)));
         assert!(key("ctrl-c").matches(&ev(KeyCode::Char('c'), KeyModifiers::CONTROL)));
         // ctrl-shift-d is a different chord from ctrl-d.
-        assert!(!ctrl_d.matches(&ev(
-            KeyCode::Char('D'),
-            KeyModifiers::CONTROL | KeyModifiers::SHIFT
-        )));
+        assert!(!ctrl_d.matches(&ev(KeyCode::Char('D'), KeyModifiers::CONTROL | KeyModifiers::SHIFT)));
     }
 
     #[test]
     fn releases_never_match() {
-        let release = KeyEvent::new_with_kind(
-            KeyCode::Char('b'),
-            KeyModifiers::NONE,
-            KeyEventKind::Release,
-        );
+        let release = KeyEvent::new_with_kind(KeyCode::Char('b'), KeyModifiers::NONE, KeyEventKind::Release);
         assert!(!key("b").matches(&release));
     }
 }

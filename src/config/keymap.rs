@@ -54,13 +54,7 @@ pub enum Mode {
 
 impl Mode {
     /// Every mode, in file order.
-    pub const ALL: [Mode; 5] = [
-        Mode::Normal,
-        Mode::Confirm,
-        Mode::Input,
-        Mode::Help,
-        Mode::Viewer,
-    ];
+    pub const ALL: [Mode; 5] = [Mode::Normal, Mode::Confirm, Mode::Input, Mode::Help, Mode::Viewer];
 
     /// The section name in keymap files.
     pub fn name(self) -> &'static str {
@@ -166,9 +160,7 @@ impl Keymap {
             if name != "default" {
                 diags.push(Diagnostic::new(
                     path,
-                    format!(
-                        "unknown keymap {name:?} (no config directory); using the default keymap"
-                    ),
+                    format!("unknown keymap {name:?} (no config directory); using the default keymap"),
                 ));
             }
             return keymap;
@@ -365,10 +357,7 @@ fn parse_entry(w: &mut Walker<'_>, what: &str, item: &Value<'_>) -> Option<Entry
         (Some(key), Some(action)) => Some(Entry { key, action, desc }),
         (key, _) => {
             let missing = if key.is_none() { "on" } else { "run" };
-            w.report(
-                item.span(),
-                format!("{what}: entry without {missing:?}; entry skipped"),
-            );
+            w.report(item.span(), format!("{what}: entry without {missing:?}; entry skipped"));
             None
         }
     }

@@ -84,10 +84,7 @@ fn hints_and_descriptions() {
         km.keys_for(Mode::Normal, Action::RollbackNamespace),
         ["R".parse::<KeyChord>().unwrap(), "ctrl-d".parse().unwrap()]
     );
-    assert_eq!(
-        km.first_key_label(Mode::Normal, Action::Enforce).as_deref(),
-        Some("E")
-    );
+    assert_eq!(km.first_key_label(Mode::Normal, Action::Enforce).as_deref(), Some("E"));
     assert_eq!(
         km.first_key_label(Mode::Normal, Action::PrevTab).as_deref(),
         Some("shift-tab")
@@ -126,39 +123,27 @@ append_keymap = [ { on = "q", run = "quit" } ]
     assert_eq!(km.resolve(Mode::Normal, &ch('E')), None);
     assert_eq!(km.resolve(Mode::Normal, &ch('q')), Some(Action::Quit));
     // Untouched defaults and other modes still work.
-    assert_eq!(
-        km.resolve(Mode::Normal, &ch('s')),
-        Some(Action::StageDefaultDeny)
-    );
+    assert_eq!(km.resolve(Mode::Normal, &ch('s')), Some(Action::StageDefaultDeny));
     assert_eq!(km.resolve(Mode::Help, &ch('q')), Some(Action::Back));
 
     let normal = km.bindings(Mode::Normal);
     assert_eq!(normal[0].desc, "mine");
     assert!(normal.iter().all(|b| b.action != Action::Enforce));
     assert!(normal.iter().all(|b| b.action != Action::Noop));
-    assert_eq!(
-        normal.iter().filter(|b| b.key.to_string() == "b").count(),
-        1
-    );
+    assert_eq!(normal.iter().filter(|b| b.key.to_string() == "b").count(), 1);
     assert_eq!(km.keys_for(Mode::Normal, Action::ApplyBaseline), []);
 }
 
 #[test]
 fn keymap_replaces_the_layer() {
-    let (km, diags, _dir) = load_user(
-        "vim",
-        "[help]\nkeymap = [ { on = \"x\", run = \"back\" } ]\n",
-    );
+    let (km, diags, _dir) = load_user("vim", "[help]\nkeymap = [ { on = \"x\", run = \"back\" } ]\n");
     assert!(diags.is_empty(), "{diags:?}");
     assert_eq!(km.name(), "vim");
     assert_eq!(km.resolve(Mode::Help, &ch('x')), Some(Action::Back));
     assert_eq!(km.resolve(Mode::Help, &ch('q')), None);
     assert_eq!(km.bindings(Mode::Help).len(), 1);
     // Other layers keep the defaults.
-    assert_eq!(
-        km.resolve(Mode::Normal, &ch('b')),
-        Some(Action::ApplyBaseline)
-    );
+    assert_eq!(km.resolve(Mode::Normal, &ch('b')), Some(Action::ApplyBaseline));
 }
 
 #[test]
@@ -180,9 +165,7 @@ prepend_keymap = [
     let lines: Vec<_> = diags.iter().map(|d| d.line.unwrap()).collect();
     assert_eq!(lines, [3, 4, 6, 7], "{diags:?}");
     assert!(
-        diags[0]
-            .message
-            .contains("unknown action \"delete-everything\""),
+        diags[0].message.contains("unknown action \"delete-everything\""),
         "{}",
         diags[0]
     );
@@ -192,11 +175,7 @@ prepend_keymap = [
         diags[1]
     );
     assert!(diags[2].message.contains("without \"on\""), "{}", diags[2]);
-    assert!(
-        diags[3].message.contains("unknown key \"colour\""),
-        "{}",
-        diags[3]
-    );
+    assert!(diags[3].message.contains("unknown key \"colour\""), "{}", diags[3]);
     assert_eq!(km.resolve(Mode::Normal, &ch('y')), Some(Action::Observe));
     assert_eq!(km.resolve(Mode::Normal, &ch('z')), None);
     // An unknown field is reported but the entry itself is fine.

@@ -38,9 +38,7 @@ pub use duration::{format_duration, parse_duration};
 pub use key::{KeyChord, KeyParseError};
 pub use keymap::{Binding, Keymap, Mode, keymap_file};
 pub use paths::Paths;
-pub use settings::{
-    ContextSettings, DEFAULT_PROTECTED_NAMESPACES, ResolvedSettings, Settings, SoakWindows,
-};
+pub use settings::{ContextSettings, DEFAULT_PROTECTED_NAMESPACES, ResolvedSettings, Settings, SoakWindows};
 pub use theme::{FALLBACK_THEME, Theme};
 pub use theme_role::ThemeRole;
 
@@ -100,11 +98,7 @@ pub fn load(sources: &ConfigSources, context: &str) -> Result<LoadedConfig, Conf
     let theme_name = sources.theme_override.as_deref().unwrap_or(&resolved.theme);
     let themes_dir = sources.config_dir.as_ref().map(|dir| dir.join("themes"));
     let theme = Theme::load(theme_name, themes_dir.as_deref(), &mut diagnostics);
-    let keymap = Keymap::load(
-        &resolved.keymap,
-        sources.config_dir.as_deref(),
-        &mut diagnostics,
-    );
+    let keymap = Keymap::load(&resolved.keymap, sources.config_dir.as_deref(), &mut diagnostics);
     Ok(LoadedConfig {
         settings,
         theme,
@@ -113,10 +107,7 @@ pub fn load(sources: &ConfigSources, context: &str) -> Result<LoadedConfig, Conf
     })
 }
 
-fn load_settings(
-    sources: &ConfigSources,
-    diags: &mut Vec<Diagnostic>,
-) -> Result<Settings, ConfigError> {
+fn load_settings(sources: &ConfigSources, diags: &mut Vec<Diagnostic>) -> Result<Settings, ConfigError> {
     if let Some(path) = &sources.explicit_config {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.clone(),

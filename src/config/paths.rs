@@ -27,10 +27,7 @@ impl Paths {
         let dirs = ProjectDirs::from("", "", "tighten")?;
         // Only Linux has a separate state directory; elsewhere local data is the
         // closest equivalent (not roamed between machines, unlike data_dir on Windows).
-        let state_dir = dirs
-            .state_dir()
-            .unwrap_or_else(|| dirs.data_local_dir())
-            .to_path_buf();
+        let state_dir = dirs.state_dir().unwrap_or_else(|| dirs.data_local_dir()).to_path_buf();
         Some(Paths {
             config_dir: dirs.config_dir().to_path_buf(),
             data_dir: dirs.data_dir().to_path_buf(),

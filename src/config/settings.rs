@@ -122,10 +122,7 @@ impl Default for Settings {
         Self {
             theme: "dark".to_string(),
             keymap: "default".to_string(),
-            protected_namespaces: DEFAULT_PROTECTED_NAMESPACES
-                .iter()
-                .map(|ns| ns.to_string())
-                .collect(),
+            protected_namespaces: DEFAULT_PROTECTED_NAMESPACES.iter().map(|ns| ns.to_string()).collect(),
             soak: SoakWindows::default(),
             contexts: BTreeMap::new(),
         }
@@ -138,11 +135,7 @@ impl Settings {
     /// `Err` is a TOML syntax error (nothing in the file can be trusted then);
     /// everything else is pushed to `diags` and the offending field keeps its
     /// default.
-    pub fn parse(
-        path: &Path,
-        text: &str,
-        diags: &mut Vec<Diagnostic>,
-    ) -> Result<Settings, Diagnostic> {
+    pub fn parse(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Result<Settings, Diagnostic> {
         let doc = Walker::parse(path, text)?;
         let mut walker = Walker::new(path, text, diags);
         Ok(Settings::from_table(&mut walker, &doc))
@@ -163,13 +156,7 @@ impl Settings {
     }
 
     fn from_table(w: &mut Walker<'_>, doc: &DeTable<'_>) -> Settings {
-        const KNOWN: &[&str] = &[
-            "theme",
-            "keymap",
-            "protected_namespaces",
-            "soak",
-            "contexts",
-        ];
+        const KNOWN: &[&str] = &["theme", "keymap", "protected_namespaces", "soak", "contexts"];
         let mut settings = Settings::default();
         for (key, value) in entries(doc) {
             match key.get_ref().as_ref() {
@@ -227,11 +214,7 @@ fn parse_soak(w: &mut Walker<'_>, value: &Value<'_>, soak: &mut SoakWindows) {
     }
 }
 
-fn parse_contexts(
-    w: &mut Walker<'_>,
-    value: &Value<'_>,
-    contexts: &mut BTreeMap<String, ContextSettings>,
-) {
+fn parse_contexts(w: &mut Walker<'_>, value: &Value<'_>, contexts: &mut BTreeMap<String, ContextSettings>) {
     const KNOWN: &[&str] = &["theme", "keymap", "protected_namespaces"];
     let Some(table) = w.table(value, "[contexts]") else {
         return;
@@ -290,10 +273,7 @@ keymap = "vim"
         let (settings, diags) = parse("");
         assert!(diags.is_empty());
         assert_eq!(settings, Settings::default());
-        assert_eq!(
-            settings.protected_namespaces,
-            ["kube-system", "flux-system"]
-        );
+        assert_eq!(settings.protected_namespaces, ["kube-system", "flux-system"]);
     }
 
     #[test]
@@ -323,10 +303,7 @@ keymap = "vim"
         let prod = settings.for_context("prod-eu");
         assert_eq!(prod.theme, "production");
         assert_eq!(prod.keymap, "default");
-        assert_eq!(
-            prod.protected_namespaces,
-            ["kube-system", "flux-system", "payments"]
-        );
+        assert_eq!(prod.protected_namespaces, ["kube-system", "flux-system", "payments"]);
         assert!(prod.is_protected("payments"));
 
         let lab = settings.for_context("lab");
@@ -356,18 +333,13 @@ keymap = "vim"
 
     #[test]
     fn unknown_keys_are_reported_with_line() {
-        let text =
-            "theme = \"light\"\nthemes = \"x\"\n[soak]\nqa = \"1h\"\n[contexts.a]\ncolour = 1\n";
+        let text = "theme = \"light\"\nthemes = \"x\"\n[soak]\nqa = \"1h\"\n[contexts.a]\ncolour = 1\n";
         let (settings, diags) = parse(text);
         assert_eq!(settings.theme, "light");
         let lines: Vec<_> = diags.iter().map(|d| d.line).collect();
         assert_eq!(lines, [Some(2), Some(4), Some(6)], "{diags:?}");
         assert!(diags[0].message.contains("unknown key \"themes\""));
-        assert!(
-            diags[2].message.contains("[contexts.\"a\"]"),
-            "{}",
-            diags[2]
-        );
+        assert!(diags[2].message.contains("[contexts.\"a\"]"), "{}", diags[2]);
     }
 
     #[test]

@@ -85,21 +85,13 @@ fn parse_modifier(text: &str) -> Result<Modifier, String> {
         .map(|(_, m)| *m)
         .ok_or_else(|| {
             let known: Vec<_> = MODIFIERS.iter().map(|(n, _)| *n).collect();
-            format!(
-                "unknown modifier {text:?} (expected one of: {})",
-                known.join(", ")
-            )
+            format!("unknown modifier {text:?} (expected one of: {})", known.join(", "))
         })
 }
 
 /// Parses one `[styles]` entry. Every problem is reported; any problem makes
 /// the whole entry invalid (`None`) so a half-applied style never shows up.
-pub(crate) fn parse_style(
-    w: &mut Walker<'_>,
-    role: &str,
-    value: &Value<'_>,
-    palette: &Palette,
-) -> Option<Style> {
+pub(crate) fn parse_style(w: &mut Walker<'_>, role: &str, value: &Value<'_>, palette: &Palette) -> Option<Style> {
     if let DeValue::String(text) = value.get_ref() {
         return match parse_color(text, palette) {
             Ok(color) => Some(Style::new().fg(color)),
@@ -123,10 +115,7 @@ pub(crate) fn parse_style(
                     Ok(color) if field == "fg" => style = style.fg(color),
                     Ok(color) => style = style.bg(color),
                     Err(err) => {
-                        w.report(
-                            value.span(),
-                            format!("{role}.{field}: {err}; entry skipped"),
-                        );
+                        w.report(value.span(), format!("{role}.{field}: {err}; entry skipped"));
                         ok = false;
                     }
                 }
@@ -173,26 +162,15 @@ mod tests {
         assert_eq!(parse_color("red", &Palette::new()), Ok(Color::Red));
         assert_eq!(parse_color("DarkGray", &palette), Ok(Color::DarkGray));
         assert_eq!(parse_color("light_red", &palette), Ok(Color::LightRed));
-        assert_eq!(
-            parse_color("#7aa2f7", &palette),
-            Ok(Color::Rgb(0x7a, 0xa2, 0xf7))
-        );
+        assert_eq!(parse_color("#7aa2f7", &palette), Ok(Color::Rgb(0x7a, 0xa2, 0xf7)));
         assert!(parse_color("#7aa2f", &palette).is_err());
         assert!(parse_color("#7aa2fg", &palette).is_err());
-        assert!(
-            parse_color("purpel", &palette)
-                .unwrap_err()
-                .contains("unknown colour")
-        );
+        assert!(parse_color("purpel", &palette).unwrap_err().contains("unknown colour"));
     }
 
     #[test]
     fn modifiers_by_name() {
         assert_eq!(parse_modifier("crossed_out"), Ok(Modifier::CROSSED_OUT));
-        assert!(
-            parse_modifier("blink")
-                .unwrap_err()
-                .contains("unknown modifier")
-        );
+        assert!(parse_modifier("blink").unwrap_err().contains("unknown modifier"));
     }
 }

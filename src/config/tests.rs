@@ -129,10 +129,7 @@ fn explicit_config_with_bad_fields_still_loads() {
 fn user_theme_and_keymap_files_are_used() {
     let dir = config_dir(&[
         ("config.toml", "theme = \"mine\"\nkeymap = \"vim\"\n"),
-        (
-            "themes/mine.toml",
-            "inherits = \"mono\"\n[styles]\ndanger = \"red\"\n",
-        ),
+        ("themes/mine.toml", "inherits = \"mono\"\n[styles]\ndanger = \"red\"\n"),
         (
             "keymaps/vim.toml",
             "[normal]\nprepend_keymap = [ { on = \"ctrl-q\", run = \"quit\" } ]\n",
@@ -147,24 +144,14 @@ fn user_theme_and_keymap_files_are_used() {
     );
     assert_eq!(loaded.theme.style(ThemeRole::Selection).bg, None);
     let ctrl_q = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::CONTROL);
-    assert_eq!(
-        loaded.keymap.resolve(Mode::Normal, &ctrl_q),
-        Some(Action::Quit)
-    );
+    assert_eq!(loaded.keymap.resolve(Mode::Normal, &ctrl_q), Some(Action::Quit));
 }
 
 #[test]
 fn all_problems_are_collected() {
-    let dir = config_dir(&[(
-        "config.toml",
-        "theme = \"nope\"\nkeymap = \"nope\"\ncolour = 1\n",
-    )]);
+    let dir = config_dir(&[("config.toml", "theme = \"nope\"\nkeymap = \"nope\"\ncolour = 1\n")]);
     let loaded = load(&sources(dir.path()), "any").unwrap();
-    let messages: Vec<_> = loaded
-        .diagnostics
-        .iter()
-        .map(|d| d.message.as_str())
-        .collect();
+    let messages: Vec<_> = loaded.diagnostics.iter().map(|d| d.message.as_str()).collect();
     assert_eq!(messages.len(), 3, "{messages:?}");
     assert!(messages[0].contains("unknown key \"colour\""));
     assert!(messages[1].contains("unknown theme \"nope\""));

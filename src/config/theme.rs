@@ -251,8 +251,7 @@ impl Resolver<'_> {
                 format!("inherits {parent:?}, which leads back to this theme (inheritance cycle)")
             }
         };
-        Walker::new(&file.path, &file.text, self.diags)
-            .report(value.span(), format!("{problem}; ignored"));
+        Walker::new(&file.path, &file.text, self.diags).report(value.span(), format!("{problem}; ignored"));
         Layer::default()
     }
 }
@@ -301,10 +300,7 @@ fn read_styles(w: &mut Walker<'_>, value: &Value<'_>, layer: &mut Layer) {
     for (key, value) in entries(table) {
         let role_name: &str = key.get_ref();
         let Ok(role) = role_name.parse::<ThemeRole>() else {
-            w.report(
-                key.span(),
-                format!("unknown style role {role_name:?}; entry skipped"),
-            );
+            w.report(key.span(), format!("unknown style role {role_name:?}; entry skipped"));
             continue;
         };
         if let Some(style) = parse_style(w, role_name, value, &layer.palette) {

@@ -100,11 +100,7 @@ mod tests {
         assert_eq!(ThemeRole::ALL.len(), 40);
         for role in ThemeRole::ALL {
             assert_eq!(role.name().parse::<ThemeRole>(), Ok(*role));
-            assert!(
-                role.name()
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c == '_')
-            );
+            assert!(role.name().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
         }
     }
 }

@@ -64,10 +64,7 @@ fn production_is_dark_with_red_chrome() {
         prod.style(ThemeRole::ContextBadge).bg,
         Some(Color::Rgb(0xf7, 0x76, 0x8e))
     );
-    assert_ne!(
-        prod.style(ThemeRole::Selection),
-        dark.style(ThemeRole::Selection)
-    );
+    assert_ne!(prod.style(ThemeRole::Selection), dark.style(ThemeRole::Selection));
 }
 
 #[test]
@@ -102,10 +99,7 @@ fn user_theme_inherits_and_overrides_one_role() {
     assert!(diags.is_empty(), "{diags:?}");
     let light = Theme::load("light", None, &mut Vec::new());
     assert_eq!(mine.name, "mine");
-    assert_eq!(
-        mine.style(ThemeRole::Danger),
-        Style::new().fg(Color::Rgb(1, 2, 3))
-    );
+    assert_eq!(mine.style(ThemeRole::Danger), Style::new().fg(Color::Rgb(1, 2, 3)));
     assert_eq!(mine.style(ThemeRole::Text), light.style(ThemeRole::Text));
 }
 
@@ -121,15 +115,10 @@ fn user_file_overrides_builtin_of_same_name() {
     assert!(diags.is_empty(), "{diags:?}");
     assert_eq!(
         dark.style(ThemeRole::Title),
-        Style::new()
-            .fg(Color::LightRed)
-            .add_modifier(Modifier::UNDERLINED)
+        Style::new().fg(Color::LightRed).add_modifier(Modifier::UNDERLINED)
     );
     // Built-in palette entries are inherited too.
-    assert_eq!(
-        dark.style(ThemeRole::Ok).fg,
-        Some(Color::Rgb(0x9e, 0xce, 0x6a))
-    );
+    assert_eq!(dark.style(ThemeRole::Ok).fg, Some(Color::Rgb(0x9e, 0xce, 0x6a)));
 
     // And a built-in child of dark sees the user's dark.
     let prod = Theme::load("production", Some(dir.path()), &mut diags);
@@ -155,10 +144,7 @@ fn partial_theme_without_inherits_falls_back_to_dark() {
     assert!(diags.is_empty(), "{diags:?}");
     let dark = Theme::load("dark", None, &mut Vec::new());
     assert_eq!(bare.style(ThemeRole::Text), Style::new().fg(Color::White));
-    assert_eq!(
-        bare.style(ThemeRole::Selection),
-        dark.style(ThemeRole::Selection)
-    );
+    assert_eq!(bare.style(ThemeRole::Selection), dark.style(ThemeRole::Selection));
 }
 
 #[test]
@@ -179,24 +165,12 @@ fn broken_entries_are_reported_at_their_line_and_skipped() {
     assert!(diags.iter().all(|d| d.file == path), "{diags:?}");
     let lines: Vec<_> = diags.iter().map(|d| d.line.unwrap()).collect();
     assert_eq!(lines, [4, 5, 6, 7], "{diags:?}");
-    assert!(
-        diags[0].message.contains("unknown colour \"purpel\""),
-        "{}",
-        diags[0]
-    );
+    assert!(diags[0].message.contains("unknown colour \"purpel\""), "{}", diags[0]);
     assert_eq!(diags[0].column, Some(9));
-    assert!(
-        diags[1]
-            .message
-            .contains("unknown style role \"selectoin\"")
-    );
+    assert!(diags[1].message.contains("unknown style role \"selectoin\""));
     assert!(diags[2].message.contains("unknown modifier \"blink\""));
     assert!(diags[3].message.contains("unknown key \"colour\""));
-    assert!(
-        diags[0]
-            .to_string()
-            .starts_with(&format!("{}:4:9: ", path.display()))
-    );
+    assert!(diags[0].to_string().starts_with(&format!("{}:4:9: ", path.display())));
 
     // Good entries apply, broken ones keep the inherited style.
     assert_eq!(theme.style(ThemeRole::Text), Style::new().fg(Color::White));
@@ -247,10 +221,7 @@ fn inheritance_cycles_and_unknown_parents_are_reported() {
 
     let mut diags = Vec::new();
     Theme::load("orphan", Some(dir.path()), &mut diags);
-    assert!(
-        diags[0].message.contains("unknown theme \"ghost\""),
-        "{diags:?}"
-    );
+    assert!(diags[0].message.contains("unknown theme \"ghost\""), "{diags:?}");
 }
 
 #[test]

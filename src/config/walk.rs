@@ -65,11 +65,7 @@ impl<'a> Walker<'a> {
     }
 
     /// The table in `value`, or a diagnostic.
-    pub(crate) fn table<'v, 'i>(
-        &mut self,
-        value: &'v Value<'i>,
-        what: &str,
-    ) -> Option<&'v DeTable<'i>> {
+    pub(crate) fn table<'v, 'i>(&mut self, value: &'v Value<'i>, what: &str) -> Option<&'v DeTable<'i>> {
         match value.get_ref() {
             DeValue::Table(t) => Some(t),
             other => {
@@ -83,11 +79,7 @@ impl<'a> Walker<'a> {
     }
 
     /// The elements of the array in `value`, or a diagnostic.
-    pub(crate) fn array<'v, 'i>(
-        &mut self,
-        value: &'v Value<'i>,
-        what: &str,
-    ) -> Option<&'v [Value<'i>]> {
+    pub(crate) fn array<'v, 'i>(&mut self, value: &'v Value<'i>, what: &str) -> Option<&'v [Value<'i>]> {
         match value.get_ref() {
             DeValue::Array(a) => Some(&a[..]),
             other => {
@@ -156,10 +148,7 @@ mod tests {
     #[test]
     fn entries_come_in_file_order() {
         let doc = Walker::parse(Path::new("f"), "zeta = 1\nalpha = 2\nmid = 3\n").unwrap();
-        let keys: Vec<&str> = entries(&doc)
-            .iter()
-            .map(|(k, _)| k.get_ref().as_ref())
-            .collect();
+        let keys: Vec<&str> = entries(&doc).iter().map(|(k, _)| k.get_ref().as_ref()).collect();
         assert_eq!(keys, ["zeta", "alpha", "mid"]);
     }
 
@@ -174,11 +163,7 @@ mod tests {
         assert_eq!(diags.len(), 2);
         assert_eq!(diags[0].line, Some(1));
         assert_eq!(diags[1].line, Some(2));
-        assert!(
-            diags[1]
-                .message
-                .contains("expected a string, found integer")
-        );
+        assert!(diags[1].message.contains("expected a string, found integer"));
     }
 
     #[test]

@@ -143,7 +143,8 @@ impl Traffic {
     fn entry(&mut self, namespace: &str) -> &mut NamespaceTraffic {
         // Avoid allocating the key for namespaces already known (the common case).
         if !self.namespaces.contains_key(namespace) {
-            self.namespaces.insert(namespace.to_string(), NamespaceTraffic::default());
+            self.namespaces
+                .insert(namespace.to_string(), NamespaceTraffic::default());
         }
         self.namespaces.entry(namespace.to_string()).or_default()
     }
@@ -159,7 +160,11 @@ mod tests {
     use crate::flows::flow::Endpoint;
 
     fn endpoint(ns: &str, workload: &str) -> Endpoint {
-        Endpoint { namespace: ns.into(), workload: workload.into(), ..Endpoint::default() }
+        Endpoint {
+            namespace: ns.into(),
+            workload: workload.into(),
+            ..Endpoint::default()
+        }
     }
 
     fn flow(seconds: i64, verdict: Verdict, src: Endpoint, dst: Endpoint) -> Flow {
@@ -183,8 +188,18 @@ mod tests {
     #[test]
     fn drops_count_on_both_sides_with_their_side_kept_apart() {
         let mut traffic = Traffic::default();
-        traffic.record(flow(600, Verdict::Dropped, endpoint("shop", "api"), endpoint("db", "postgres")));
-        traffic.record(flow(610, Verdict::Forwarded, endpoint("shop", "api"), endpoint("shop", "web")));
+        traffic.record(flow(
+            600,
+            Verdict::Dropped,
+            endpoint("shop", "api"),
+            endpoint("db", "postgres"),
+        ));
+        traffic.record(flow(
+            610,
+            Verdict::Forwarded,
+            endpoint("shop", "api"),
+            endpoint("shop", "web"),
+        ));
         let now = Timestamp::from_second(620).expect("valid");
 
         let shop = traffic.namespace("shop").expect("shop seen");
@@ -205,11 +220,17 @@ mod tests {
     #[test]
     fn world_endpoints_count_only_for_the_pod_side() {
         let mut traffic = Traffic::default();
-        let world = Endpoint { labels: vec!["reserved:world".into()], ip: "1.1.1.1".into(), ..Endpoint::default() };
+        let world = Endpoint {
+            labels: vec!["reserved:world".into()],
+            ip: "1.1.1.1".into(),
+            ..Endpoint::default()
+        };
         traffic.record(flow(600, Verdict::Dropped, endpoint("shop", "api"), world));
         assert!(traffic.namespace("shop").is_some());
         assert!(traffic.namespace("").is_none());
-        let peers = traffic.namespace("shop").map(|t| t.peers.top(Timestamp::from_second(600).expect("t"), 1, 1));
+        let peers = traffic
+            .namespace("shop")
+            .map(|t| t.peers.top(Timestamp::from_second(600).expect("t"), 1, 1));
         assert_eq!(peers.expect("peers")[0].key.destination, "world");
     }
 
@@ -217,7 +238,12 @@ mod tests {
     fn the_tail_is_bounded() {
         let mut traffic = Traffic::default();
         for i in 0..(TAIL_CAPACITY + 10) {
-            traffic.record(flow(600 + i as i64, Verdict::Forwarded, endpoint("shop", "a"), endpoint("shop", "b")));
+            traffic.record(flow(
+                600 + i as i64,
+                Verdict::Forwarded,
+                endpoint("shop", "a"),
+                endpoint("shop", "b"),
+            ));
         }
         assert_eq!(traffic.namespace("shop").map(|t| t.tail.len()), Some(TAIL_CAPACITY));
     }

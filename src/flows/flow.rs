@@ -104,7 +104,10 @@ impl DropReason {
 
     /// Drops a network policy decided: the ones a rollout must explain.
     pub fn is_policy(self) -> bool {
-        matches!(self, DropReason::POLICY_DENIED | DropReason::POLICY_DENY | DropReason::AUTH_REQUIRED)
+        matches!(
+            self,
+            DropReason::POLICY_DENIED | DropReason::POLICY_DENY | DropReason::AUTH_REQUIRED
+        )
     }
 }
 

@@ -24,7 +24,10 @@ pub struct MinuteSeries {
 
 impl Default for MinuteSeries {
     fn default() -> Self {
-        MinuteSeries { buckets: [0; MINUTES], newest: i64::MIN / 2 }
+        MinuteSeries {
+            buckets: [0; MINUTES],
+            newest: i64::MIN / 2,
+        }
     }
 }
 
@@ -91,7 +94,11 @@ pub struct TopCounts<K> {
 
 impl<K: Hash + Eq + Clone> TopCounts<K> {
     pub fn new(capacity: usize) -> Self {
-        TopCounts { entries: HashMap::new(), capacity: capacity.max(1), evicted: 0 }
+        TopCounts {
+            entries: HashMap::new(),
+            capacity: capacity.max(1),
+            evicted: 0,
+        }
     }
 
     pub fn add(&mut self, key: K, minute: i64) {
@@ -123,7 +130,11 @@ impl<K: Hash + Eq + Clone> TopCounts<K> {
         let mut ranked: Vec<Ranked<K>> = self
             .entries
             .iter()
-            .map(|(key, s)| Ranked { key: key.clone(), count: s.sum(minute, minutes), per_minute: s.rate_per_minute(now) })
+            .map(|(key, s)| Ranked {
+                key: key.clone(),
+                count: s.sum(minute, minutes),
+                per_minute: s.rate_per_minute(now),
+            })
             .filter(|r| r.count > 0)
             .collect();
         ranked.sort_by(|a, b| b.count.cmp(&a.count).then(b.per_minute.total_cmp(&a.per_minute)));

@@ -124,15 +124,27 @@ pub fn evaluate(input: &GateInput<'_>) -> Gate {
         Phase::Unmanaged | Phase::Observe | Phase::RolledBack => {
             (Some(RolloutAction::ApplyBaseline), "Gate: apply baseline".to_string())
         }
-        Phase::Baseline => (Some(RolloutAction::StageDefaultDeny), "Gate: stage default-deny".to_string()),
+        Phase::Baseline => (
+            Some(RolloutAction::StageDefaultDeny),
+            "Gate: stage default-deny".to_string(),
+        ),
         Phase::Audit => (Some(RolloutAction::Enforce), "Gate: enforce".to_string()),
         Phase::Enforced => (None, "Definition of done".to_string()),
         Phase::CarvedOut => {
             items.push(info(
                 "Carved out",
-                status.intent.carve_out_reason.clone().unwrap_or_else(|| "no reason recorded".into()),
+                status
+                    .intent
+                    .carve_out_reason
+                    .clone()
+                    .unwrap_or_else(|| "no reason recorded".into()),
             ));
-            return Gate { step: None, title: "Carved out: skipped by the rollout".into(), items, remaining_soak: None };
+            return Gate {
+                step: None,
+                title: "Carved out: skipped by the rollout".into(),
+                items,
+                remaining_soak: None,
+            };
         }
     };
 
@@ -171,7 +183,10 @@ pub fn evaluate(input: &GateInput<'_>) -> Gate {
             });
             items.push(dns_item(input.policies));
             items.push(if status.observed.app_allows > 0 {
-                pass("App allowlists exist", format!("{} app allow policies", status.observed.app_allows))
+                pass(
+                    "App allowlists exist",
+                    format!("{} app allow policies", status.observed.app_allows),
+                )
             } else {
                 fail("App allowlists exist", "none: only the baseline opens traffic")
             });
@@ -184,37 +199,69 @@ pub fn evaluate(input: &GateInput<'_>) -> Gate {
     items.push(match &input.backups_writable {
         Some(Ok(())) => pass("Rollback ready", "backup directory is writable"),
         Some(Err(why)) => fail("Rollback ready", why.clone()),
-        None => GateItem { name: "Rollback ready", check: Check::Waiting, evidence: "checking the backup directory".into() },
+        None => GateItem {
+            name: "Rollback ready",
+            check: Check::Waiting,
+            evidence: "checking the backup directory".into(),
+        },
     });
-    Gate { step, title, items, remaining_soak }
+    Gate {
+        step,
+        title,
+        items,
+        remaining_soak,
+    }
 }
 
 fn pass(name: &'static str, evidence: impl Into<String>) -> GateItem {
-    GateItem { name, check: Check::Pass, evidence: evidence.into() }
+    GateItem {
+        name,
+        check: Check::Pass,
+        evidence: evidence.into(),
+    }
 }
 
 fn fail(name: &'static str, evidence: impl Into<String>) -> GateItem {
-    GateItem { name, check: Check::Fail, evidence: evidence.into() }
+    GateItem {
+        name,
+        check: Check::Fail,
+        evidence: evidence.into(),
+    }
 }
 
 fn info(name: &'static str, evidence: impl Into<String>) -> GateItem {
-    GateItem { name, check: Check::Info, evidence: evidence.into() }
+    GateItem {
+        name,
+        check: Check::Info,
+        evidence: evidence.into(),
+    }
 }
 
 fn evidence(input: &GateInput<'_>) -> GateItem {
     let seen = input.traffic.map_or(0, |t| t.flows_seen(input.now, EVIDENCE_MINUTES));
     if seen > 0 {
-        pass("Hubble evidence", format!("{seen} flows in the last {EVIDENCE_MINUTES} min"))
+        pass(
+            "Hubble evidence",
+            format!("{seen} flows in the last {EVIDENCE_MINUTES} min"),
+        )
     } else {
-        fail("Hubble evidence", format!("no flows in the last {EVIDENCE_MINUTES} min: no evidence is not a pass"))
+        fail(
+            "Hubble evidence",
+            format!("no flows in the last {EVIDENCE_MINUTES} min: no evidence is not a pass"),
+        )
     }
 }
 
 fn drops_item(input: &GateInput<'_>) -> GateItem {
     let minute = minute_of(input.now);
-    let drops = input.traffic.map_or(0, |t| t.policy_drops.sum(minute, EVIDENCE_MINUTES));
+    let drops = input
+        .traffic
+        .map_or(0, |t| t.policy_drops.sum(minute, EVIDENCE_MINUTES));
     if drops == 0 {
-        pass("Policy drops explained", format!("none in the last {EVIDENCE_MINUTES} min"))
+        pass(
+            "Policy drops explained",
+            format!("none in the last {EVIDENCE_MINUTES} min"),
+        )
     } else {
         fail(
             "Policy drops explained",
@@ -227,7 +274,10 @@ fn forwarded_item(input: &GateInput<'_>) -> GateItem {
     let minute = minute_of(input.now);
     let forwarded = input.traffic.map_or(0, |t| t.forwarded.sum(minute, EVIDENCE_MINUTES));
     if forwarded > 0 {
-        pass("Expected traffic flows", format!("{forwarded} forwarded in the last {EVIDENCE_MINUTES} min"))
+        pass(
+            "Expected traffic flows",
+            format!("{forwarded} forwarded in the last {EVIDENCE_MINUTES} min"),
+        )
     } else {
         fail("Expected traffic flows", "nothing forwarded: is the namespace cut off?")
     }
@@ -236,7 +286,13 @@ fn forwarded_item(input: &GateInput<'_>) -> GateItem {
 fn soak_item(input: &GateInput<'_>) -> (GateItem, Option<Duration>) {
     let window = human(input.soak);
     let Some(staged) = input.status.intent.staged_at else {
-        return (fail("Soak window", format!("no staged-at annotation: the {window} soak cannot be timed")), None);
+        return (
+            fail(
+                "Soak window",
+                format!("no staged-at annotation: the {window} soak cannot be timed"),
+            ),
+            None,
+        );
     };
     let elapsed = input.now.duration_since(staged);
     let soak = SignedDuration::try_from(input.soak).unwrap_or(SignedDuration::MAX);
@@ -259,7 +315,10 @@ fn soak_item(input: &GateInput<'_>) -> (GateItem, Option<Duration>) {
 fn baseline_item(status: &NamespaceStatus) -> GateItem {
     let missing = status.observed.missing_baseline();
     if missing.is_empty() {
-        pass("Baseline present", "DNS, kube-apiserver, intra-namespace, monitoring scrape, host probes")
+        pass(
+            "Baseline present",
+            "DNS, kube-apiserver, intra-namespace, monitoring scrape, host probes",
+        )
     } else {
         let names: Vec<_> = missing.iter().map(|c| c.label()).collect();
         fail("Baseline present", format!("missing {}", names.join(", ")))
@@ -283,11 +342,21 @@ fn dns_item(policies: &[&PolicyObject]) -> GateItem {
 }
 
 fn valid_item(policies: &[&PolicyObject]) -> GateItem {
-    let invalid: Vec<_> = policies.iter().filter(|p| is_rejected(p)).map(|p| p.name.as_str()).collect();
+    let invalid: Vec<_> = policies
+        .iter()
+        .filter(|p| is_rejected(p))
+        .map(|p| p.name.as_str())
+        .collect();
     if invalid.is_empty() {
-        pass("Policies accepted by Cilium", format!("{} policies, none rejected", policies.len()))
+        pass(
+            "Policies accepted by Cilium",
+            format!("{} policies, none rejected", policies.len()),
+        )
     } else {
-        fail("Policies accepted by Cilium", format!("rejected: {}", invalid.join(", ")))
+        fail(
+            "Policies accepted by Cilium",
+            format!("rejected: {}", invalid.join(", ")),
+        )
     }
 }
 
@@ -307,7 +376,10 @@ fn labels_item(input: &GateInput<'_>) -> GateItem {
     } else {
         fail(
             "Standard labels",
-            format!("{} of {} pods lack app or app.kubernetes.io/name", input.unlabelled_pods, input.pods),
+            format!(
+                "{} of {} pods lack app or app.kubernetes.io/name",
+                input.unlabelled_pods, input.pods
+            ),
         )
     }
 }
@@ -322,8 +394,16 @@ pub fn rejection(policy: &PolicyObject) -> Option<String> {
     let conditions = policy.body.get("status")?.get("conditions")?.as_array()?;
     conditions
         .iter()
-        .find(|c| c.get("type").and_then(|t| t.as_str()) == Some("Valid") && c.get("status").and_then(|s| s.as_str()) == Some("False"))
-        .map(|c| c.get("message").and_then(|m| m.as_str()).unwrap_or("rejected").to_string())
+        .find(|c| {
+            c.get("type").and_then(|t| t.as_str()) == Some("Valid")
+                && c.get("status").and_then(|s| s.as_str()) == Some("False")
+        })
+        .map(|c| {
+            c.get("message")
+                .and_then(|m| m.as_str())
+                .unwrap_or("rejected")
+                .to_string()
+        })
 }
 
 #[cfg(test)]

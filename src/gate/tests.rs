@@ -1,7 +1,7 @@
 use super::*;
-use crate::cluster::demo::fixtures;
 use crate::cluster::ClusterSnapshot;
-use crate::flows::{Endpoint, Flow, Protocol, Traffic, Verdict, Direction, DropReason};
+use crate::cluster::demo::fixtures;
+use crate::flows::{Direction, DropReason, Endpoint, Flow, Protocol, Traffic, Verdict};
 use crate::policy::Templates;
 use crate::rollout::status_for;
 
@@ -17,7 +17,11 @@ fn demo() -> ClusterSnapshot {
 
 fn traffic(namespace: &str, verdict: Verdict) -> Traffic {
     let mut traffic = Traffic::default();
-    let endpoint = |w: &str| Endpoint { namespace: namespace.into(), workload: w.into(), ..Endpoint::default() };
+    let endpoint = |w: &str| Endpoint {
+        namespace: namespace.into(),
+        workload: w.into(),
+        ..Endpoint::default()
+    };
     traffic.record(Flow {
         time: now() - SignedDuration::from_mins(1),
         verdict,
@@ -53,7 +57,11 @@ fn gate(snapshot: &ClusterSnapshot, namespace: &str, traffic: Option<&Traffic>, 
 }
 
 fn check(gate: &Gate, name: &str) -> Check {
-    gate.items.iter().find(|i| i.name == name).map(|i| i.check).unwrap_or_else(|| panic!("no item {name}: {gate:?}"))
+    gate.items
+        .iter()
+        .find(|i| i.name == name)
+        .map(|i| i.check)
+        .unwrap_or_else(|| panic!("no item {name}: {gate:?}"))
 }
 
 #[test]
@@ -102,8 +110,15 @@ fn drift_blocks_enforcement() {
 #[test]
 fn dns_without_its_l7_rule_fails() {
     let mut snapshot = demo();
-    for p in snapshot.policies.iter_mut().filter(|p| p.name == "tighten-baseline-dns") {
-        p.body.insert("spec".into(), serde_json::json!({"endpointSelector": {}, "egress": [{"toEntities": ["cluster"]}]}));
+    for p in snapshot
+        .policies
+        .iter_mut()
+        .filter(|p| p.name == "tighten-baseline-dns")
+    {
+        p.body.insert(
+            "spec".into(),
+            serde_json::json!({"endpointSelector": {}, "egress": [{"toEntities": ["cluster"]}]}),
+        );
     }
     let gate = gate(&snapshot, "media", Some(&traffic("media", Verdict::Forwarded)), HOUR);
     assert_eq!(gate.step, Some(RolloutAction::StageDefaultDeny));
@@ -118,7 +133,12 @@ fn enforced_namespaces_show_the_definition_of_done() {
     assert_eq!(done.step, None);
     assert_eq!(done.title, "Definition of done");
     assert_eq!(done.summary(), GateSummary::Done);
-    let dropping = gate(&snapshot, "cert-manager", Some(&traffic("cert-manager", Verdict::Dropped)), HOUR);
+    let dropping = gate(
+        &snapshot,
+        "cert-manager",
+        Some(&traffic("cert-manager", Verdict::Dropped)),
+        HOUR,
+    );
     assert_eq!(dropping.summary(), GateSummary::Blocked(2), "{dropping:?}");
 }
 

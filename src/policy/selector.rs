@@ -80,9 +80,7 @@ impl LabelSelector {
                 (_, bare) => labels.get(bare),
             }
         };
-        self.match_labels
-            .iter()
-            .all(|(key, want)| lookup(key) == Some(want))
+        self.match_labels.iter().all(|(key, want)| lookup(key) == Some(want))
             && self.match_expressions.iter().all(|req| match req {
                 Requirement::In(key, values) => lookup(key).is_some_and(|v| values.contains(v)),
                 Requirement::NotIn(key, values) => !lookup(key).is_some_and(|v| values.contains(v)),
@@ -101,21 +99,18 @@ impl LabelSelector {
 }
 
 fn parse_requirement(expr: &Value) -> Result<Requirement, String> {
-    let key = expr
-        .get("key")
-        .and_then(Value::as_str)
-        .ok_or("no key")?
-        .to_string();
-    let operator = expr
-        .get("operator")
-        .and_then(Value::as_str)
-        .ok_or("no operator")?;
+    let key = expr.get("key").and_then(Value::as_str).ok_or("no key")?.to_string();
+    let operator = expr.get("operator").and_then(Value::as_str).ok_or("no operator")?;
     let values = || -> Result<Vec<String>, String> {
         expr.get("values")
             .and_then(Value::as_array)
             .ok_or_else(|| format!("operator {operator} needs values"))?
             .iter()
-            .map(|v| v.as_str().map(str::to_string).ok_or_else(|| "values must be strings".to_string()))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| "values must be strings".to_string())
+            })
             .collect()
     };
     match operator {
@@ -170,8 +165,8 @@ mod tests {
 
     #[test]
     fn match_labels_accept_source_prefixes() {
-        let selector = LabelSelector::parse(&json!({"matchLabels": {"k8s:app": "api", "any:tier": "web"}}))
-            .expect("parses");
+        let selector =
+            LabelSelector::parse(&json!({"matchLabels": {"k8s:app": "api", "any:tier": "web"}})).expect("parses");
         assert!(selector.matches(&labels(&[("app", "api"), ("tier", "web")])));
         assert!(!selector.matches(&labels(&[("app", "api")])));
         let reserved = LabelSelector::parse(&json!({"matchLabels": {"reserved:host": ""}})).expect("parses");
@@ -215,14 +210,13 @@ mod tests {
     #[test]
     fn endpoint_labels_expose_namespace_and_its_labels() {
         let ep = endpoint_labels(&labels(&[("app", "api")]), "shop", &labels(&[("policy-tier", "prod")]));
-        let by_ns = LabelSelector::parse(&json!({"matchLabels": {"k8s:io.kubernetes.pod.namespace": "shop"}}))
-            .expect("parses");
+        let by_ns =
+            LabelSelector::parse(&json!({"matchLabels": {"k8s:io.kubernetes.pod.namespace": "shop"}})).expect("parses");
         assert!(by_ns.matches(&ep));
         assert_eq!(by_ns.pinned_namespace(), Some("shop"));
-        let by_tier = LabelSelector::parse(
-            &json!({"matchLabels": {"k8s:io.cilium.k8s.namespace.labels.policy-tier": "prod"}}),
-        )
-        .expect("parses");
+        let by_tier =
+            LabelSelector::parse(&json!({"matchLabels": {"k8s:io.cilium.k8s.namespace.labels.policy-tier": "prod"}}))
+                .expect("parses");
         assert!(by_tier.matches(&ep));
     }
 }

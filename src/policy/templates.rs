@@ -61,7 +61,10 @@ pub struct TemplateError {
 
 macro_rules! embedded {
     ($path:literal) => {
-        Template { source: concat!("templates/", $path).to_string(), text: include_str!(concat!("../../templates/", $path)).to_string() }
+        Template {
+            source: concat!("templates/", $path).to_string(),
+            text: include_str!(concat!("../../templates/", $path)).to_string(),
+        }
     };
 }
 
@@ -71,9 +74,18 @@ impl Templates {
         Templates {
             baseline: vec![
                 (BaselineComponent::Dns, embedded!("baseline/dns.yaml")),
-                (BaselineComponent::KubeApiserver, embedded!("baseline/kube-apiserver.yaml")),
-                (BaselineComponent::IntraNamespace, embedded!("baseline/intra-namespace.yaml")),
-                (BaselineComponent::MonitoringScrape, embedded!("baseline/monitoring-scrape.yaml")),
+                (
+                    BaselineComponent::KubeApiserver,
+                    embedded!("baseline/kube-apiserver.yaml"),
+                ),
+                (
+                    BaselineComponent::IntraNamespace,
+                    embedded!("baseline/intra-namespace.yaml"),
+                ),
+                (
+                    BaselineComponent::MonitoringScrape,
+                    embedded!("baseline/monitoring-scrape.yaml"),
+                ),
                 (BaselineComponent::HostProbes, embedded!("baseline/host-probes.yaml")),
             ],
             default_deny: embedded!("default-deny.yaml"),
@@ -113,7 +125,11 @@ impl Templates {
             return Err(TemplateError {
                 file: self.default_deny.source.clone(),
                 line: None,
-                message: format!("must carry labels {}=tighten and {}=default-deny", labels::MANAGED_BY, labels::ROLE),
+                message: format!(
+                    "must carry labels {}=tighten and {}=default-deny",
+                    labels::MANAGED_BY,
+                    labels::ROLE
+                ),
             });
         }
         Ok(crate::rollout::plan::with_enforcement(&policy, false))
@@ -121,12 +137,15 @@ impl Templates {
 }
 
 fn render(template: &Template, vars: &TemplateVars) -> Result<PolicyObject, TemplateError> {
-    let error = |line: Option<usize>, message: String| TemplateError { file: template.source.clone(), line, message };
-    let text = substitute(&template.text, &vars.as_map()).map_err(|(line, name)| {
-        error(Some(line), format!("unknown placeholder ${{{name}}}"))
-    })?;
-    let value: serde_json::Value = serde_yaml::from_str(&text)
-        .map_err(|e| error(e.location().map(|l| l.line()), e.to_string()))?;
+    let error = |line: Option<usize>, message: String| TemplateError {
+        file: template.source.clone(),
+        line,
+        message,
+    };
+    let text = substitute(&template.text, &vars.as_map())
+        .map_err(|(line, name)| error(Some(line), format!("unknown placeholder ${{{name}}}")))?;
+    let value: serde_json::Value =
+        serde_yaml::from_str(&text).map_err(|e| error(e.location().map(|l| l.line()), e.to_string()))?;
     let policy = PolicyObject::from_manifest(&value).map_err(|e| error(None, e.to_string()))?;
     if policy.namespace.as_deref() != Some(vars.namespace.as_str()) {
         return Err(error(None, "metadata.namespace must be ${namespace}".into()));

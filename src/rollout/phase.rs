@@ -317,7 +317,10 @@ impl NamespaceStatus {
             Some(intended @ (Phase::Observe | Phase::Baseline | Phase::Audit | Phase::Enforced))
                 if intended != phase =>
             {
-                drift.push(Drift::IntentMismatch { intended, observed: phase })
+                drift.push(Drift::IntentMismatch {
+                    intended,
+                    observed: phase,
+                })
             }
             _ => {}
         }
@@ -344,7 +347,12 @@ impl NamespaceStatus {
         drift.extend(intent.problems.iter().cloned().map(Drift::UnreadableIntent));
         drift.extend(observed.unrecognized.iter().cloned().map(Drift::UnrecognizedRole));
 
-        NamespaceStatus { phase, intent, observed, drift }
+        NamespaceStatus {
+            phase,
+            intent,
+            observed,
+            drift,
+        }
     }
 }
 

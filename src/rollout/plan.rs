@@ -45,7 +45,10 @@ impl RolloutAction {
 
     /// Deletes objects: needs a typed namespace name and a backup first.
     pub fn is_destructive(self) -> bool {
-        matches!(self, RolloutAction::RollbackDefaultDeny | RolloutAction::RollbackNamespace)
+        matches!(
+            self,
+            RolloutAction::RollbackDefaultDeny | RolloutAction::RollbackNamespace
+        )
     }
 
     /// The identifier used in audit records and file names.
@@ -146,7 +149,11 @@ impl RolloutPlan {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     #[error("{action} is not possible in phase {phase}: {hint}")]
-    WrongPhase { action: RolloutAction, phase: Phase, hint: &'static str },
+    WrongPhase {
+        action: RolloutAction,
+        phase: Phase,
+        hint: &'static str,
+    },
     #[error("nothing to change: {0}")]
     NothingToDo(String),
     #[error("{0}")]
@@ -171,8 +178,13 @@ pub struct PlanInput<'a> {
 /// The objects an action needs beyond the cluster's current state.
 pub enum Request {
     Simple(RolloutAction),
-    CarveOut { reason: String },
-    Restore { backup: PathBuf, objects: Vec<PolicyObject> },
+    CarveOut {
+        reason: String,
+    },
+    Restore {
+        backup: PathBuf,
+        objects: Vec<PolicyObject>,
+    },
 }
 
 impl Request {
@@ -250,22 +262,30 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
                             after: with_enforcement(dd, false),
                         });
                     }
-                    plan.warnings.push("enforcement stops: the default-deny stays staged".into());
+                    plan.warnings
+                        .push("enforcement stops: the default-deny stays staged".into());
                 }
                 _ => return Err(wrong_phase("the default-deny is staged once the baseline is applied")),
             }
             set_intent(&mut plan, input, Phase::Audit);
-            plan.annotations.set.insert(labels::STAGED_AT.into(), annotation_time(input.now));
+            plan.annotations
+                .set
+                .insert(labels::STAGED_AT.into(), annotation_time(input.now));
         }
         Request::Simple(RolloutAction::Enforce) => {
             if phase != Phase::Audit {
                 return Err(wrong_phase("stage the default-deny (Audit) first"));
             }
             for dd in default_denies(input.policies) {
-                plan.changes.push(Change::Update { before: dd.clone(), after: with_enforcement(dd, true) });
+                plan.changes.push(Change::Update {
+                    before: dd.clone(),
+                    after: with_enforcement(dd, true),
+                });
             }
             set_intent(&mut plan, input, Phase::Enforced);
-            plan.annotations.set.insert(labels::ENFORCED_AT.into(), annotation_time(input.now));
+            plan.annotations
+                .set
+                .insert(labels::ENFORCED_AT.into(), annotation_time(input.now));
         }
         Request::Simple(RolloutAction::RollbackDefaultDeny) => {
             let targets: Vec<_> = default_denies(input.policies).cloned().collect();
@@ -282,7 +302,8 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
             plan.changes
                 .extend(input.policies.iter().map(|p| Change::Delete((*p).clone())));
             if input.policies.iter().any(|p| PolicyRole::of(p) == PolicyRole::Foreign) {
-                plan.warnings.push("policies tighten does not manage are deleted too (they are in the backup)".into());
+                plan.warnings
+                    .push("policies tighten does not manage are deleted too (they are in the backup)".into());
             }
             set_intent(&mut plan, input, Phase::RolledBack);
         }
@@ -295,15 +316,21 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
                 return Err(Refusal::Invalid("a carve-out needs a reason".into()));
             }
             if input.status.observed.default_deny.is_some_and(|dd| !dd.is_staged()) {
-                plan.warnings.push("the enforced default-deny stays: roll it back to stop enforcing".into());
+                plan.warnings
+                    .push("the enforced default-deny stays: roll it back to stop enforcing".into());
             }
             set_intent(&mut plan, input, Phase::CarvedOut);
-            plan.annotations.set.insert(labels::CARVE_OUT_REASON.into(), reason.clone());
+            plan.annotations
+                .set
+                .insert(labels::CARVE_OUT_REASON.into(), reason.clone());
             plan.reason = Some(reason);
         }
         Request::Restore { backup, objects } => {
             if objects.is_empty() {
-                return Err(Refusal::Invalid(format!("backup {} holds no objects", backup.display())));
+                return Err(Refusal::Invalid(format!(
+                    "backup {} holds no objects",
+                    backup.display()
+                )));
             }
             if let Some(stray) = objects
                 .iter()
@@ -327,11 +354,21 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
                 }
             }
             if plan.changes.is_empty() {
-                return Err(Refusal::NothingToDo("every object of the backup is already present".into()));
+                return Err(Refusal::NothingToDo(
+                    "every object of the backup is already present".into(),
+                ));
             }
             let restored = super::phase::ObservedPolicies::from_policies(&objects);
             let target = NamespaceStatus::derive(super::phase::Intent::default(), restored).phase;
-            set_intent(&mut plan, input, if target == Phase::Unmanaged { Phase::Observe } else { target });
+            set_intent(
+                &mut plan,
+                input,
+                if target == Phase::Unmanaged {
+                    Phase::Observe
+                } else {
+                    target
+                },
+            );
             plan.reason = Some(format!("restore of {}", backup.display()));
         }
         Request::Simple(RolloutAction::CarveOut | RolloutAction::Restore) => {
@@ -341,7 +378,9 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
 
     if plan.deletes().next().is_some() {
         let path = backup_path(&input.backup_dir, &plan.namespace, action, input.now);
-        plan.annotations.set.insert(labels::BACKUP.into(), path.display().to_string());
+        plan.annotations
+            .set
+            .insert(labels::BACKUP.into(), path.display().to_string());
         plan.backup_to = Some(path);
     }
     Ok(plan)
@@ -402,7 +441,10 @@ fn with_identity_of(wanted: &PolicyObject, current: &PolicyObject) -> PolicyObje
 pub fn with_enforcement(policy: &PolicyObject, enforce: bool) -> PolicyObject {
     let mut updated = policy.clone();
     if let Some(Value::Object(spec)) = updated.body.get_mut("spec") {
-        spec.insert("enableDefaultDeny".into(), json!({"ingress": enforce, "egress": enforce}));
+        spec.insert(
+            "enableDefaultDeny".into(),
+            json!({"ingress": enforce, "egress": enforce}),
+        );
     }
     updated.body.remove("status");
     updated

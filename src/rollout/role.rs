@@ -132,13 +132,19 @@ mod tests {
             PolicyRole::Baseline(Some(BaselineComponent::Dns))
         );
         assert_eq!(with(&[(labels::ROLE, "baseline")]), PolicyRole::Baseline(None));
-        assert_eq!(with(&[(labels::ROLE, "mystery")]), PolicyRole::Unrecognized("mystery".into()));
+        assert_eq!(
+            with(&[(labels::ROLE, "mystery")]),
+            PolicyRole::Unrecognized("mystery".into())
+        );
         assert_eq!(with(&[]), PolicyRole::Unrecognized(String::new()));
     }
 
     #[test]
     fn unmanaged_and_clusterwide_policies_are_foreign() {
-        assert_eq!(PolicyRole::of(&policy(PolicyKind::NetworkPolicy, &[])), PolicyRole::Foreign);
+        assert_eq!(
+            PolicyRole::of(&policy(PolicyKind::NetworkPolicy, &[])),
+            PolicyRole::Foreign
+        );
         let ccnp = policy(
             PolicyKind::CiliumClusterwideNetworkPolicy,
             &[(labels::MANAGED_BY, "tighten"), (labels::ROLE, "default-deny")],

@@ -35,7 +35,9 @@ impl EffectRunner {
                     let (result, record) = mutator.execute(&plan).await;
                     match &result {
                         Ok(()) => tracing::info!(action = plan.action.slug(), namespace = %plan.namespace, "applied"),
-                        Err(err) => tracing::warn!(action = plan.action.slug(), namespace = %plan.namespace, %err, "not applied"),
+                        Err(err) => {
+                            tracing::warn!(action = plan.action.slug(), namespace = %plan.namespace, %err, "not applied")
+                        }
                     }
                     let result = result.map_err(|e| e.to_string());
                     let _ = tx.send(Msg::Executed { id, result, record }).await;
@@ -44,7 +46,12 @@ impl EffectRunner {
             Effect::LoadBackup { id, namespace, path } => {
                 tokio::task::spawn_blocking(move || {
                     let result = backup::read(&path).map_err(|e| e.to_string());
-                    let _ = tx.blocking_send(Msg::BackupLoaded { id, namespace, path, result });
+                    let _ = tx.blocking_send(Msg::BackupLoaded {
+                        id,
+                        namespace,
+                        path,
+                        result,
+                    });
                 });
             }
             Effect::CheckBackupDir => {

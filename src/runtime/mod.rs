@@ -58,7 +58,12 @@ pub fn spawn_sources(cluster: Arc<dyn Cluster>, flows: Arc<dyn FlowSource>, tx: 
 }
 
 /// Runs the cockpit until the operator quits.
-pub async fn run(terminal: &mut Tui, mut state: State, runner: EffectRunner, mut rx: mpsc::Receiver<Msg>) -> std::io::Result<()> {
+pub async fn run(
+    terminal: &mut Tui,
+    mut state: State,
+    runner: EffectRunner,
+    mut rx: mpsc::Receiver<Msg>,
+) -> std::io::Result<()> {
     let mut keys = EventStream::new();
     let size = terminal.size()?;
     dispatch(&mut state, &runner, Msg::Resize(size.width, size.height));
@@ -73,7 +78,11 @@ pub async fn run(terminal: &mut Tui, mut state: State, runner: EffectRunner, mut
             last_frame = Instant::now();
             dirty = false;
         }
-        let deadline = if dirty { last_frame + FRAME } else { Instant::now() + Duration::from_secs(3600) };
+        let deadline = if dirty {
+            last_frame + FRAME
+        } else {
+            Instant::now() + Duration::from_secs(3600)
+        };
         tokio::select! {
             event = keys.next() => match event {
                 Some(Ok(Event::Key(key))) => { dispatch(&mut state, &runner, Msg::Key(key)); dirty = true; }

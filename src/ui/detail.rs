@@ -17,9 +17,19 @@ use super::{style, tabs};
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let focused = state.detail.focus == Focus::Detail && state.modals.is_empty();
-    let border = style(state, if focused { ThemeRole::BorderFocused } else { ThemeRole::Border });
+    let border = style(
+        state,
+        if focused {
+            ThemeRole::BorderFocused
+        } else {
+            ThemeRole::Border
+        },
+    );
     let Some(row) = state.selected_row() else {
-        let block = Block::default().borders(Borders::ALL).border_style(border).title(" Detail ");
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(border)
+            .title(" Detail ");
         frame.render_widget(
             Paragraph::new(Line::styled("select a namespace", style(state, ThemeRole::Muted))).block(block),
             area,
@@ -28,7 +38,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     };
     let mut title = vec![
         Span::styled(format!(" {} ", row.name), style(state, ThemeRole::Title)),
-        Span::styled(format!("{} ", row.status.phase.label()), style(state, phase_role(row.status.phase))),
+        Span::styled(
+            format!("{} ", row.status.phase.label()),
+            style(state, phase_role(row.status.phase)),
+        ),
     ];
     if let Some(tier) = &row.tier {
         title.push(Span::styled(format!("· {tier} "), style(state, ThemeRole::Muted)));
@@ -36,7 +49,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     if row.protected {
         title.push(Span::styled("· protected ", style(state, ThemeRole::Protected)));
     }
-    let block = Block::default().borders(Borders::ALL).border_style(border).title(Line::from(title));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(border)
+        .title(Line::from(title));
     let inner = block.inner(area);
     frame.render_widget(block, area);
 
@@ -78,21 +94,39 @@ fn summary_lines(state: &State, row: &NamespaceRow) -> Vec<Line<'static>> {
         Some(phase) => {
             let when = intent.at.map(|t| format!(" {}", ago(t, state.now))).unwrap_or_default();
             let by = intent.by.as_ref().map(|b| format!(" by {b}")).unwrap_or_default();
-            spans.push(Span::styled(format!("intent {}{by}{when}", phase.label()), style(state, ThemeRole::Text)));
+            spans.push(Span::styled(
+                format!("intent {}{by}{when}", phase.label()),
+                style(state, ThemeRole::Text),
+            ));
         }
         None => spans.push(Span::styled("no recorded intent", style(state, ThemeRole::Muted))),
     }
-    if let Some(staged) = intent.staged_at.filter(|_| matches!(row.status.phase, Phase::Audit | Phase::Enforced)) {
-        spans.push(Span::styled(format!(" · staged {}", ago(staged, state.now)), style(state, ThemeRole::Muted)));
+    if let Some(staged) = intent
+        .staged_at
+        .filter(|_| matches!(row.status.phase, Phase::Audit | Phase::Enforced))
+    {
+        spans.push(Span::styled(
+            format!(" · staged {}", ago(staged, state.now)),
+            style(state, ThemeRole::Muted),
+        ));
     }
     if let Some(reason) = &intent.carve_out_reason {
-        spans.push(Span::styled(format!(" · carved out: {reason}"), style(state, ThemeRole::PhaseCarvedOut)));
+        spans.push(Span::styled(
+            format!(" · carved out: {reason}"),
+            style(state, ThemeRole::PhaseCarvedOut),
+        ));
     }
     if let Some(backup) = &intent.backup {
-        spans.push(Span::styled(format!(" · backup {backup}"), style(state, ThemeRole::Muted)));
+        spans.push(Span::styled(
+            format!(" · backup {backup}"),
+            style(state, ThemeRole::Muted),
+        ));
     }
     if let Some(owner) = &row.owner {
-        spans.push(Span::styled(format!(" · applied by {}", owner.describe()), style(state, ThemeRole::Info)));
+        spans.push(Span::styled(
+            format!(" · applied by {}", owner.describe()),
+            style(state, ThemeRole::Info),
+        ));
     }
     let mut lines = vec![Line::from(spans)];
     for drift in &row.status.drift {

@@ -5,10 +5,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
+use crate::app::Action;
 use crate::app::modal::{Button, ConfirmDialog, Modal};
 use crate::app::review::LineKind;
 use crate::app::state::State;
-use crate::app::Action;
 use crate::config::{Mode, ThemeRole};
 
 use super::{centered, style};
@@ -18,10 +18,32 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, modal: &Modal) {
         Modal::Confirm(dialog) => confirm(frame, area, state, dialog),
         Modal::DryRunPending { title, .. } | Modal::LoadingBackup { title, .. } => {
             let esc = key(state, Mode::Confirm, Action::Cancel);
-            small(frame, area, state, "Please wait", vec![title.clone(), String::new(), format!("{esc} abandons (nothing has been changed)")], false);
+            small(
+                frame,
+                area,
+                state,
+                "Please wait",
+                vec![
+                    title.clone(),
+                    String::new(),
+                    format!("{esc} abandons (nothing has been changed)"),
+                ],
+                false,
+            );
         }
         Modal::Applying { title, .. } => {
-            small(frame, area, state, "Applying", vec![title.clone(), String::new(), "the change cannot be abandoned half-way".into()], true);
+            small(
+                frame,
+                area,
+                state,
+                "Applying",
+                vec![
+                    title.clone(),
+                    String::new(),
+                    "the change cannot be abandoned half-way".into(),
+                ],
+                true,
+            );
         }
         Modal::Message { title, lines, danger } => {
             let mut text = lines.clone();
@@ -41,7 +63,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, modal: &Modal) {
                 ]),
                 Line::raw(""),
                 Line::styled(
-                    format!("{} continues to the dry run · {} cancels", key(state, Mode::Input, Action::Submit), key(state, Mode::Input, Action::Cancel)),
+                    format!(
+                        "{} continues to the dry run · {} cancels",
+                        key(state, Mode::Input, Action::Submit),
+                        key(state, Mode::Input, Action::Cancel)
+                    ),
                     style(state, ThemeRole::Muted),
                 ),
             ];
@@ -52,23 +78,45 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, modal: &Modal) {
 }
 
 fn key(state: &State, mode: Mode, action: Action) -> String {
-    state.config.keymap.first_key_label(mode, action).unwrap_or_else(|| format!("({action} is unbound)"))
+    state
+        .config
+        .keymap
+        .first_key_label(mode, action)
+        .unwrap_or_else(|| format!("({action} is unbound)"))
 }
 
 fn dialog_block(state: &State, title: &str, danger: bool) -> Block<'static> {
     Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
-        .border_style(style(state, if danger { ThemeRole::Danger } else { ThemeRole::DialogBorder }))
-        .title(Span::styled(format!(" {title} "), style(state, if danger { ThemeRole::Danger } else { ThemeRole::Title })))
+        .border_style(style(
+            state,
+            if danger {
+                ThemeRole::Danger
+            } else {
+                ThemeRole::DialogBorder
+            },
+        ))
+        .title(Span::styled(
+            format!(" {title} "),
+            style(state, if danger { ThemeRole::Danger } else { ThemeRole::Title }),
+        ))
 }
 
 fn small(frame: &mut Frame, area: Rect, state: &State, title: &str, lines: Vec<String>, danger: bool) {
     let height = lines.len() as u16 + 4;
     let rect = centered(area, 60, 10, 50, height);
     frame.render_widget(Clear, rect);
-    let text: Vec<Line> = lines.into_iter().map(|l| Line::styled(l, style(state, ThemeRole::Text))).collect();
-    frame.render_widget(Paragraph::new(text).block(dialog_block(state, title, danger)).wrap(Wrap { trim: false }), rect);
+    let text: Vec<Line> = lines
+        .into_iter()
+        .map(|l| Line::styled(l, style(state, ThemeRole::Text)))
+        .collect();
+    frame.render_widget(
+        Paragraph::new(text)
+            .block(dialog_block(state, title, danger))
+            .wrap(Wrap { trim: false }),
+        rect,
+    );
 }
 
 fn confirm(frame: &mut Frame, area: Rect, state: &State, dialog: &ConfirmDialog) {
@@ -82,8 +130,12 @@ fn confirm(frame: &mut Frame, area: Rect, state: &State, dialog: &ConfirmDialog)
     frame.render_widget(block, rect);
 
     let typed_height = if dialog.typed.is_some() { 2 } else { 0 };
-    let [body, typed_area, buttons_area] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(typed_height), Constraint::Length(2)]).areas(inner);
+    let [body, typed_area, buttons_area] = Layout::vertical([
+        Constraint::Min(3),
+        Constraint::Length(typed_height),
+        Constraint::Length(2),
+    ])
+    .areas(inner);
 
     let lines: Vec<Line> = dialog
         .review
@@ -103,19 +155,31 @@ fn confirm(frame: &mut Frame, area: Rect, state: &State, dialog: &ConfirmDialog)
         })
         .collect();
     let max_scroll = (lines.len() as u16).saturating_sub(body.height);
-    frame.render_widget(Paragraph::new(lines).scroll((dialog.scroll.min(max_scroll), 0)), body);
+    // Wrapped, so long paths (the backup file) are read in full.
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((dialog.scroll.min(max_scroll), 0)),
+        body,
+    );
 
     if let (Some(typed), Some(reason)) = (&dialog.typed, dialog.typed_reason) {
         let matches = typed.text() == plan.namespace;
         let [prompt, field] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(typed_area);
         frame.render_widget(
-            Line::styled(format!("Type the namespace name to confirm ({reason}):"), style(state, ThemeRole::Warning)),
+            Line::styled(
+                format!("Type the namespace name to confirm ({reason}):"),
+                style(state, ThemeRole::Warning),
+            ),
             prompt,
         );
         frame.render_widget(
             Line::from(vec![
                 Span::styled("> ", style(state, ThemeRole::HintKey)),
-                Span::styled(typed.text().to_string(), style(state, if matches { ThemeRole::Ok } else { ThemeRole::Input })),
+                Span::styled(
+                    typed.text().to_string(),
+                    style(state, if matches { ThemeRole::Ok } else { ThemeRole::Input }),
+                ),
                 Span::styled("█", style(state, ThemeRole::Input)),
             ]),
             field,

@@ -42,7 +42,11 @@ pub fn ago(then: Timestamp, now: Timestamp) -> String {
     let text = format_duration(std::time::Duration::from_secs(d.abs().as_secs() as u64));
     // One unit is enough at a glance: "30h" not "1d6h".
     let short = first_unit(&text);
-    if d.is_negative() { format!("in {short}") } else { format!("{short} ago") }
+    if d.is_negative() {
+        format!("in {short}")
+    } else {
+        format!("{short} ago")
+    }
 }
 
 fn first_unit(text: &str) -> &str {

@@ -30,26 +30,36 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         sep.clone(),
         Span::styled(format!("user {}", id.user), style(state, ThemeRole::Text)),
     ]);
-    let cilium = state.snapshot.cilium.version.as_deref().map_or("Cilium ?".to_string(), |v| format!("Cilium {v}"));
+    let cilium = state
+        .snapshot
+        .cilium
+        .version
+        .as_deref()
+        .map_or("Cilium ?".to_string(), |v| format!("Cilium {v}"));
     spans.push(sep.clone());
     spans.push(Span::styled(cilium, style(state, ThemeRole::Text)));
     spans.push(sep.clone());
     let (text, role) = match &state.connection {
         ConnectionState::Connected => ("● api".to_string(), ThemeRole::Ok),
         ConnectionState::Connecting => ("◌ api connecting".to_string(), ThemeRole::Warning),
-        ConnectionState::Reconnecting { attempt, reason } => {
-            (format!("◌ api reconnecting (attempt {attempt}): {reason}"), ThemeRole::Danger)
-        }
+        ConnectionState::Reconnecting { attempt, reason } => (
+            format!("◌ api reconnecting (attempt {attempt}): {reason}"),
+            ThemeRole::Danger,
+        ),
     };
     spans.push(Span::styled(text, style(state, role)));
     spans.push(sep.clone());
     let (text, role) = match &state.flow_stream {
         FlowStreamState::Connected { source } => (format!("● flows: {source}"), ThemeRole::Ok),
         FlowStreamState::Connecting => ("◌ flows connecting".to_string(), ThemeRole::Warning),
-        FlowStreamState::Reconnecting { attempt, reason } => {
-            (format!("◌ flows reconnecting (attempt {attempt}): {reason}"), ThemeRole::Danger)
-        }
+        FlowStreamState::Reconnecting { attempt, reason } => (
+            format!("◌ flows reconnecting (attempt {attempt}): {reason}"),
+            ThemeRole::Danger,
+        ),
     };
     spans.push(Span::styled(text, style(state, role)));
-    frame.render_widget(Paragraph::new(Line::from(spans)).style(style(state, ThemeRole::StatusBar)), area);
+    frame.render_widget(
+        Paragraph::new(Line::from(spans)).style(style(state, ThemeRole::StatusBar)),
+        area,
+    );
 }

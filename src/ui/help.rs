@@ -17,7 +17,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
     let mut lines: Vec<Line> = Vec::new();
     let heading = |text: String| Line::styled(text, style(state, ThemeRole::Title));
     if !state.diagnostics.is_empty() {
-        lines.push(heading("Configuration problems (defaults used for these entries)".into()));
+        lines.push(heading(
+            "Configuration problems (defaults used for these entries)".into(),
+        ));
         for d in &state.diagnostics {
             lines.push(Line::styled(format!("  {d}"), style(state, ThemeRole::Warning)));
         }
@@ -32,12 +34,35 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
         for binding in bindings {
             let disabled = state.config.readonly && binding.action.is_mutating();
             let mut spans = vec![
-                Span::styled(format!("  {:<12}", binding.key.to_string()), style(state, if disabled { ThemeRole::ButtonDisabled } else { ThemeRole::HintKey })),
+                Span::styled(
+                    format!("  {:<12}", binding.key.to_string()),
+                    style(
+                        state,
+                        if disabled {
+                            ThemeRole::ButtonDisabled
+                        } else {
+                            ThemeRole::HintKey
+                        },
+                    ),
+                ),
                 Span::styled(format!("{:<24}", binding.action.name()), style(state, ThemeRole::Muted)),
-                Span::styled(binding.desc.clone(), style(state, if disabled { ThemeRole::ButtonDisabled } else { ThemeRole::Text })),
+                Span::styled(
+                    binding.desc.clone(),
+                    style(
+                        state,
+                        if disabled {
+                            ThemeRole::ButtonDisabled
+                        } else {
+                            ThemeRole::Text
+                        },
+                    ),
+                ),
             ];
             if disabled {
-                spans.push(Span::styled("  (disabled: --readonly)", style(state, ThemeRole::Warning)));
+                spans.push(Span::styled(
+                    "  (disabled: --readonly)",
+                    style(state, ThemeRole::Warning),
+                ));
             }
             lines.push(Line::from(spans));
         }
@@ -65,6 +90,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
         .border_style(style(state, ThemeRole::DialogBorder))
-        .title(Span::styled(" Help · every binding as loaded · esc closes ", style(state, ThemeRole::Title)));
+        .title(Span::styled(
+            " Help · every binding as loaded · esc closes ",
+            style(state, ThemeRole::Title),
+        ));
     frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll.min(max), 0)), rect);
 }

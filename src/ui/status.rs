@@ -6,14 +6,15 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::app::state::{InputKind, NoticeLevel, State};
 use crate::app::Action;
+use crate::app::state::{InputKind, NoticeLevel, State};
 use crate::config::{Mode, ThemeRole};
 
 use super::style;
 
 /// The hints shown on the main screen, with their short labels.
 const HINTS: &[(Action, &str)] = &[
+    (Action::Help, "help"),
     (Action::ApplyBaseline, "baseline"),
     (Action::StageDefaultDeny, "stage"),
     (Action::Enforce, "enforce"),
@@ -23,7 +24,6 @@ const HINTS: &[(Action, &str)] = &[
     (Action::Restore, "restore"),
     (Action::Filter, "filter"),
     (Action::Command, "cmd"),
-    (Action::Help, "help"),
 ];
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
@@ -40,7 +40,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         if let Some(error) = &input.error {
             spans.push(Span::styled(format!("  {error}"), style(state, ThemeRole::Danger)));
         } else if input.kind == InputKind::Filter {
-            spans.push(Span::styled("  regex; !regex inverts; enter keeps, esc clears", style(state, ThemeRole::Muted)));
+            spans.push(Span::styled(
+                "  regex; !regex inverts; enter keeps, esc clears",
+                style(state, ThemeRole::Muted),
+            ));
         }
         Line::from(spans)
     } else if let Some(notice) = state.notices.back() {
@@ -67,10 +70,15 @@ fn hints(state: &State) -> Line<'static> {
         ));
     }
     if state.config.readonly {
-        spans.push(Span::styled("changes disabled (--readonly)  ", style(state, ThemeRole::Warning)));
+        spans.push(Span::styled(
+            "changes disabled (--readonly)  ",
+            style(state, ThemeRole::Warning),
+        ));
     }
     for (action, label) in HINTS {
-        let Some(key) = keymap.first_key_label(Mode::Normal, *action) else { continue };
+        let Some(key) = keymap.first_key_label(Mode::Normal, *action) else {
+            continue;
+        };
         let disabled = state.config.readonly && action.is_mutating();
         let (key_role, text_role) = if disabled {
             (ThemeRole::ButtonDisabled, ThemeRole::ButtonDisabled)

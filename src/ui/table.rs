@@ -41,11 +41,22 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let narrow = area.width < 100;
     let name_width = if narrow { 14 } else { 18 };
     let header_cells: Vec<&str> = vec![
-        "NAMESPACE", "TIER", "PHASE", "POL", "DROP/m", "LAST 10m", "GATE", "OWNER", "DRIFT",
+        "NAMESPACE",
+        "TIER",
+        "PHASE",
+        "POL",
+        "DROP/m",
+        "LAST 10m",
+        "GATE",
+        "OWNER",
+        "DRIFT",
     ];
     let header = Row::new(header_cells.into_iter().map(Cell::from)).style(style(state, ThemeRole::Header));
 
-    let rows: Vec<Row> = state.visible_rows().map(|row| table_row(state, row, name_width, narrow)).collect();
+    let rows: Vec<Row> = state
+        .visible_rows()
+        .map(|row| table_row(state, row, name_width, narrow))
+        .collect();
     let widths = [
         Constraint::Length(name_width as u16),
         Constraint::Length(5),
@@ -53,7 +64,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         Constraint::Length(3),
         Constraint::Length(6),
         Constraint::Length(10),
-        Constraint::Length(if narrow { 9 } else { 11 }),
+        Constraint::Length(if narrow { 10 } else { 11 }),
         Constraint::Length(5),
         Constraint::Min(4),
     ];
@@ -65,15 +76,28 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     );
     let mut title = vec![
         Span::styled(" Namespaces ", style(state, ThemeRole::Title)),
-        Span::styled(format!("{}/{} ", state.table.visible.len(), state.rows.len()), style(state, ThemeRole::Muted)),
+        Span::styled(
+            format!("{}/{} ", state.table.visible.len(), state.rows.len()),
+            style(state, ThemeRole::Muted),
+        ),
         Span::styled(sort, style(state, ThemeRole::Muted)),
     ];
     if let Some(filter) = &state.table.filter {
-        title.push(Span::styled(format!(" /{} ", filter.text), style(state, ThemeRole::Info)));
+        title.push(Span::styled(
+            format!(" /{} ", filter.text),
+            style(state, ThemeRole::Info),
+        ));
     }
     let block = Block::default()
         .borders(Borders::ALL)
-        .border_style(style(state, if focused { ThemeRole::BorderFocused } else { ThemeRole::Border }))
+        .border_style(style(
+            state,
+            if focused {
+                ThemeRole::BorderFocused
+            } else {
+                ThemeRole::Border
+            },
+        ))
         .title(Line::from(title));
     let empty = state.table.visible.is_empty();
     let table = Table::new(rows, widths)
@@ -84,8 +108,17 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let mut table_state = TableState::default().with_selected(state.selected_position());
     frame.render_stateful_widget(table, area, &mut table_state);
     if empty {
-        let message = if state.rows.is_empty() { "waiting for the cluster…" } else { "no namespace matches the filter (esc clears it)" };
-        let inner = Rect { x: area.x + 2, y: area.y + 2, width: area.width.saturating_sub(4), height: 1 };
+        let message = if state.rows.is_empty() {
+            "waiting for the cluster…"
+        } else {
+            "no namespace matches the filter (esc clears it)"
+        };
+        let inner = Rect {
+            x: area.x + 2,
+            y: area.y + 2,
+            width: area.width.saturating_sub(4),
+            height: 1,
+        };
         frame.render_widget(Line::styled(message, style(state, ThemeRole::Muted)), inner);
     }
 }
@@ -95,7 +128,11 @@ fn table_row<'a>(state: &State, row: &'a NamespaceRow, name_width: usize, narrow
     if row.protected {
         name_style = style(state, ThemeRole::Protected);
     }
-    let name = if row.protected { format!("{}◆", fit(&row.name, name_width - 1)) } else { fit(&row.name, name_width) };
+    let name = if row.protected {
+        format!("{}◆", fit(&row.name, name_width - 1))
+    } else {
+        fit(&row.name, name_width)
+    };
     let (gate_text, gate_role) = gate_cell(&row.gate.summary());
     let drift = match row.status.drift.len() {
         0 => Span::raw(""),
@@ -103,16 +140,32 @@ fn table_row<'a>(state: &State, row: &'a NamespaceRow, name_width: usize, narrow
         1 => Span::styled("⚠ drift", style(state, ThemeRole::Drift)),
         n => Span::styled(format!("⚠ drift ×{n}"), style(state, ThemeRole::Drift)),
     };
-    let drops_role = if row.drops_per_minute >= 0.05 { ThemeRole::VerdictDropped } else { ThemeRole::Muted };
+    let drops_role = if row.drops_per_minute >= 0.05 {
+        ThemeRole::VerdictDropped
+    } else {
+        ThemeRole::Muted
+    };
     Row::new(vec![
         Cell::from(Span::styled(name, name_style)),
-        Cell::from(Span::styled(row.tier.clone().unwrap_or_else(|| "—".into()), style(state, ThemeRole::Muted))),
-        Cell::from(Span::styled(row.status.phase.label(), style(state, phase_role(row.status.phase)).add_modifier(Modifier::BOLD))),
+        Cell::from(Span::styled(
+            row.tier.clone().unwrap_or_else(|| "—".into()),
+            style(state, ThemeRole::Muted),
+        )),
+        Cell::from(Span::styled(
+            row.status.phase.label(),
+            style(state, phase_role(row.status.phase)).add_modifier(Modifier::BOLD),
+        )),
         Cell::from(Line::from(row.policies.to_string()).right_aligned()),
         Cell::from(Line::styled(rate(row.drops_per_minute), style(state, drops_role)).right_aligned()),
-        Cell::from(Span::styled(sparkline(&row.sparkline), style(state, ThemeRole::Sparkline))),
+        Cell::from(Span::styled(
+            sparkline(&row.sparkline),
+            style(state, ThemeRole::Sparkline),
+        )),
         Cell::from(Span::styled(gate_text, style(state, gate_role))),
-        Cell::from(Span::styled(row.owner.as_ref().map_or("", |o| o.short()), style(state, ThemeRole::Info))),
+        Cell::from(Span::styled(
+            row.owner.as_ref().map_or("", |o| o.short()),
+            style(state, ThemeRole::Info),
+        )),
         Cell::from(drift),
     ])
 }

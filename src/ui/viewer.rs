@@ -38,6 +38,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, title: &str, text: &
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
         .border_style(style(state, ThemeRole::DialogBorder))
-        .title(Span::styled(format!(" {title} · esc closes "), style(state, ThemeRole::Title)));
+        .title(Span::styled(
+            format!(" {title} · esc closes "),
+            style(state, ThemeRole::Title),
+        ));
     frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll.min(max), 0)), rect);
 }

@@ -9,8 +9,8 @@ use crate::app::state::{NoticeLevel, State};
 use crate::app::text_input::TextInput;
 use crate::cluster::{AuditOutcome, AuditRecord, DryRunReport, PolicyObject};
 use crate::policy::TemplateVars;
-use crate::rollout::plan::{self, PlanInput, Request};
 use crate::rollout::RolloutAction;
+use crate::rollout::plan::{self, PlanInput, Request};
 
 use super::notify;
 
@@ -35,14 +35,27 @@ fn next_id(state: &mut State) -> u64 {
 }
 
 fn message(state: &mut State, title: impl Into<String>, lines: Vec<String>, danger: bool) {
-    state.modals.push(Modal::Message { title: title.into(), lines, danger });
+    state.modals.push(Modal::Message {
+        title: title.into(),
+        lines,
+        danger,
+    });
 }
 
 /// A mutating key was pressed on the main screen.
 pub(super) fn start(state: &mut State, action: Action) -> Vec<Effect> {
-    let Some(rollout) = rollout_action(action) else { return Vec::new() };
+    let Some(rollout) = rollout_action(action) else {
+        return Vec::new();
+    };
     if state.config.readonly {
-        notify(state, NoticeLevel::Error, format!("read-only mode: {} is disabled (started with --readonly)", rollout.title()));
+        notify(
+            state,
+            NoticeLevel::Error,
+            format!(
+                "read-only mode: {} is disabled (started with --readonly)",
+                rollout.title()
+            ),
+        );
         return Vec::new();
     }
     let Some(row) = state.selected_row() else {
@@ -53,7 +66,9 @@ pub(super) fn start(state: &mut State, action: Action) -> Vec<Effect> {
     match rollout {
         RolloutAction::CarveOut => {
             state.modals.push(Modal::Prompt {
-                purpose: PromptPurpose::CarveOutReason { namespace: namespace.clone() },
+                purpose: PromptPurpose::CarveOutReason {
+                    namespace: namespace.clone(),
+                },
                 title: format!("Carve out {namespace}: why is it excluded from the rollout?"),
                 input: TextInput::default(),
             });
@@ -61,13 +76,27 @@ pub(super) fn start(state: &mut State, action: Action) -> Vec<Effect> {
         }
         RolloutAction::Restore => match row.status.intent.backup.clone() {
             None => {
-                message(state, "Restore", vec![format!("{namespace} records no backup (annotation tighten.dev/backup).")], false);
+                message(
+                    state,
+                    "Restore",
+                    vec![format!(
+                        "{namespace} records no backup (annotation tighten.dev/backup)."
+                    )],
+                    false,
+                );
                 Vec::new()
             }
             Some(path) => {
                 let id = next_id(state);
-                state.modals.push(Modal::LoadingBackup { id, title: format!("Reading backup {path}") });
-                vec![Effect::LoadBackup { id, namespace, path: PathBuf::from(path) }]
+                state.modals.push(Modal::LoadingBackup {
+                    id,
+                    title: format!("Reading backup {path}"),
+                });
+                vec![Effect::LoadBackup {
+                    id,
+                    namespace,
+                    path: PathBuf::from(path),
+                }]
             }
         },
         simple => plan_and_dry_run(state, &namespace, Request::Simple(simple)),
@@ -83,10 +112,15 @@ fn plan_and_dry_run(state: &mut State, namespace: &str, request: Request) -> Vec
             notify(state, NoticeLevel::Error, format!("namespace {namespace} is gone"));
             return Vec::new();
         };
-        let Some(row) = state.rows.iter().find(|r| r.name == namespace) else { return Vec::new() };
+        let Some(row) = state.rows.iter().find(|r| r.name == namespace) else {
+            return Vec::new();
+        };
         let vars = TemplateVars::for_namespace(namespace);
         let templates = &state.config.templates;
-        match templates.render_baseline(&vars).and_then(|b| Ok((b, templates.render_default_deny(&vars)?))) {
+        match templates
+            .render_baseline(&vars)
+            .and_then(|b| Ok((b, templates.render_default_deny(&vars)?)))
+        {
             Err(err) => Err(vec![format!("template error: {err}")]),
             Ok((baseline, default_deny)) => {
                 let policies: Vec<&PolicyObject> = snapshot.namespaced_policies(namespace).collect();
@@ -164,7 +198,9 @@ pub(super) fn on_dry_run(state: &mut State, id: u64, result: Result<DryRunReport
     };
     // The plan travels with the effect; the runtime echoes it back in the report's
     // order, but the dialog needs the plan itself: it was parked in `pending`.
-    let Some(plan) = state.pending_plans.remove(&id) else { return Vec::new() };
+    let Some(plan) = state.pending_plans.remove(&id) else {
+        return Vec::new();
+    };
     let row = state.rows.iter().find(|r| r.name == plan.namespace);
     let protected = row.is_some_and(|r| r.protected);
     let typed_reason = if plan.action.is_destructive() {
@@ -192,7 +228,9 @@ pub(super) fn on_dry_run(state: &mut State, id: u64, result: Result<DryRunReport
 
 /// Enter in the confirm dialog.
 pub(super) fn on_confirm_submit(state: &mut State) -> Vec<Effect> {
-    let Some(Modal::Confirm(dialog)) = state.modals.last() else { return Vec::new() };
+    let Some(Modal::Confirm(dialog)) = state.modals.last() else {
+        return Vec::new();
+    };
     if dialog.focus == Button::Cancel {
         state.modals.pop();
         return Vec::new();
@@ -201,7 +239,9 @@ pub(super) fn on_confirm_submit(state: &mut State) -> Vec<Effect> {
         notify(state, NoticeLevel::Warning, why);
         return Vec::new();
     }
-    let Some(Modal::Confirm(dialog)) = state.modals.pop() else { return Vec::new() };
+    let Some(Modal::Confirm(dialog)) = state.modals.pop() else {
+        return Vec::new();
+    };
     let id = dialog.id;
     let title = format!("{} — {}: applying…", dialog.plan.action.title(), dialog.plan.namespace);
     state.modals.push(Modal::Applying { id, title });
@@ -210,20 +250,38 @@ pub(super) fn on_confirm_submit(state: &mut State) -> Vec<Effect> {
 
 /// The confirmed plan was executed (or refused).
 pub(super) fn on_executed(state: &mut State, id: u64, result: Result<(), String>, record: AuditRecord) -> Vec<Effect> {
-    if let Some(position) = state.modals.iter().position(|m| matches!(m, Modal::Applying { id: a, .. } if *a == id)) {
+    if let Some(position) = state
+        .modals
+        .iter()
+        .position(|m| matches!(m, Modal::Applying { id: a, .. } if *a == id))
+    {
         state.modals.remove(position);
     }
     let headline = format!("{} on {}", record.action, record.namespace);
     match (&result, &record.outcome) {
         (Ok(()), AuditOutcome::Succeeded) => {
-            let backup = record.backup.as_ref().map(|b| format!("; backup {b}")).unwrap_or_default();
+            let backup = record
+                .backup
+                .as_ref()
+                .map(|b| format!("; backup {b}"))
+                .unwrap_or_default();
             notify(state, NoticeLevel::Info, format!("done: {headline}{backup}"));
         }
         (Ok(()), AuditOutcome::Failed(why) | AuditOutcome::Refused(why)) => {
-            message(state, format!("Done, with a problem: {headline}"), vec![why.clone()], true);
+            message(
+                state,
+                format!("Done, with a problem: {headline}"),
+                vec![why.clone()],
+                true,
+            );
         }
         (Err(err), _) => {
-            message(state, format!("Failed: {headline}"), vec![err.clone(), "Nothing was changed.".into()], true);
+            message(
+                state,
+                format!("Failed: {headline}"),
+                vec![err.clone(), "Nothing was changed.".into()],
+                true,
+            );
         }
     }
     state.audit.push(record);

@@ -8,7 +8,10 @@ use super::{notify, view};
 
 /// The commands `:` accepts, for help and completion.
 pub const COMMANDS: &[(&str, &str)] = &[
-    ("ns NAME", "select a namespace and open its detail (:ns alone shows all)"),
+    (
+        "ns NAME",
+        "select a namespace and open its detail (:ns alone shows all)",
+    ),
     ("ctx NAME", "switch to another kubeconfig context"),
     ("theme NAME", "switch the colour theme"),
     ("help", "show every key binding"),
@@ -34,19 +37,31 @@ pub(super) fn run(state: &mut State, line: &str) -> Vec<Effect> {
         }
         ("ctx" | "context", None) => {
             let list = state.contexts.join(", ");
-            notify(state, NoticeLevel::Info, format!("context {} (available: {list})", state.identity.context));
+            notify(
+                state,
+                NoticeLevel::Info,
+                format!("context {} (available: {list})", state.identity.context),
+            );
         }
         ("ctx" | "context", Some(name)) => {
             if name == state.identity.context {
                 notify(state, NoticeLevel::Info, format!("already on context {name}"));
             } else {
                 let list = state.contexts.join(", ");
-                notify(state, NoticeLevel::Error, format!("unknown context {name} (available: {list})"));
+                notify(
+                    state,
+                    NoticeLevel::Error,
+                    format!("unknown context {name} (available: {list})"),
+                );
             }
         }
         ("theme", Some(name)) => return vec![Effect::LoadTheme(name.to_string())],
         ("theme", None) => notify(state, NoticeLevel::Info, format!("theme {}", state.config.theme.name)),
-        (other, _) => notify(state, NoticeLevel::Error, format!("unknown command :{other} (try :help)")),
+        (other, _) => notify(
+            state,
+            NoticeLevel::Error,
+            format!("unknown command :{other} (try :help)"),
+        ),
     }
     Vec::new()
 }

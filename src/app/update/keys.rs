@@ -107,21 +107,37 @@ fn on_normal_action(state: &mut State, action: Action) -> Vec<Effect> {
 }
 
 fn open_input(state: &mut State, kind: InputKind, text: &str) {
-    state.input = Some(InputLine { kind, input: TextInput::with_text(text), error: None });
+    state.input = Some(InputLine {
+        kind,
+        input: TextInput::with_text(text),
+        error: None,
+    });
 }
 
 fn open_policy_yaml(state: &mut State) {
-    let Some(name) = state.table.selected.clone() else { return };
+    let Some(name) = state.table.selected.clone() else {
+        return;
+    };
     let policies = state.snapshot.policies_for(&name);
     if let Some(selected) = policies.get(state.detail.cursor) {
         let policy = selected.policy;
-        let title = format!("{} {}", policy.kind, policy.object_ref().to_string().split_once(' ').map_or("", |(_, n)| n));
-        state.modals.push(Modal::Yaml { title, text: policy.to_yaml(), scroll: 0 });
+        let title = format!(
+            "{} {}",
+            policy.kind,
+            policy.object_ref().to_string().split_once(' ').map_or("", |(_, n)| n)
+        );
+        state.modals.push(Modal::Yaml {
+            title,
+            text: policy.to_yaml(),
+            scroll: 0,
+        });
     }
 }
 
 fn on_input_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
-    let Some(line) = state.input.as_mut() else { return Vec::new() };
+    let Some(line) = state.input.as_mut() else {
+        return Vec::new();
+    };
     match state.config.keymap.resolve(Mode::Input, &key) {
         Some(Action::Submit) => {
             let kind = line.kind;
@@ -168,7 +184,9 @@ fn on_modal_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         _ => Mode::Viewer,
     };
     let page = (state.viewport.1 / 2).max(1);
-    let Some(top) = state.modals.last_mut() else { return Vec::new() };
+    let Some(top) = state.modals.last_mut() else {
+        return Vec::new();
+    };
     match top {
         Modal::Help { scroll } | Modal::Yaml { scroll, .. } => {
             match keymap.resolve(viewer_mode, &key) {
@@ -240,11 +258,18 @@ fn on_modal_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
             Vec::new()
         }
         Modal::Applying { .. } => {
-            notify(state, NoticeLevel::Warning, "the change is being applied; wait for the result");
+            notify(
+                state,
+                NoticeLevel::Warning,
+                "the change is being applied; wait for the result",
+            );
             Vec::new()
         }
         Modal::Message { .. } => {
-            if matches!(keymap.resolve(Mode::Confirm, &key), Some(Action::Submit | Action::Cancel)) {
+            if matches!(
+                keymap.resolve(Mode::Confirm, &key),
+                Some(Action::Submit | Action::Cancel)
+            ) {
                 state.modals.pop();
             }
             Vec::new()

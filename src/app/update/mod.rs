@@ -55,7 +55,12 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::DryRunDone { id, result } => actions::on_dry_run(state, id, result),
         Msg::Executed { id, result, record } => actions::on_executed(state, id, result, record),
-        Msg::BackupLoaded { id, namespace, path, result } => actions::on_backup_loaded(state, id, namespace, path, result),
+        Msg::BackupLoaded {
+            id,
+            namespace,
+            path,
+            result,
+        } => actions::on_backup_loaded(state, id, namespace, path, result),
         Msg::BackupDirChecked(result) => {
             state.backups_writable = Some(result);
             view::refresh_rows(state);
@@ -82,11 +87,12 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
 /// Shows a message in the status bar for a while.
 pub(crate) fn notify(state: &mut State, level: NoticeLevel, text: impl Into<String>) {
     let ttl = SignedDuration::try_from(NOTICE_TTL).unwrap_or(SignedDuration::from_secs(6));
-    state.notices.push_back(Notice { level, text: text.into(), until: state.now + ttl });
+    state.notices.push_back(Notice {
+        level,
+        text: text.into(),
+        until: state.now + ttl,
+    });
     while state.notices.len() > 3 {
         state.notices.pop_front();
     }
 }
-
-#[cfg(test)]
-mod tests;

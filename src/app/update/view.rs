@@ -97,7 +97,9 @@ pub(super) fn toggle_pause(state: &mut State) {
     if state.detail.paused.take().is_some() {
         return;
     }
-    let Some(name) = state.table.selected.clone() else { return };
+    let Some(name) = state.table.selected.clone() else {
+        return;
+    };
     let tail = state
         .traffic
         .namespace(&name)
@@ -108,22 +110,35 @@ pub(super) fn toggle_pause(state: &mut State) {
 
 /// How many entries the current tab lists for the selected namespace.
 pub(crate) fn detail_len(state: &State) -> usize {
-    let Some(name) = state.table.selected.as_deref() else { return 0 };
+    let Some(name) = state.table.selected.as_deref() else {
+        return 0;
+    };
     match state.detail.tab {
         Tab::Policies => state.snapshot.policies_for(name).len(),
         Tab::Flows => match &state.detail.paused {
-            Some(frozen) => frozen.iter().filter(|f| state.detail.verdicts.accepts(f.verdict)).count(),
+            Some(frozen) => frozen
+                .iter()
+                .filter(|f| state.detail.verdicts.accepts(f.verdict))
+                .count(),
             None => state.traffic.namespace(name).map_or(0, |t| {
-                t.tail.iter().filter(|f| state.detail.verdicts.accepts(f.verdict)).count()
+                t.tail
+                    .iter()
+                    .filter(|f| state.detail.verdicts.accepts(f.verdict))
+                    .count()
             }),
         },
         Tab::Drops => state
             .traffic
             .namespace(name)
             .map_or(0, |t| t.peers.len().min(crate::ui::tabs::drops::PEER_ROWS)),
-        Tab::Gate => state
-            .selected_row()
-            .map_or(0, |r| r.gate.items.iter().filter(|i| i.check != Check::Info).count().max(r.gate.items.len())),
+        Tab::Gate => state.selected_row().map_or(0, |r| {
+            r.gate
+                .items
+                .iter()
+                .filter(|i| i.check != Check::Info)
+                .count()
+                .max(r.gate.items.len())
+        }),
         Tab::Log => state.audit_for(name).count(),
     }
 }

@@ -18,37 +18,114 @@ const TEAM: &str = "alice@platform";
 /// The demo cluster as it is when the cockpit opens at `now`.
 pub fn initial(now: Timestamp, templates: &Templates, payments_backup: &str) -> ClusterSnapshot {
     let ago = |hours: i64| (now - SignedDuration::from_hours(hours)).to_string();
-    let mut b = Builder { snapshot: ClusterSnapshot::default(), templates };
-    b.snapshot.cilium = CiliumInfo { version: Some("1.19.4".into()), crds_installed: true };
+    let mut b = Builder {
+        snapshot: ClusterSnapshot::default(),
+        templates,
+    };
+    b.snapshot.cilium = CiliumInfo {
+        version: Some("1.19.4".into()),
+        crds_installed: true,
+    };
 
     // Platform namespaces.
-    b.namespace("kube-system", None, &[
-        (labels::INTENT, "carved-out"),
-        (labels::INTENT_AT, &ago(24 * 30)),
-        (labels::INTENT_BY, TEAM),
-        (labels::CARVE_OUT_REASON, "CNI, CoreDNS and control-plane add-ons: owned by the platform team"),
-    ]);
+    b.namespace(
+        "kube-system",
+        None,
+        &[
+            (labels::INTENT, "carved-out"),
+            (labels::INTENT_AT, &ago(24 * 30)),
+            (labels::INTENT_BY, TEAM),
+            (
+                labels::CARVE_OUT_REASON,
+                "CNI, CoreDNS and control-plane add-ons: owned by the platform team",
+            ),
+        ],
+    );
     b.workload("kube-system", "coredns", "Deployment", 2, &[("k8s-app", "kube-dns")]);
-    b.workload("kube-system", "cilium-operator", "Deployment", 1, &[("io.cilium/app", "operator")]);
-    b.workload("kube-system", "hubble-relay", "Deployment", 1, &[("k8s-app", "hubble-relay")]);
+    b.workload(
+        "kube-system",
+        "cilium-operator",
+        "Deployment",
+        1,
+        &[("io.cilium/app", "operator")],
+    );
+    b.workload(
+        "kube-system",
+        "hubble-relay",
+        "Deployment",
+        1,
+        &[("k8s-app", "hubble-relay")],
+    );
 
-    b.namespace("flux-system", None, &[(labels::INTENT, "observe"), (labels::INTENT_AT, &ago(72)), (labels::INTENT_BY, TEAM)]);
-    b.workload("flux-system", "source-controller", "Deployment", 1, &[("app", "source-controller")]);
-    b.workload("flux-system", "kustomize-controller", "Deployment", 1, &[("app", "kustomize-controller")]);
-    b.workload("flux-system", "helm-controller", "Deployment", 1, &[("app", "helm-controller")]);
+    b.namespace(
+        "flux-system",
+        None,
+        &[
+            (labels::INTENT, "observe"),
+            (labels::INTENT_AT, &ago(72)),
+            (labels::INTENT_BY, TEAM),
+        ],
+    );
+    b.workload(
+        "flux-system",
+        "source-controller",
+        "Deployment",
+        1,
+        &[("app", "source-controller")],
+    );
+    b.workload(
+        "flux-system",
+        "kustomize-controller",
+        "Deployment",
+        1,
+        &[("app", "kustomize-controller")],
+    );
+    b.workload(
+        "flux-system",
+        "helm-controller",
+        "Deployment",
+        1,
+        &[("app", "helm-controller")],
+    );
 
     // cert-manager: enforced weeks ago; its ACME HTTP-01 self-check to the world on
     // port 80 was never allowed and shows as a steady trickle of drops.
-    b.namespace("cert-manager", Some("prod"), &enforced_intent(&ago(24 * 20), &ago(24 * 14)));
-    b.workload("cert-manager", "cert-manager", "Deployment", 1, &[("app.kubernetes.io/name", "cert-manager")]);
-    b.workload("cert-manager", "cert-manager-webhook", "Deployment", 1, &[("app.kubernetes.io/name", "webhook")]);
-    b.workload("cert-manager", "cert-manager-cainjector", "Deployment", 1, &[("app.kubernetes.io/name", "cainjector")]);
+    b.namespace(
+        "cert-manager",
+        Some("prod"),
+        &enforced_intent(&ago(24 * 20), &ago(24 * 14)),
+    );
+    b.workload(
+        "cert-manager",
+        "cert-manager",
+        "Deployment",
+        1,
+        &[("app.kubernetes.io/name", "cert-manager")],
+    );
+    b.workload(
+        "cert-manager",
+        "cert-manager-webhook",
+        "Deployment",
+        1,
+        &[("app.kubernetes.io/name", "webhook")],
+    );
+    b.workload(
+        "cert-manager",
+        "cert-manager-cainjector",
+        "Deployment",
+        1,
+        &[("app.kubernetes.io/name", "cainjector")],
+    );
     b.baseline("cert-manager");
     b.default_deny("cert-manager", true);
-    b.app_allow("cert-manager", "allow-acme-https", json!({
-        "endpointSelector": {"matchLabels": {"app.kubernetes.io/name": "cert-manager"}},
-        "egress": [{"toEntities": ["world"], "toPorts": [{"ports": [{"port": "443", "protocol": "TCP"}]}]}]
-    }));
+    b.app_allow(
+        "cert-manager",
+        "allow-acme-https",
+        json!({
+            "endpointSelector": {"matchLabels": {"app.kubernetes.io/name": "cert-manager"}},
+            "egress": [{"toEntities": ["world"], "toPorts": [{"ports": [{"port": "443", "protocol": "TCP"}]}]}]
+        }),
+    );
     b.app_allow("cert-manager", "allow-webhook-from-apiserver", json!({
         "endpointSelector": {"matchLabels": {"app.kubernetes.io/name": "webhook"}},
         "ingress": [{"fromEntities": ["kube-apiserver"], "toPorts": [{"ports": [{"port": "10250", "protocol": "TCP"}]}]}]
@@ -56,15 +133,37 @@ pub fn initial(now: Timestamp, templates: &Templates, payments_backup: &str) -> 
 
     // monitoring: staged 30 hours ago; the soak window has passed.
     b.namespace("monitoring", Some("prod"), &staged_intent(&ago(30)));
-    b.workload("monitoring", "prometheus", "StatefulSet", 2, &[("app.kubernetes.io/name", "prometheus")]);
-    b.workload("monitoring", "grafana", "Deployment", 1, &[("app.kubernetes.io/name", "grafana")]);
-    b.workload("monitoring", "alertmanager", "StatefulSet", 1, &[("app.kubernetes.io/name", "alertmanager")]);
+    b.workload(
+        "monitoring",
+        "prometheus",
+        "StatefulSet",
+        2,
+        &[("app.kubernetes.io/name", "prometheus")],
+    );
+    b.workload(
+        "monitoring",
+        "grafana",
+        "Deployment",
+        1,
+        &[("app.kubernetes.io/name", "grafana")],
+    );
+    b.workload(
+        "monitoring",
+        "alertmanager",
+        "StatefulSet",
+        1,
+        &[("app.kubernetes.io/name", "alertmanager")],
+    );
     b.baseline("monitoring");
     b.default_deny("monitoring", false);
-    b.app_allow("monitoring", "allow-prometheus-scrape-all", json!({
-        "endpointSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
-        "egress": [{"toEntities": ["cluster"]}]
-    }));
+    b.app_allow(
+        "monitoring",
+        "allow-prometheus-scrape-all",
+        json!({
+            "endpointSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+            "egress": [{"toEntities": ["cluster"]}]
+        }),
+    );
 
     // auth: enforced; its app allows come from Flux.
     b.namespace("auth", Some("prod"), &enforced_intent(&ago(24 * 9), &ago(24 * 6)));
@@ -73,19 +172,28 @@ pub fn initial(now: Timestamp, templates: &Templates, payments_backup: &str) -> 
     b.baseline("auth");
     b.default_deny("auth", true);
     for (name, spec) in [
-        ("allow-keycloak-from-ingress", json!({
-            "endpointSelector": {"matchLabels": {"app": "keycloak"}},
-            "ingress": [{"fromEndpoints": [{"matchLabels": {"k8s:io.kubernetes.pod.namespace": "network", "app.kubernetes.io/name": "ingress-nginx"}}],
-                         "toPorts": [{"ports": [{"port": "8080", "protocol": "TCP"}]}]}]
-        })),
-        ("allow-keycloak-to-postgres", json!({
-            "endpointSelector": {"matchLabels": {"app": "keycloak"}},
-            "egress": [{"toEndpoints": [{"matchLabels": {"k8s:io.kubernetes.pod.namespace": "databases", "app": "postgres"}}],
-                        "toPorts": [{"ports": [{"port": "5432", "protocol": "TCP"}]}]}]
-        })),
+        (
+            "allow-keycloak-from-ingress",
+            json!({
+                "endpointSelector": {"matchLabels": {"app": "keycloak"}},
+                "ingress": [{"fromEndpoints": [{"matchLabels": {"k8s:io.kubernetes.pod.namespace": "network", "app.kubernetes.io/name": "ingress-nginx"}}],
+                             "toPorts": [{"ports": [{"port": "8080", "protocol": "TCP"}]}]}]
+            }),
+        ),
+        (
+            "allow-keycloak-to-postgres",
+            json!({
+                "endpointSelector": {"matchLabels": {"app": "keycloak"}},
+                "egress": [{"toEndpoints": [{"matchLabels": {"k8s:io.kubernetes.pod.namespace": "databases", "app": "postgres"}}],
+                            "toPorts": [{"ports": [{"port": "5432", "protocol": "TCP"}]}]}]
+            }),
+        ),
     ] {
         b.app_allow("auth", name, spec);
-        b.label_last(&[(labels::FLUX_NAME, "auth-policies"), (labels::FLUX_NAMESPACE, "flux-system")]);
+        b.label_last(&[
+            (labels::FLUX_NAME, "auth-policies"),
+            (labels::FLUX_NAMESPACE, "flux-system"),
+        ]);
     }
 
     // databases: staged three hours ago, still soaking.
@@ -94,31 +202,80 @@ pub fn initial(now: Timestamp, templates: &Templates, payments_backup: &str) -> 
     b.workload("databases", "redis", "StatefulSet", 1, &[("app", "redis")]);
     b.baseline("databases");
     b.default_deny("databases", false);
-    b.app_allow("databases", "allow-postgres-clients", json!({
-        "endpointSelector": {"matchLabels": {"app": "postgres"}},
-        "ingress": [{"fromEndpoints": [
-            {"matchLabels": {"k8s:io.kubernetes.pod.namespace": "auth", "app": "keycloak"}},
-            {"matchLabels": {"k8s:io.kubernetes.pod.namespace": "payments", "app": "payments-api"}}],
-            "toPorts": [{"ports": [{"port": "5432", "protocol": "TCP"}]}]}]
-    }));
+    b.app_allow(
+        "databases",
+        "allow-postgres-clients",
+        json!({
+            "endpointSelector": {"matchLabels": {"app": "postgres"}},
+            "ingress": [{"fromEndpoints": [
+                {"matchLabels": {"k8s:io.kubernetes.pod.namespace": "auth", "app": "keycloak"}},
+                {"matchLabels": {"k8s:io.kubernetes.pod.namespace": "payments", "app": "payments-api"}}],
+                "toPorts": [{"ports": [{"port": "5432", "protocol": "TCP"}]}]}]
+        }),
+    );
 
     // media: baseline only, next to a NetworkPolicy its Helm chart ships.
-    b.namespace("media", Some("stage"), &[(labels::INTENT, "baseline"), (labels::INTENT_AT, &ago(48)), (labels::INTENT_BY, TEAM)]);
-    b.workload("media", "jellyfin", "Deployment", 1, &[("app.kubernetes.io/name", "jellyfin")]);
-    b.workload("media", "transcoder", "Deployment", 2, &[("app.kubernetes.io/name", "transcoder")]);
+    b.namespace(
+        "media",
+        Some("stage"),
+        &[
+            (labels::INTENT, "baseline"),
+            (labels::INTENT_AT, &ago(48)),
+            (labels::INTENT_BY, TEAM),
+        ],
+    );
+    b.workload(
+        "media",
+        "jellyfin",
+        "Deployment",
+        1,
+        &[("app.kubernetes.io/name", "jellyfin")],
+    );
+    b.workload(
+        "media",
+        "transcoder",
+        "Deployment",
+        2,
+        &[("app.kubernetes.io/name", "transcoder")],
+    );
     b.baseline("media");
-    b.policy(PolicyKind::NetworkPolicy, "media", "jellyfin", json!({
-        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "jellyfin"}},
-        "policyTypes": ["Ingress"],
-        "ingress": [{"ports": [{"port": 8096, "protocol": "TCP"}]}]
-    }));
+    b.policy(
+        PolicyKind::NetworkPolicy,
+        "media",
+        "jellyfin",
+        json!({
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "jellyfin"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"ports": [{"port": 8096, "protocol": "TCP"}]}]
+        }),
+    );
     b.label_last(&[(labels::MANAGED_BY, "Helm"), ("helm.sh/chart", "jellyfin-2.1.0")]);
     b.annotate_last(&[(labels::HELM_RELEASE, "jellyfin")]);
 
     // network: observed only.
-    b.namespace("network", Some("prod"), &[(labels::INTENT, "observe"), (labels::INTENT_AT, &ago(24)), (labels::INTENT_BY, TEAM)]);
-    b.workload("network", "ingress-nginx-controller", "Deployment", 2, &[("app.kubernetes.io/name", "ingress-nginx")]);
-    b.workload("network", "external-dns", "Deployment", 1, &[("app.kubernetes.io/name", "external-dns")]);
+    b.namespace(
+        "network",
+        Some("prod"),
+        &[
+            (labels::INTENT, "observe"),
+            (labels::INTENT_AT, &ago(24)),
+            (labels::INTENT_BY, TEAM),
+        ],
+    );
+    b.workload(
+        "network",
+        "ingress-nginx-controller",
+        "Deployment",
+        2,
+        &[("app.kubernetes.io/name", "ingress-nginx")],
+    );
+    b.workload(
+        "network",
+        "external-dns",
+        "Deployment",
+        1,
+        &[("app.kubernetes.io/name", "external-dns")],
+    );
 
     // lab: the intent says enforced, but someone flipped the default-deny back by
     // hand: the row must show drift.
@@ -135,24 +292,32 @@ pub fn initial(now: Timestamp, templates: &Templates, payments_backup: &str) -> 
     b.workload("stage", "shop-worker", "Deployment", 1, &[("app", "shop-worker")]);
     b.baseline("stage");
     b.default_deny("stage", false);
-    b.app_allow("stage", "allow-shop-api-egress", json!({
-        "endpointSelector": {"matchLabels": {"app": "shop-api"}},
-        "egress": []
-    }));
+    b.app_allow(
+        "stage",
+        "allow-shop-api-egress",
+        json!({
+            "endpointSelector": {"matchLabels": {"app": "shop-api"}},
+            "egress": []
+        }),
+    );
     b.set_last_status(json!({"conditions": [{
         "type": "Valid", "status": "False",
         "message": "Invalid CiliumNetworkPolicy spec: rule egress: empty list is not allowed; use [{}] to select nothing"
     }]}));
 
     // payments: enforced, broke checkout, rolled back during the incident.
-    b.namespace("payments", Some("prod"), &[
-        (labels::INTENT, "rolled-back"),
-        (labels::INTENT_AT, &ago(5)),
-        (labels::INTENT_BY, "bob@oncall"),
-        (labels::STAGED_AT, &ago(24 * 3)),
-        (labels::ENFORCED_AT, &ago(6)),
-        (labels::BACKUP, payments_backup),
-    ]);
+    b.namespace(
+        "payments",
+        Some("prod"),
+        &[
+            (labels::INTENT, "rolled-back"),
+            (labels::INTENT_AT, &ago(5)),
+            (labels::INTENT_BY, "bob@oncall"),
+            (labels::STAGED_AT, &ago(24 * 3)),
+            (labels::ENFORCED_AT, &ago(6)),
+            (labels::BACKUP, payments_backup),
+        ],
+    );
     b.workload("payments", "payments-api", "Deployment", 3, &[("app", "payments-api")]);
     b.workload("payments", "ledger", "Deployment", 2, &[("app", "ledger")]);
 
@@ -162,10 +327,15 @@ pub fn initial(now: Timestamp, templates: &Templates, payments_backup: &str) -> 
     b.namespace::<&str>("default", None, &[]);
 
     // A clusterwide policy every namespace sees as foreign.
-    b.policy(PolicyKind::CiliumClusterwideNetworkPolicy, "", "deny-metadata-api", json!({
-        "endpointSelector": {},
-        "egressDeny": [{"toCIDR": ["169.254.169.254/32"]}]
-    }));
+    b.policy(
+        PolicyKind::CiliumClusterwideNetworkPolicy,
+        "",
+        "deny-metadata-api",
+        json!({
+            "endpointSelector": {},
+            "egressDeny": [{"toCIDR": ["169.254.169.254/32"]}]
+        }),
+    );
     b.label_last(&[(labels::MANAGED_BY, "platform-security")]);
 
     b.snapshot
@@ -173,7 +343,10 @@ pub fn initial(now: Timestamp, templates: &Templates, payments_backup: &str) -> 
 
 /// The objects payments had before its rollback: the demo's backup to restore.
 pub fn payments_before_rollback(templates: &Templates) -> Vec<PolicyObject> {
-    let mut b = Builder { snapshot: ClusterSnapshot::default(), templates };
+    let mut b = Builder {
+        snapshot: ClusterSnapshot::default(),
+        templates,
+    };
     b.baseline("payments");
     b.default_deny("payments", true);
     b.app_allow("payments", "allow-api-from-ingress", json!({
@@ -221,7 +394,10 @@ impl Builder<'_> {
         self.snapshot.namespaces.push(NamespaceInfo {
             name: name.into(),
             labels,
-            annotations: annotations.iter().map(|(k, v)| (k.to_string(), v.as_ref().to_string())).collect(),
+            annotations: annotations
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.as_ref().to_string()))
+                .collect(),
             uid: Some(format!("demo-ns-{name}")),
             resource_version: Some("1".into()),
             created: None,
@@ -232,7 +408,9 @@ impl Builder<'_> {
         for i in 0..replicas {
             let mut labels: BTreeMap<String, String> =
                 extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-            labels.entry("app.kubernetes.io/part-of".into()).or_insert_with(|| namespace.to_string());
+            labels
+                .entry("app.kubernetes.io/part-of".into())
+                .or_insert_with(|| namespace.to_string());
             let pod = match kind {
                 "StatefulSet" => format!("{name}-{i}"),
                 _ => format!("{name}-{}-{}", pod_hash(name, 0), pod_hash(name, i + 1)),
@@ -241,7 +419,10 @@ impl Builder<'_> {
                 namespace: namespace.into(),
                 name: pod,
                 labels,
-                workload: Some(WorkloadRef { kind: kind.into(), name: name.into() }),
+                workload: Some(WorkloadRef {
+                    kind: kind.into(),
+                    name: name.into(),
+                }),
                 service_account: Some(name.into()),
             });
         }
@@ -249,21 +430,33 @@ impl Builder<'_> {
 
     fn baseline(&mut self, namespace: &str) {
         match self.templates.render_baseline(&TemplateVars::for_namespace(namespace)) {
-            Ok(policies) => self.snapshot.policies.extend(policies.into_iter().map(|p| versioned(p, "3"))),
+            Ok(policies) => self
+                .snapshot
+                .policies
+                .extend(policies.into_iter().map(|p| versioned(p, "3"))),
             Err(err) => tracing::error!(%err, "demo baseline template"),
         }
     }
 
     fn default_deny(&mut self, namespace: &str, enforce: bool) {
-        match self.templates.render_default_deny(&TemplateVars::for_namespace(namespace)) {
-            Ok(dd) => self.snapshot.policies.push(versioned(with_enforcement(&dd, enforce), "5")),
+        match self
+            .templates
+            .render_default_deny(&TemplateVars::for_namespace(namespace))
+        {
+            Ok(dd) => self
+                .snapshot
+                .policies
+                .push(versioned(with_enforcement(&dd, enforce), "5")),
             Err(err) => tracing::error!(%err, "demo default-deny template"),
         }
     }
 
     fn app_allow(&mut self, namespace: &str, name: &str, spec: Value) {
         self.policy(PolicyKind::CiliumNetworkPolicy, namespace, name, spec);
-        self.label_last(&[(labels::MANAGED_BY, labels::MANAGED_BY_TIGHTEN), (labels::ROLE, "app-allow")]);
+        self.label_last(&[
+            (labels::MANAGED_BY, labels::MANAGED_BY_TIGHTEN),
+            (labels::ROLE, "app-allow"),
+        ]);
     }
 
     fn policy(&mut self, kind: PolicyKind, namespace: &str, name: &str, spec: Value) {
@@ -281,13 +474,15 @@ impl Builder<'_> {
 
     fn label_last(&mut self, pairs: &[(&str, &str)]) {
         if let Some(p) = self.snapshot.policies.last_mut() {
-            p.labels.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            p.labels
+                .extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         }
     }
 
     fn annotate_last(&mut self, pairs: &[(&str, &str)]) {
         if let Some(p) = self.snapshot.policies.last_mut() {
-            p.annotations.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            p.annotations
+                .extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         }
     }
 
@@ -299,7 +494,11 @@ impl Builder<'_> {
 }
 
 fn versioned(mut policy: PolicyObject, version: &str) -> PolicyObject {
-    policy.uid = Some(format!("demo-{}-{}", policy.namespace.as_deref().unwrap_or(""), policy.name));
+    policy.uid = Some(format!(
+        "demo-{}-{}",
+        policy.namespace.as_deref().unwrap_or(""),
+        policy.name
+    ));
     policy.resource_version = Some(version.into());
     policy
 }

@@ -22,7 +22,10 @@ use crate::policy::Templates;
 use crate::rollout::{Change, RolloutPlan};
 
 use super::backup::{self, BackupHeader};
-use super::{ChangeVerdict, Cluster, ClusterError, ClusterEvent, ClusterIdentity, ClusterSnapshot, ConnectionState, DryRunReport, PolicyObject};
+use super::{
+    ChangeVerdict, Cluster, ClusterError, ClusterEvent, ClusterIdentity, ClusterSnapshot, ConnectionState,
+    DryRunReport, PolicyObject,
+};
 
 /// The demo's kubeconfig-like identity.
 pub const CONTEXT: &str = "demo";
@@ -62,7 +65,10 @@ impl DemoCluster {
     pub fn from_snapshot(snapshot: ClusterSnapshot, seed: u64) -> DemoCluster {
         DemoCluster {
             inner: Arc::new(Inner {
-                world: Mutex::new(World { snapshot: Arc::new(snapshot), next_version: 100 }),
+                world: Mutex::new(World {
+                    snapshot: Arc::new(snapshot),
+                    next_version: 100,
+                }),
                 subscribers: Mutex::new(Vec::new()),
                 seed,
             }),
@@ -110,7 +116,11 @@ impl Cluster for DemoCluster {
         let (tx, rx) = mpsc::channel(16);
         let _ = tx.try_send(ClusterEvent::Connection(ConnectionState::Connected));
         let _ = tx.try_send(ClusterEvent::Snapshot(self.snapshot()));
-        self.inner.subscribers.lock().unwrap_or_else(|p| p.into_inner()).push(tx);
+        self.inner
+            .subscribers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(tx);
         rx
     }
 
@@ -141,7 +151,11 @@ impl FlowSource for DemoCluster {
         let (tx, rx) = mpsc::channel(64);
         let demo = self.clone();
         tokio::spawn(async move {
-            let _ = tx.send(FlowEvent::State(FlowStreamState::Connected { source: "demo traffic".into() })).await;
+            let _ = tx
+                .send(FlowEvent::State(FlowStreamState::Connected {
+                    source: "demo traffic".into(),
+                }))
+                .await;
             let mut rng = fastrand::Rng::with_seed(demo.inner.seed);
             let mut last = Timestamp::now() - BACKFILL;
             let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -207,11 +221,13 @@ fn simulate(current: &ClusterSnapshot, mut version: u64, plan: &RolloutPlan) -> 
         let line = format!("annotate Namespace {}", plan.namespace);
         let result = match next.namespaces.iter_mut().find(|n| n.name == plan.namespace) {
             None => Err("namespace not found".to_string()),
-            Some(ns) if plan.namespace_version.is_some() && ns.resource_version != plan.namespace_version => Err(format!(
-                "conflict: the namespace has been modified (resourceVersion {}, plan expected {})",
-                ns.resource_version.as_deref().unwrap_or("?"),
-                plan.namespace_version.as_deref().unwrap_or("?")
-            )),
+            Some(ns) if plan.namespace_version.is_some() && ns.resource_version != plan.namespace_version => {
+                Err(format!(
+                    "conflict: the namespace has been modified (resourceVersion {}, plan expected {})",
+                    ns.resource_version.as_deref().unwrap_or("?"),
+                    plan.namespace_version.as_deref().unwrap_or("?")
+                ))
+            }
             Some(ns) => {
                 for key in &plan.annotations.remove {
                     ns.annotations.remove(key);
@@ -228,17 +244,25 @@ fn simulate(current: &ClusterSnapshot, mut version: u64, plan: &RolloutPlan) -> 
 
 fn failure_to_error(verdict: &ChangeVerdict, message: &str) -> ClusterError {
     if message.starts_with("conflict") {
-        ClusterError::Conflict { target: verdict.change.clone(), expected: message.to_string() }
+        ClusterError::Conflict {
+            target: verdict.change.clone(),
+            expected: message.to_string(),
+        }
     } else if message == "not found" {
         ClusterError::NotFound(verdict.change.clone())
     } else {
-        ClusterError::Rejected { target: verdict.change.clone(), message: message.to_string() }
+        ClusterError::Rejected {
+            target: verdict.change.clone(),
+            message: message.to_string(),
+        }
     }
 }
 
 /// Writes the payments incident backup once, so the demo's restore has a real file.
 fn seed_backup(backup_dir: &Path, templates: &Templates) -> PathBuf {
-    let path = backup_dir.join("payments").join("20261122T031500Z-rollback-namespace.yaml");
+    let path = backup_dir
+        .join("payments")
+        .join("20261122T031500Z-rollback-namespace.yaml");
     if !path.exists() {
         let objects = fixtures::payments_before_rollback(templates);
         let refs: Vec<&PolicyObject> = objects.iter().collect();

@@ -1,7 +1,7 @@
 use super::*;
+use crate::policy::TemplateVars;
 use crate::rollout::plan::{self, PlanInput, Request};
 use crate::rollout::{Phase, RolloutAction, status_for};
-use crate::policy::TemplateVars;
 use std::collections::BTreeSet;
 
 fn now() -> Timestamp {
@@ -48,12 +48,25 @@ fn the_demo_spans_every_phase_with_drift_foreign_and_broken_policies() {
     let (demo, dir) = demo();
     let snapshot = demo.snapshot();
     assert!(snapshot.namespaces.len() >= 12);
-    let phases: BTreeSet<Phase> = snapshot.namespaces.iter().map(|n| status_for(&snapshot, n).phase).collect();
+    let phases: BTreeSet<Phase> = snapshot
+        .namespaces
+        .iter()
+        .map(|n| status_for(&snapshot, n).phase)
+        .collect();
     assert_eq!(phases, Phase::ALL.into_iter().collect::<BTreeSet<_>>());
     let lab = status_for(&snapshot, snapshot.namespace("lab").expect("lab"));
     assert!(!lab.drift.is_empty(), "lab shows drift");
-    assert!(snapshot.policies.iter().any(|p| p.kind == crate::cluster::PolicyKind::NetworkPolicy));
-    assert!(snapshot.policies.iter().any(|p| p.body.get("status").is_some_and(|s| s.to_string().contains("\"False\""))));
+    assert!(
+        snapshot
+            .policies
+            .iter()
+            .any(|p| p.kind == crate::cluster::PolicyKind::NetworkPolicy)
+    );
+    assert!(snapshot.policies.iter().any(|p| {
+        p.body
+            .get("status")
+            .is_some_and(|s| s.to_string().contains("\"False\""))
+    }));
     // The payments backup exists for restore.
     let backup_path = dir.path().join("payments/20261122T031500Z-rollback-namespace.yaml");
     assert!(!backup::read(&backup_path).expect("seed backup").is_empty());
@@ -95,7 +108,9 @@ async fn subscribers_see_every_applied_change() {
         snapshots += usize::from(matches!(event, ClusterEvent::Snapshot(_)));
     }
     assert_eq!(snapshots, 1, "the current snapshot first");
-    demo.apply(&plan_for(&demo, "network", RolloutAction::ApplyBaseline)).await.expect("apply");
+    demo.apply(&plan_for(&demo, "network", RolloutAction::ApplyBaseline))
+        .await
+        .expect("apply");
     match events.try_recv() {
         Ok(ClusterEvent::Snapshot(s)) => assert_eq!(s.namespaced_policies("network").count(), 5),
         other => panic!("expected a snapshot, got {other:?}"),

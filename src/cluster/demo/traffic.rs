@@ -46,8 +46,25 @@ pub struct Pattern {
     pub noise: Option<(DropReason, f64)>,
 }
 
-const fn pattern(src: Peer, dst: Peer, protocol: Protocol, port: u16, per_minute: f64, egress: Cover, ingress: Cover) -> Pattern {
-    Pattern { src, dst, protocol, port, per_minute, egress, ingress, noise: None }
+const fn pattern(
+    src: Peer,
+    dst: Peer,
+    protocol: Protocol,
+    port: u16,
+    per_minute: f64,
+    egress: Cover,
+    ingress: Cover,
+) -> Pattern {
+    Pattern {
+        src,
+        dst,
+        protocol,
+        port,
+        per_minute,
+        egress,
+        ingress,
+        noise: None,
+    }
 }
 
 use BaselineComponent as B;
@@ -65,69 +82,357 @@ const COREDNS: Peer = Pod("kube-system", "coredns");
 /// The demo's connections.
 pub const PATTERNS: &[Pattern] = &[
     // DNS from every workload namespace.
-    pattern(Pod("cert-manager", "cert-manager"), COREDNS, Udp, 53, 12.0, DNS, Nothing),
+    pattern(
+        Pod("cert-manager", "cert-manager"),
+        COREDNS,
+        Udp,
+        53,
+        12.0,
+        DNS,
+        Nothing,
+    ),
     pattern(Pod("monitoring", "prometheus"), COREDNS, Udp, 53, 30.0, DNS, Nothing),
     pattern(Pod("monitoring", "grafana"), COREDNS, Udp, 53, 6.0, DNS, Nothing),
     pattern(Pod("auth", "keycloak"), COREDNS, Udp, 53, 10.0, DNS, Nothing),
     pattern(Pod("auth", "oauth2-proxy"), COREDNS, Udp, 53, 8.0, DNS, Nothing),
     pattern(Pod("databases", "postgres"), COREDNS, Udp, 53, 3.0, DNS, Nothing),
     pattern(Pod("media", "jellyfin"), COREDNS, Udp, 53, 4.0, DNS, Nothing),
-    pattern(Pod("network", "ingress-nginx-controller"), COREDNS, Udp, 53, 20.0, DNS, Nothing),
+    pattern(
+        Pod("network", "ingress-nginx-controller"),
+        COREDNS,
+        Udp,
+        53,
+        20.0,
+        DNS,
+        Nothing,
+    ),
     pattern(Pod("lab", "loadgen"), COREDNS, Udp, 53, 6.0, DNS, Nothing),
     pattern(Pod("stage", "shop-api"), COREDNS, Udp, 53, 9.0, DNS, Nothing),
     pattern(Pod("payments", "payments-api"), COREDNS, Udp, 53, 14.0, DNS, Nothing),
     pattern(Pod("legacy-batch", "report-cron"), COREDNS, Udp, 53, 2.0, DNS, Nothing),
-    pattern(Pod("flux-system", "source-controller"), COREDNS, Udp, 53, 4.0, DNS, Nothing),
+    pattern(
+        Pod("flux-system", "source-controller"),
+        COREDNS,
+        Udp,
+        53,
+        4.0,
+        DNS,
+        Nothing,
+    ),
     // The API server.
-    pattern(Pod("cert-manager", "cert-manager"), KubeApiserver, Tcp, 6443, 8.0, API, Nothing),
-    pattern(Pod("cert-manager", "cert-manager-cainjector"), KubeApiserver, Tcp, 6443, 4.0, API, Nothing),
-    pattern(Pod("flux-system", "kustomize-controller"), KubeApiserver, Tcp, 6443, 10.0, API, Nothing),
-    pattern(Pod("monitoring", "prometheus"), KubeApiserver, Tcp, 6443, 6.0, API, Nothing),
-    pattern(Pod("network", "external-dns"), KubeApiserver, Tcp, 6443, 2.0, API, Nothing),
-    pattern(KubeApiserver, Pod("cert-manager", "cert-manager-webhook"), Tcp, 10250, 5.0, Nothing, Policy("allow-webhook-from-apiserver")),
+    pattern(
+        Pod("cert-manager", "cert-manager"),
+        KubeApiserver,
+        Tcp,
+        6443,
+        8.0,
+        API,
+        Nothing,
+    ),
+    pattern(
+        Pod("cert-manager", "cert-manager-cainjector"),
+        KubeApiserver,
+        Tcp,
+        6443,
+        4.0,
+        API,
+        Nothing,
+    ),
+    pattern(
+        Pod("flux-system", "kustomize-controller"),
+        KubeApiserver,
+        Tcp,
+        6443,
+        10.0,
+        API,
+        Nothing,
+    ),
+    pattern(
+        Pod("monitoring", "prometheus"),
+        KubeApiserver,
+        Tcp,
+        6443,
+        6.0,
+        API,
+        Nothing,
+    ),
+    pattern(
+        Pod("network", "external-dns"),
+        KubeApiserver,
+        Tcp,
+        6443,
+        2.0,
+        API,
+        Nothing,
+    ),
+    pattern(
+        KubeApiserver,
+        Pod("cert-manager", "cert-manager-webhook"),
+        Tcp,
+        10250,
+        5.0,
+        Nothing,
+        Policy("allow-webhook-from-apiserver"),
+    ),
     // Inside namespaces.
-    pattern(Pod("stage", "shop-frontend"), Pod("stage", "shop-api"), Tcp, 8080, 40.0, INTRA, INTRA),
-    pattern(Pod("stage", "shop-worker"), Pod("stage", "shop-api"), Tcp, 8080, 6.0, INTRA, INTRA),
-    pattern(Pod("payments", "payments-api"), Pod("payments", "ledger"), Tcp, 9000, 25.0, INTRA, INTRA),
-    pattern(Pod("auth", "oauth2-proxy"), Pod("auth", "keycloak"), Tcp, 8080, 18.0, INTRA, INTRA),
+    pattern(
+        Pod("stage", "shop-frontend"),
+        Pod("stage", "shop-api"),
+        Tcp,
+        8080,
+        40.0,
+        INTRA,
+        INTRA,
+    ),
+    pattern(
+        Pod("stage", "shop-worker"),
+        Pod("stage", "shop-api"),
+        Tcp,
+        8080,
+        6.0,
+        INTRA,
+        INTRA,
+    ),
+    pattern(
+        Pod("payments", "payments-api"),
+        Pod("payments", "ledger"),
+        Tcp,
+        9000,
+        25.0,
+        INTRA,
+        INTRA,
+    ),
+    pattern(
+        Pod("auth", "oauth2-proxy"),
+        Pod("auth", "keycloak"),
+        Tcp,
+        8080,
+        18.0,
+        INTRA,
+        INTRA,
+    ),
     pattern(Pod("lab", "loadgen"), Pod("lab", "echo"), Tcp, 8080, 60.0, INTRA, INTRA),
-    pattern(Pod("monitoring", "grafana"), Pod("monitoring", "prometheus"), Tcp, 9090, 12.0, INTRA, INTRA),
+    pattern(
+        Pod("monitoring", "grafana"),
+        Pod("monitoring", "prometheus"),
+        Tcp,
+        9090,
+        12.0,
+        INTRA,
+        INTRA,
+    ),
     // Metrics scrapes.
-    pattern(Pod("monitoring", "prometheus"), Pod("auth", "keycloak"), Tcp, 9000, 4.0, Policy("allow-prometheus-scrape-all"), SCRAPE),
-    pattern(Pod("monitoring", "prometheus"), Pod("databases", "postgres"), Tcp, 9187, 4.0, Policy("allow-prometheus-scrape-all"), SCRAPE),
-    pattern(Pod("monitoring", "prometheus"), Pod("stage", "shop-api"), Tcp, 9102, 4.0, Policy("allow-prometheus-scrape-all"), SCRAPE),
-    pattern(Pod("monitoring", "prometheus"), Pod("cert-manager", "cert-manager"), Tcp, 9402, 2.0, Policy("allow-prometheus-scrape-all"), SCRAPE),
+    pattern(
+        Pod("monitoring", "prometheus"),
+        Pod("auth", "keycloak"),
+        Tcp,
+        9000,
+        4.0,
+        Policy("allow-prometheus-scrape-all"),
+        SCRAPE,
+    ),
+    pattern(
+        Pod("monitoring", "prometheus"),
+        Pod("databases", "postgres"),
+        Tcp,
+        9187,
+        4.0,
+        Policy("allow-prometheus-scrape-all"),
+        SCRAPE,
+    ),
+    pattern(
+        Pod("monitoring", "prometheus"),
+        Pod("stage", "shop-api"),
+        Tcp,
+        9102,
+        4.0,
+        Policy("allow-prometheus-scrape-all"),
+        SCRAPE,
+    ),
+    pattern(
+        Pod("monitoring", "prometheus"),
+        Pod("cert-manager", "cert-manager"),
+        Tcp,
+        9402,
+        2.0,
+        Policy("allow-prometheus-scrape-all"),
+        SCRAPE,
+    ),
     // Kubelet probes.
     pattern(Host, Pod("auth", "keycloak"), Tcp, 9000, 6.0, Nothing, PROBES),
     pattern(Host, Pod("databases", "postgres"), Tcp, 5432, 6.0, Nothing, PROBES),
     pattern(Host, Pod("stage", "shop-api"), Tcp, 8080, 6.0, Nothing, PROBES),
     pattern(Host, Pod("payments", "payments-api"), Tcp, 8443, 6.0, Nothing, PROBES),
     // Across namespaces.
-    pattern(Pod("network", "ingress-nginx-controller"), Pod("auth", "keycloak"), Tcp, 8080, 30.0, Nothing, Policy("allow-keycloak-from-ingress")),
-    pattern(Pod("network", "ingress-nginx-controller"), Pod("payments", "payments-api"), Tcp, 8443, 45.0, Nothing, Policy("allow-api-from-ingress")),
-    pattern(Pod("network", "ingress-nginx-controller"), Pod("stage", "shop-frontend"), Tcp, 8080, 25.0, Nothing, Nothing),
-    pattern(Pod("network", "ingress-nginx-controller"), Pod("media", "jellyfin"), Tcp, 8096, 10.0, Nothing, Nothing),
-    pattern(Pod("auth", "keycloak"), Pod("databases", "postgres"), Tcp, 5432, 20.0, Policy("allow-keycloak-to-postgres"), Policy("allow-postgres-clients")),
-    pattern(Pod("payments", "payments-api"), Pod("databases", "postgres"), Tcp, 5432, 35.0, Nothing, Policy("allow-postgres-clients")),
-    pattern(Pod("monitoring", "grafana"), Pod("databases", "postgres"), Tcp, 5432, 3.0, Nothing, Nothing),
-    pattern(Pod("stage", "shop-api"), Pod("databases", "redis"), Tcp, 6379, 15.0, Policy("allow-shop-api-egress"), Nothing),
-    pattern(Pod("legacy-batch", "report-cron"), Pod("auth", "keycloak"), Tcp, 8080, 4.0, Nothing, Nothing),
-    pattern(Pod("legacy-batch", "report-cron"), Pod("databases", "postgres"), Tcp, 5432, 3.0, Nothing, Nothing),
+    pattern(
+        Pod("network", "ingress-nginx-controller"),
+        Pod("auth", "keycloak"),
+        Tcp,
+        8080,
+        30.0,
+        Nothing,
+        Policy("allow-keycloak-from-ingress"),
+    ),
+    pattern(
+        Pod("network", "ingress-nginx-controller"),
+        Pod("payments", "payments-api"),
+        Tcp,
+        8443,
+        45.0,
+        Nothing,
+        Policy("allow-api-from-ingress"),
+    ),
+    pattern(
+        Pod("network", "ingress-nginx-controller"),
+        Pod("stage", "shop-frontend"),
+        Tcp,
+        8080,
+        25.0,
+        Nothing,
+        Nothing,
+    ),
+    pattern(
+        Pod("network", "ingress-nginx-controller"),
+        Pod("media", "jellyfin"),
+        Tcp,
+        8096,
+        10.0,
+        Nothing,
+        Nothing,
+    ),
+    pattern(
+        Pod("auth", "keycloak"),
+        Pod("databases", "postgres"),
+        Tcp,
+        5432,
+        20.0,
+        Policy("allow-keycloak-to-postgres"),
+        Policy("allow-postgres-clients"),
+    ),
+    pattern(
+        Pod("payments", "payments-api"),
+        Pod("databases", "postgres"),
+        Tcp,
+        5432,
+        35.0,
+        Nothing,
+        Policy("allow-postgres-clients"),
+    ),
+    pattern(
+        Pod("monitoring", "grafana"),
+        Pod("databases", "postgres"),
+        Tcp,
+        5432,
+        3.0,
+        Nothing,
+        Nothing,
+    ),
+    pattern(
+        Pod("stage", "shop-api"),
+        Pod("databases", "redis"),
+        Tcp,
+        6379,
+        15.0,
+        Policy("allow-shop-api-egress"),
+        Nothing,
+    ),
+    pattern(
+        Pod("legacy-batch", "report-cron"),
+        Pod("auth", "keycloak"),
+        Tcp,
+        8080,
+        4.0,
+        Nothing,
+        Nothing,
+    ),
+    pattern(
+        Pod("legacy-batch", "report-cron"),
+        Pod("databases", "postgres"),
+        Tcp,
+        5432,
+        3.0,
+        Nothing,
+        Nothing,
+    ),
     // The world.
-    pattern(Pod("cert-manager", "cert-manager"), World("172.65.32.248", "acme-v02.api.letsencrypt.org"), Tcp, 443, 2.0, Policy("allow-acme-https"), Nothing),
-    pattern(Pod("cert-manager", "cert-manager"), World("203.0.113.10", "shop.example.com"), Tcp, 80, 3.0, Nothing, Nothing),
-    pattern(Pod("network", "external-dns"), World("104.16.132.229", "api.cloudflare.com"), Tcp, 443, 2.0, Nothing, Nothing),
-    pattern(Pod("flux-system", "source-controller"), World("140.82.121.4", "github.com"), Tcp, 443, 3.0, Nothing, Nothing),
-    pattern(Pod("payments", "payments-api"), World("54.187.174.169", "api.stripe.com"), Tcp, 443, 12.0, Nothing, Nothing),
-    pattern(Pod("monitoring", "grafana"), World("34.120.177.193", "grafana.com"), Tcp, 443, 1.0, Nothing, Nothing),
+    pattern(
+        Pod("cert-manager", "cert-manager"),
+        World("172.65.32.248", "acme-v02.api.letsencrypt.org"),
+        Tcp,
+        443,
+        2.0,
+        Policy("allow-acme-https"),
+        Nothing,
+    ),
+    pattern(
+        Pod("cert-manager", "cert-manager"),
+        World("203.0.113.10", "shop.example.com"),
+        Tcp,
+        80,
+        3.0,
+        Nothing,
+        Nothing,
+    ),
+    pattern(
+        Pod("network", "external-dns"),
+        World("104.16.132.229", "api.cloudflare.com"),
+        Tcp,
+        443,
+        2.0,
+        Nothing,
+        Nothing,
+    ),
+    pattern(
+        Pod("flux-system", "source-controller"),
+        World("140.82.121.4", "github.com"),
+        Tcp,
+        443,
+        3.0,
+        Nothing,
+        Nothing,
+    ),
+    pattern(
+        Pod("payments", "payments-api"),
+        World("54.187.174.169", "api.stripe.com"),
+        Tcp,
+        443,
+        12.0,
+        Nothing,
+        Nothing,
+    ),
+    pattern(
+        Pod("monitoring", "grafana"),
+        World("34.120.177.193", "grafana.com"),
+        Tcp,
+        443,
+        1.0,
+        Nothing,
+        Nothing,
+    ),
     // Datapath noise that no policy explains.
     Pattern {
         noise: Some((DropReason::STALE_OR_UNROUTABLE_IP, 0.04)),
-        ..pattern(Pod("network", "ingress-nginx-controller"), Pod("media", "transcoder"), Tcp, 8080, 12.0, Nothing, Nothing)
+        ..pattern(
+            Pod("network", "ingress-nginx-controller"),
+            Pod("media", "transcoder"),
+            Tcp,
+            8080,
+            12.0,
+            Nothing,
+            Nothing,
+        )
     },
     Pattern {
         noise: Some((DropReason::CT_MAP_INSERTION_FAILED, 0.01)),
-        ..pattern(Pod("media", "transcoder"), World("151.101.1.140", "cdn.example.net"), Tcp, 443, 20.0, Nothing, Nothing)
+        ..pattern(
+            Pod("media", "transcoder"),
+            World("151.101.1.140", "cdn.example.net"),
+            Tcp,
+            443,
+            20.0,
+            Nothing,
+            Nothing,
+        )
     },
 ];
 
@@ -158,7 +463,11 @@ fn connection(snapshot: &ClusterSnapshot, pattern: &Pattern, time: Timestamp, rn
     let destination = endpoint(snapshot, pattern.dst, rng)?;
     let mut verdict = Verdict::Forwarded;
     let mut reason = None;
-    let mut direction = if source.namespace.is_empty() { Direction::Ingress } else { Direction::Egress };
+    let mut direction = if source.namespace.is_empty() {
+        Direction::Ingress
+    } else {
+        Direction::Egress
+    };
 
     if !source.namespace.is_empty() && blocks(snapshot, &source.namespace, Side::Egress, pattern.egress) {
         (verdict, reason, direction) = (Verdict::Dropped, Some(DropReason::POLICY_DENIED), Direction::Egress);
@@ -166,10 +475,10 @@ fn connection(snapshot: &ClusterSnapshot, pattern: &Pattern, time: Timestamp, rn
         && blocks(snapshot, &destination.namespace, Side::Ingress, pattern.ingress)
     {
         (verdict, reason, direction) = (Verdict::Dropped, Some(DropReason::POLICY_DENIED), Direction::Ingress);
-    } else if let Some((noise, share)) = pattern.noise {
-        if rng.f64() < share {
-            (verdict, reason) = (Verdict::Dropped, Some(noise));
-        }
+    } else if let Some((noise, share)) = pattern.noise
+        && rng.f64() < share
+    {
+        (verdict, reason) = (Verdict::Dropped, Some(noise));
     }
     let node = format!("demo-worker-{}", 1 + (source.identity + destination.identity) % 3);
     let destination_names = match pattern.dst {
@@ -272,5 +581,6 @@ fn endpoint(snapshot: &ClusterSnapshot, peer: Peer, rng: &mut fastrand::Rng) -> 
 }
 
 fn stable_hash(text: &str) -> u32 {
-    text.bytes().fold(2166136261u32, |h, b| (h ^ u32::from(b)).wrapping_mul(16777619))
+    text.bytes()
+        .fold(2166136261u32, |h, b| (h ^ u32::from(b)).wrapping_mul(16777619))
 }

@@ -1,9 +1,9 @@
 use super::*;
 use crate::cluster::audit::AuditOutcome;
-use crate::cluster::demo::DemoCluster;
 use crate::cluster::backup;
-use crate::rollout::Change;
+use crate::cluster::demo::DemoCluster;
 use crate::policy::{TemplateVars, Templates};
+use crate::rollout::Change;
 use crate::rollout::plan::{self, PlanInput, Request};
 use crate::rollout::{RolloutAction, status_for};
 
@@ -20,7 +20,11 @@ fn fixture() -> Fixture {
 
 impl Fixture {
     fn mutator(&self, readonly: bool) -> Mutator {
-        Mutator::new(Arc::new(self.demo.clone()), readonly, AuditLog::new(self.dir.path().join("audit.jsonl")))
+        Mutator::new(
+            Arc::new(self.demo.clone()),
+            readonly,
+            AuditLog::new(self.dir.path().join("audit.jsonl")),
+        )
     }
 
     fn plan(&self, namespace: &str, action: RolloutAction) -> RolloutPlan {
@@ -62,7 +66,10 @@ async fn read_only_refuses_below_the_ui_and_is_audited() {
     assert_eq!(result, Err(ClusterError::ReadOnly));
     assert!(matches!(record.outcome, AuditOutcome::Refused(_)));
     assert_eq!(f.demo.snapshot().policies, before.policies, "nothing changed");
-    assert!(!plan.backup_to.as_ref().expect("path").exists(), "nothing backed up either");
+    assert!(
+        !plan.backup_to.as_ref().expect("path").exists(),
+        "nothing backed up either"
+    );
     assert_eq!(f.audit().len(), 1);
     // A dry run is still allowed: it changes nothing.
     assert!(f.mutator(true).dry_run(&plan).await.is_ok());
@@ -103,7 +110,13 @@ async fn a_failed_backup_deletes_nothing() {
 async fn plans_may_not_reach_into_another_namespace() {
     let f = fixture();
     let mut plan = f.plan("media", RolloutAction::RollbackNamespace);
-    let foreign = f.demo.snapshot().namespaced_policies("auth").next().cloned().expect("auth policy");
+    let foreign = f
+        .demo
+        .snapshot()
+        .namespaced_policies("auth")
+        .next()
+        .cloned()
+        .expect("auth policy");
     plan.changes.push(Change::Delete(foreign));
     let before = f.demo.snapshot();
     let (result, _) = f.mutator(false).execute(&plan).await;

@@ -50,8 +50,17 @@ fn object_states() -> Vec<(&'static str, Vec<PolicyObject>)> {
     let with = |extra: Vec<PolicyObject>| -> Vec<PolicyObject> { full.iter().cloned().chain(extra).collect() };
     vec![
         ("nothing", vec![]),
-        ("app allow only", vec![tighten_policy("allow-web", "app-allow", None, json!({}))]),
-        ("foreign only", vec![PolicyObject { labels: BTreeMap::new(), ..default_deny(Some(true), Some(true)) }]),
+        (
+            "app allow only",
+            vec![tighten_policy("allow-web", "app-allow", None, json!({}))],
+        ),
+        (
+            "foreign only",
+            vec![PolicyObject {
+                labels: BTreeMap::new(),
+                ..default_deny(Some(true), Some(true))
+            }],
+        ),
         ("partial baseline", baseline(&[BaselineComponent::Dns])),
         ("full baseline", full.clone()),
         ("staged", with(vec![default_deny(Some(false), Some(false))])),
@@ -72,7 +81,10 @@ fn phase_from_objects(state: &str) -> Option<Phase> {
 }
 
 fn intent(phase: Option<Phase>) -> Intent {
-    Intent { phase, ..Intent::default() }
+    Intent {
+        phase,
+        ..Intent::default()
+    }
 }
 
 #[test]
@@ -98,7 +110,11 @@ fn every_intent_and_object_state_derives_the_documented_phase() {
                 recorded,
                 Some(p @ (Phase::Observe | Phase::Baseline | Phase::Audit | Phase::Enforced)) if p != expected
             );
-            assert_eq!(mismatch, disagrees, "intent {recorded:?}, objects {name}: {:?}", status.drift);
+            assert_eq!(
+                mismatch, disagrees,
+                "intent {recorded:?}, objects {name}: {:?}",
+                status.drift
+            );
         }
     }
 }
@@ -123,12 +139,18 @@ fn the_rollout_path_is_drift_free_when_intent_follows_objects() {
         (Some(Phase::Baseline), full.clone(), Phase::Baseline),
         (
             Some(Phase::Audit),
-            full.iter().cloned().chain([default_deny(Some(false), Some(false))]).collect(),
+            full.iter()
+                .cloned()
+                .chain([default_deny(Some(false), Some(false))])
+                .collect(),
             Phase::Audit,
         ),
         (
             Some(Phase::Enforced),
-            full.iter().cloned().chain([default_deny(Some(true), Some(true))]).collect(),
+            full.iter()
+                .cloned()
+                .chain([default_deny(Some(true), Some(true))])
+                .collect(),
             Phase::Enforced,
         ),
         (Some(Phase::Baseline), full.clone(), Phase::Baseline),
@@ -147,7 +169,11 @@ fn enforcing_without_dns_is_flagged() {
     let objects = vec![default_deny(Some(true), Some(true))];
     let status = NamespaceStatus::derive(intent(Some(Phase::Enforced)), ObservedPolicies::from_policies(&objects));
     assert!(status.drift.contains(&Drift::DefaultDenyWithoutDns));
-    assert!(status.drift.contains(&Drift::IncompleteBaseline(BaselineComponent::ALL.to_vec())));
+    assert!(
+        status
+            .drift
+            .contains(&Drift::IncompleteBaseline(BaselineComponent::ALL.to_vec()))
+    );
     // Staged (not enforcing) without DNS is incomplete but not yet breaking lookups.
     let staged = vec![default_deny(Some(false), Some(false))];
     let status = NamespaceStatus::derive(intent(Some(Phase::Audit)), ObservedPolicies::from_policies(&staged));
@@ -160,14 +186,24 @@ fn partial_and_duplicate_default_deny_are_flagged() {
     objects.push(default_deny(Some(true), Some(false)));
     let status = NamespaceStatus::derive(intent(Some(Phase::Enforced)), ObservedPolicies::from_policies(&objects));
     assert_eq!(status.phase, Phase::Enforced);
-    assert_eq!(status.drift, vec![Drift::PartialEnforcement { ingress: true, egress: false }]);
+    assert_eq!(
+        status.drift,
+        vec![Drift::PartialEnforcement {
+            ingress: true,
+            egress: false
+        }]
+    );
 
     // Two default-denies combine: any enforcing direction enforces.
     objects.push(default_deny(Some(false), Some(true)));
     let observed = ObservedPolicies::from_policies(&objects);
     assert_eq!(
         observed.default_deny,
-        Some(DefaultDeny { count: 2, ingress_enforced: true, egress_enforced: true })
+        Some(DefaultDeny {
+            count: 2,
+            ingress_enforced: true,
+            egress_enforced: true
+        })
     );
     let status = NamespaceStatus::derive(intent(Some(Phase::Enforced)), observed);
     assert_eq!(status.drift, vec![Drift::DuplicateDefaultDeny(2)]);
@@ -177,17 +213,26 @@ fn partial_and_duplicate_default_deny_are_flagged() {
 fn carve_out_and_rollback_disagreements_are_flagged() {
     let mut enforced = baseline(&BaselineComponent::ALL);
     enforced.push(default_deny(Some(true), Some(true)));
-    let status = NamespaceStatus::derive(intent(Some(Phase::CarvedOut)), ObservedPolicies::from_policies(&enforced));
+    let status = NamespaceStatus::derive(
+        intent(Some(Phase::CarvedOut)),
+        ObservedPolicies::from_policies(&enforced),
+    );
     assert_eq!(status.phase, Phase::CarvedOut);
     assert!(status.drift.contains(&Drift::CarvedOutButEnforced));
 
-    let status = NamespaceStatus::derive(intent(Some(Phase::RolledBack)), ObservedPolicies::from_policies(&enforced));
+    let status = NamespaceStatus::derive(
+        intent(Some(Phase::RolledBack)),
+        ObservedPolicies::from_policies(&enforced),
+    );
     assert_eq!(status.phase, Phase::Enforced);
     assert!(status.drift.contains(&Drift::RolledBackButPoliciesPresent(6)));
 
     // Carved out with only the baseline left is fine: it isolates nothing.
     let baseline_only = baseline(&BaselineComponent::ALL);
-    let status = NamespaceStatus::derive(intent(Some(Phase::CarvedOut)), ObservedPolicies::from_policies(&baseline_only));
+    let status = NamespaceStatus::derive(
+        intent(Some(Phase::CarvedOut)),
+        ObservedPolicies::from_policies(&baseline_only),
+    );
     assert!(status.drift.is_empty(), "{:?}", status.drift);
 }
 
@@ -237,8 +282,14 @@ fn phase_names_round_trip_through_annotations() {
         assert!(!phase.label().is_empty());
     }
     for drift in [
-        Drift::IntentMismatch { intended: Phase::Audit, observed: Phase::Enforced },
-        Drift::PartialEnforcement { ingress: false, egress: true },
+        Drift::IntentMismatch {
+            intended: Phase::Audit,
+            observed: Phase::Enforced,
+        },
+        Drift::PartialEnforcement {
+            ingress: false,
+            egress: true,
+        },
     ] {
         assert!(!drift.to_string().is_empty());
     }

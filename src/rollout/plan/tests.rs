@@ -37,7 +37,10 @@ fn plan_for(snapshot: &ClusterSnapshot, namespace: &str, request: Request) -> Re
 }
 
 fn verbs(plan: &RolloutPlan) -> Vec<String> {
-    plan.changes.iter().map(|c| format!("{} {}", c.verb(), c.target().name)).collect()
+    plan.changes
+        .iter()
+        .map(|c| format!("{} {}", c.verb(), c.target().name))
+        .collect()
 }
 
 #[test]
@@ -45,8 +48,14 @@ fn baseline_creates_the_five_allows_and_records_intent() {
     let plan = plan_for(&demo(), "network", Request::Simple(RolloutAction::ApplyBaseline)).expect("plan");
     assert_eq!(plan.changes.len(), 5);
     assert!(plan.changes.iter().all(|c| matches!(c, Change::Create(_))));
-    assert_eq!(plan.annotations.set.get(labels::INTENT).map(String::as_str), Some("baseline"));
-    assert_eq!(plan.annotations.set.get(labels::INTENT_BY).map(String::as_str), Some("carol"));
+    assert_eq!(
+        plan.annotations.set.get(labels::INTENT).map(String::as_str),
+        Some("baseline")
+    );
+    assert_eq!(
+        plan.annotations.set.get(labels::INTENT_BY).map(String::as_str),
+        Some("carol")
+    );
     assert!(plan.backup_to.is_none(), "nothing is deleted");
     // Already present and identical: nothing to do.
     let again = plan_for(&demo(), "media", Request::Simple(RolloutAction::ApplyBaseline));
@@ -61,7 +70,8 @@ fn baseline_repairs_a_changed_policy_with_its_resource_version() {
         .iter_mut()
         .find(|p| p.namespace.as_deref() == Some("media") && p.name == "tighten-baseline-dns")
         .expect("dns baseline");
-    dns.body.insert("spec".into(), serde_json::json!({"endpointSelector": {}}));
+    dns.body
+        .insert("spec".into(), serde_json::json!({"endpointSelector": {}}));
     let plan = plan_for(&snapshot, "media", Request::Simple(RolloutAction::ApplyBaseline)).expect("plan");
     assert_eq!(verbs(&plan), vec!["update tighten-baseline-dns"]);
     match &plan.changes[0] {
@@ -80,17 +90,29 @@ fn stage_needs_a_complete_baseline() {
         Change::Create(dd) => assert_eq!(crate::rollout::phase::default_deny_flags(dd), (false, false)),
         other => panic!("expected a create, got {other:?}"),
     }
-    assert_eq!(plan.annotations.set.get(labels::STAGED_AT).map(String::as_str), Some("2026-11-23T12:00:00Z"));
+    assert_eq!(
+        plan.annotations.set.get(labels::STAGED_AT).map(String::as_str),
+        Some("2026-11-23T12:00:00Z")
+    );
 
     let mut snapshot = demo();
     snapshot
         .policies
         .retain(|p| !(p.namespace.as_deref() == Some("media") && p.name == "tighten-baseline-dns"));
     let refused = plan_for(&snapshot, "media", Request::Simple(RolloutAction::StageDefaultDeny));
-    assert!(matches!(refused, Err(Refusal::Invalid(ref why)) if why.contains("dns")), "{refused:?}");
+    assert!(
+        matches!(refused, Err(Refusal::Invalid(ref why)) if why.contains("dns")),
+        "{refused:?}"
+    );
 
     let refused = plan_for(&demo(), "network", Request::Simple(RolloutAction::StageDefaultDeny));
-    assert!(matches!(refused, Err(Refusal::WrongPhase { phase: Phase::Observe, .. })));
+    assert!(matches!(
+        refused,
+        Err(Refusal::WrongPhase {
+            phase: Phase::Observe,
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -104,10 +126,16 @@ fn enforce_flips_enable_default_deny_only_from_audit() {
         }
         other => panic!("expected one update, got {other:?}"),
     }
-    assert_eq!(plan.annotations.set.get(labels::INTENT).map(String::as_str), Some("enforced"));
+    assert_eq!(
+        plan.annotations.set.get(labels::INTENT).map(String::as_str),
+        Some("enforced")
+    );
     for ns in ["media", "cert-manager", "network", "payments"] {
         assert!(
-            matches!(plan_for(&demo(), ns, Request::Simple(RolloutAction::Enforce)), Err(Refusal::WrongPhase { .. })),
+            matches!(
+                plan_for(&demo(), ns, Request::Simple(RolloutAction::Enforce)),
+                Err(Refusal::WrongPhase { .. })
+            ),
             "{ns}"
         );
     }
@@ -115,7 +143,12 @@ fn enforce_flips_enable_default_deny_only_from_audit() {
 
 #[test]
 fn staging_an_enforced_namespace_steps_back_to_audit() {
-    let plan = plan_for(&demo(), "cert-manager", Request::Simple(RolloutAction::StageDefaultDeny)).expect("plan");
+    let plan = plan_for(
+        &demo(),
+        "cert-manager",
+        Request::Simple(RolloutAction::StageDefaultDeny),
+    )
+    .expect("plan");
     match plan.changes.as_slice() {
         [Change::Update { after, .. }] => {
             assert_eq!(crate::rollout::phase::default_deny_flags(after), (false, false))
@@ -127,12 +160,26 @@ fn staging_an_enforced_namespace_steps_back_to_audit() {
 
 #[test]
 fn partial_rollback_deletes_only_the_default_deny_with_a_backup() {
-    let plan = plan_for(&demo(), "cert-manager", Request::Simple(RolloutAction::RollbackDefaultDeny)).expect("plan");
+    let plan = plan_for(
+        &demo(),
+        "cert-manager",
+        Request::Simple(RolloutAction::RollbackDefaultDeny),
+    )
+    .expect("plan");
     assert_eq!(verbs(&plan), vec!["delete tighten-default-deny"]);
     let backup = plan.backup_to.clone().expect("backup path");
-    assert_eq!(backup, Path::new("/backups/demo/cert-manager/20261123T120000Z-rollback-default-deny.yaml"));
-    assert_eq!(plan.annotations.set.get(labels::BACKUP), Some(&backup.display().to_string()));
-    assert_eq!(plan.annotations.set.get(labels::INTENT).map(String::as_str), Some("baseline"));
+    assert_eq!(
+        backup,
+        Path::new("/backups/demo/cert-manager/20261123T120000Z-rollback-default-deny.yaml")
+    );
+    assert_eq!(
+        plan.annotations.set.get(labels::BACKUP),
+        Some(&backup.display().to_string())
+    );
+    assert_eq!(
+        plan.annotations.set.get(labels::INTENT).map(String::as_str),
+        Some("baseline")
+    );
     assert!(RolloutAction::RollbackDefaultDeny.is_destructive());
     let refused = plan_for(&demo(), "media", Request::Simple(RolloutAction::RollbackDefaultDeny));
     assert!(matches!(refused, Err(Refusal::WrongPhase { .. })));
@@ -142,12 +189,27 @@ fn partial_rollback_deletes_only_the_default_deny_with_a_backup() {
 fn namespace_rollback_deletes_every_policy_of_the_namespace_only() {
     let snapshot = demo();
     let plan = plan_for(&snapshot, "media", Request::Simple(RolloutAction::RollbackNamespace)).expect("plan");
-    assert_eq!(plan.changes.len(), 6, "five baseline allows and the Helm chart's NetworkPolicy");
-    assert!(plan.changes.iter().all(|c| c.target().namespace.as_deref() == Some("media")));
-    assert!(plan.changes.iter().any(|c| c.target().kind == PolicyKind::NetworkPolicy));
+    assert_eq!(
+        plan.changes.len(),
+        6,
+        "five baseline allows and the Helm chart's NetworkPolicy"
+    );
+    assert!(
+        plan.changes
+            .iter()
+            .all(|c| c.target().namespace.as_deref() == Some("media"))
+    );
+    assert!(
+        plan.changes
+            .iter()
+            .any(|c| c.target().kind == PolicyKind::NetworkPolicy)
+    );
     assert!(!plan.warnings.is_empty(), "foreign policies are called out");
     assert!(plan.backup_to.is_some());
-    assert_eq!(plan.annotations.set.get(labels::INTENT).map(String::as_str), Some("rolled-back"));
+    assert_eq!(
+        plan.annotations.set.get(labels::INTENT).map(String::as_str),
+        Some("rolled-back")
+    );
     let refused = plan_for(&snapshot, "network", Request::Simple(RolloutAction::RollbackNamespace));
     assert!(matches!(refused, Err(Refusal::NothingToDo(_))));
 }
@@ -156,9 +218,19 @@ fn namespace_rollback_deletes_every_policy_of_the_namespace_only() {
 fn carve_out_needs_a_reason_and_is_not_destructive() {
     let refused = plan_for(&demo(), "network", Request::CarveOut { reason: "  ".into() });
     assert!(matches!(refused, Err(Refusal::Invalid(_))));
-    let plan = plan_for(&demo(), "network", Request::CarveOut { reason: "vendor appliance".into() }).expect("plan");
+    let plan = plan_for(
+        &demo(),
+        "network",
+        Request::CarveOut {
+            reason: "vendor appliance".into(),
+        },
+    )
+    .expect("plan");
     assert!(plan.changes.is_empty());
-    assert_eq!(plan.annotations.set.get(labels::CARVE_OUT_REASON).map(String::as_str), Some("vendor appliance"));
+    assert_eq!(
+        plan.annotations.set.get(labels::CARVE_OUT_REASON).map(String::as_str),
+        Some("vendor appliance")
+    );
     assert!(plan.backup_to.is_none());
     let warned = plan_for(&demo(), "auth", Request::CarveOut { reason: "x".into() }).expect("plan");
     assert!(!warned.warnings.is_empty(), "enforced default-deny stays");
@@ -171,7 +243,10 @@ fn carve_out_needs_a_reason_and_is_not_destructive() {
 #[test]
 fn observe_ends_a_carve_out() {
     let plan = plan_for(&demo(), "kube-system", Request::Simple(RolloutAction::Observe)).expect("plan");
-    assert_eq!(plan.annotations.set.get(labels::INTENT).map(String::as_str), Some("observe"));
+    assert_eq!(
+        plan.annotations.set.get(labels::INTENT).map(String::as_str),
+        Some("observe")
+    );
     assert_eq!(plan.annotations.remove, vec![labels::CARVE_OUT_REASON.to_string()]);
     assert!(plan_for(&demo(), "auth", Request::Simple(RolloutAction::Observe)).is_err());
 }
@@ -182,17 +257,33 @@ fn restore_recreates_the_backup_in_its_namespace_only() {
     let plan = plan_for(
         &demo(),
         "payments",
-        Request::Restore { backup: "/b/payments.yaml".into(), objects: objects.clone() },
+        Request::Restore {
+            backup: "/b/payments.yaml".into(),
+            objects: objects.clone(),
+        },
     )
     .expect("plan");
     assert_eq!(plan.changes.len(), objects.len());
     assert!(plan.changes.iter().all(|c| matches!(c, Change::Create(_))));
-    assert_eq!(plan.annotations.set.get(labels::INTENT).map(String::as_str), Some("enforced"));
+    assert_eq!(
+        plan.annotations.set.get(labels::INTENT).map(String::as_str),
+        Some("enforced")
+    );
 
     let mut foreign = objects;
     foreign[0].namespace = Some("auth".into());
-    let refused = plan_for(&demo(), "payments", Request::Restore { backup: "/b/x.yaml".into(), objects: foreign });
-    assert!(matches!(refused, Err(Refusal::Invalid(ref why)) if why.contains("another namespace")), "{refused:?}");
+    let refused = plan_for(
+        &demo(),
+        "payments",
+        Request::Restore {
+            backup: "/b/x.yaml".into(),
+            objects: foreign,
+        },
+    );
+    assert!(
+        matches!(refused, Err(Refusal::Invalid(ref why)) if why.contains("another namespace")),
+        "{refused:?}"
+    );
 }
 
 #[test]
@@ -200,6 +291,10 @@ fn summaries_list_every_change_and_annotation() {
     let plan = plan_for(&demo(), "databases", Request::Simple(RolloutAction::Enforce)).expect("plan");
     let summary = plan.summary();
     assert_eq!(summary[0], "update CiliumNetworkPolicy databases/tighten-default-deny");
-    assert!(summary.iter().any(|l| l == "annotate Namespace databases tighten.dev/intent=enforced"));
+    assert!(
+        summary
+            .iter()
+            .any(|l| l == "annotate Namespace databases tighten.dev/intent=enforced")
+    );
     let _ = BaselineComponent::ALL;
 }

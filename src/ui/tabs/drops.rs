@@ -22,7 +22,10 @@ const WINDOW: usize = 10;
 pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) {
     let Some(traffic) = state.traffic.namespace(&row.name) else {
         frame.render_widget(
-            Paragraph::new(Line::styled("no flows seen for this namespace yet", style(state, ThemeRole::Muted))),
+            Paragraph::new(Line::styled(
+                "no flows seen for this namespace yet",
+                style(state, ThemeRole::Muted),
+            )),
             area,
         );
         return;
@@ -41,7 +44,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
     let reason_rows: Vec<Row> = reasons
         .iter()
         .map(|r| {
-            let role = if r.key.is_policy() { ThemeRole::VerdictDropped } else { ThemeRole::Warning };
+            let role = if r.key.is_policy() {
+                ThemeRole::VerdictDropped
+            } else {
+                ThemeRole::Warning
+            };
             Row::new(vec![
                 Cell::from(Line::styled(r.key.to_string(), style(state, role))),
                 Cell::from(Line::from(r.count.to_string()).right_aligned()),
@@ -50,13 +57,18 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
         })
         .collect();
     let total = traffic.drops.sum(crate::flows::window::minute_of(state.now), WINDOW);
-    let reason_table = Table::new(reason_rows, [Constraint::Min(20), Constraint::Length(6), Constraint::Length(6)])
-        .header(Row::new(["REASON", "10m", "/min"]).style(style(state, ThemeRole::Header)))
-        .block(section(format!(" Drop reasons · {total} in {WINDOW}m "), border, title));
+    let reason_table = Table::new(
+        reason_rows,
+        [Constraint::Min(20), Constraint::Length(6), Constraint::Length(6)],
+    )
+    .header(Row::new(["REASON", "10m", "/min"]).style(style(state, ThemeRole::Header)))
+    .block(section(format!(" Drop reasons · {total} in {WINDOW}m "), border, title));
     frame.render_widget(reason_table, reasons_area);
 
     let peers = traffic.peers.top(state.now, WINDOW, PEER_ROWS);
-    let name_width = if area.width >= 110 { 28 } else { 18 };
+    let narrow = area.width < 100;
+    let name_width = if narrow { 16 } else { 28 };
+    let reason_width = if narrow { 14 } else { 18 };
     let peer_rows: Vec<Row> = peers
         .iter()
         .map(|p| {
@@ -66,47 +78,73 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
                 Direction::Egress => "out",
                 Direction::Unknown => "?",
             };
+            let side = match (narrow, k.side) {
+                (false, side) => side.label(),
+                (true, Side::Source) => "from",
+                (true, Side::Destination) => "into",
+                (true, Side::Internal) => "self",
+            };
             let side_role = match k.side {
                 Side::Source => ThemeRole::Info,
                 Side::Destination => ThemeRole::Warning,
                 Side::Internal => ThemeRole::Muted,
             };
             Row::new(vec![
-                Cell::from(Line::styled(k.side.label(), style(state, side_role))),
+                Cell::from(Line::styled(side, style(state, side_role))),
                 Cell::from(dir),
                 Cell::from(fit(&k.source, name_width)),
                 Cell::from(fit(&k.destination, name_width)),
                 Cell::from(format!("{}/{}", k.port, k.protocol.name())),
-                Cell::from(Line::styled(fit(&k.reason.to_string(), 18), style(state, ThemeRole::VerdictDropped))),
+                Cell::from(Line::styled(
+                    fit(&k.reason.to_string(), reason_width),
+                    style(state, ThemeRole::VerdictDropped),
+                )),
                 Cell::from(Line::from(p.count.to_string()).right_aligned()),
                 Cell::from(Line::from(rate(p.per_minute)).right_aligned()),
             ])
         })
         .collect();
-    let evicted = if traffic.peers.evicted > 0 { format!(" · {} quieter peers dropped from memory", traffic.peers.evicted) } else { String::new() };
+    let evicted = if traffic.peers.evicted > 0 {
+        format!(" · {} quieter peers dropped from memory", traffic.peers.evicted)
+    } else {
+        String::new()
+    };
     let peer_table = Table::new(
         peer_rows,
         [
-            Constraint::Length(9),
+            Constraint::Length(if narrow { 4 } else { 9 }),
             Constraint::Length(3),
             Constraint::Length(name_width as u16),
             Constraint::Length(name_width as u16),
             Constraint::Length(9),
-            Constraint::Length(18),
-            Constraint::Length(5),
-            Constraint::Length(5),
+            Constraint::Length(reason_width as u16),
+            Constraint::Length(if narrow { 4 } else { 5 }),
+            Constraint::Length(if narrow { 4 } else { 5 }),
         ],
     )
-    .header(Row::new(["SIDE", "DIR", "SOURCE", "DESTINATION", "PORT", "REASON", "10m", "/min"]).style(style(state, ThemeRole::Header)))
+    .header(
+        Row::new(["SIDE", "DIR", "SOURCE", "DESTINATION", "PORT", "REASON", "10m", "/min"])
+            .style(style(state, ThemeRole::Header)),
+    )
     .block(section(format!(" Dropped flows by peer{evicted} "), border, title))
     .row_highlight_style(style(state, ThemeRole::Selection));
     let mut table_state = TableState::default().with_offset(state.detail.cursor.min(peers.len().saturating_sub(1)));
     frame.render_stateful_widget(peer_table, peers_area, &mut table_state);
     if peers.is_empty() {
-        let forwarded = traffic.forwarded.sum(crate::flows::window::minute_of(state.now), WINDOW);
-        let inner = Rect { x: peers_area.x + 1, y: peers_area.y + 2, width: peers_area.width.saturating_sub(2), height: 1 };
+        let forwarded = traffic
+            .forwarded
+            .sum(crate::flows::window::minute_of(state.now), WINDOW);
+        let inner = Rect {
+            x: peers_area.x + 1,
+            y: peers_area.y + 2,
+            width: peers_area.width.saturating_sub(2),
+            height: 1,
+        };
         frame.render_widget(
-            Line::styled(format!("no drops in the last {WINDOW} min · {forwarded} flows forwarded"), style(state, ThemeRole::Ok)),
+            Line::styled(
+                format!("no drops in the last {WINDOW} min · {forwarded} flows forwarded"),
+                style(state, ThemeRole::Ok),
+            ),
             inner,
         );
     }

@@ -17,7 +17,6 @@ use super::section;
 pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) {
     let visible = area.height.saturating_sub(2) as usize;
     let filter = state.detail.verdicts;
-    let live: Vec<&SharedFlow>;
     let source: Box<dyn Iterator<Item = &SharedFlow>> = match &state.detail.paused {
         Some(frozen) => Box::new(frozen.iter().rev()),
         None => match state.traffic.namespace(&row.name) {
@@ -25,7 +24,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
             None => Box::new(std::iter::empty()),
         },
     };
-    live = source.filter(|f| filter.accepts(f.verdict)).skip(state.detail.cursor).take(visible).collect();
+    let live: Vec<&SharedFlow> = source
+        .filter(|f| filter.accepts(f.verdict))
+        .skip(state.detail.cursor)
+        .take(visible)
+        .collect();
     let name_width = if area.width >= 110 { 30 } else { 20 };
     let rows: Vec<Row> = live
         .iter()
@@ -36,8 +39,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
                 Verdict::Audit => ThemeRole::VerdictAudit,
                 _ => ThemeRole::VerdictOther,
             };
+            // The DNS name says more than "world" when a drop goes outside.
             let detail = match (f.drop_reason, f.destination_names.first()) {
-                (Some(reason), _) => reason.to_string(),
+                (Some(reason), Some(name)) => format!("{reason} {name}"),
+                (Some(reason), None) => reason.to_string(),
                 (None, Some(name)) => name.clone(),
                 (None, None) => f.node.clone(),
             };
@@ -52,7 +57,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
             ])
         })
         .collect();
-    let mode = if state.detail.paused.is_some() { "PAUSED (space resumes)" } else { "live (space pauses)" };
+    let mode = if state.detail.paused.is_some() {
+        "PAUSED (space resumes)"
+    } else {
+        "live (space pauses)"
+    };
     let title = format!(" Flows · verdict {} (v cycles) · {mode} ", filter.label());
     let table = Table::new(
         rows,
@@ -66,7 +75,22 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
             Constraint::Min(8),
         ],
     )
-    .header(Row::new(["TIME", "VERDICT", "DIR", "SOURCE", "DESTINATION", "PORT", "REASON / NAME"]).style(style(state, ThemeRole::Header)))
-    .block(section(title, style(state, ThemeRole::Border), style(state, ThemeRole::Title)));
+    .header(
+        Row::new([
+            "TIME",
+            "VERDICT",
+            "DIR",
+            "SOURCE",
+            "DESTINATION",
+            "PORT",
+            "REASON / NAME",
+        ])
+        .style(style(state, ThemeRole::Header)),
+    )
+    .block(section(
+        title,
+        style(state, ThemeRole::Border),
+        style(state, ThemeRole::Title),
+    ));
     frame.render_stateful_widget(table, area, &mut TableState::default());
 }

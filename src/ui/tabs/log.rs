@@ -41,7 +41,13 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
     let empty = rows.is_empty();
     let table = Table::new(
         rows,
-        [Constraint::Length(9), Constraint::Length(14), Constraint::Length(22), Constraint::Length(24), Constraint::Min(10)],
+        [
+            Constraint::Length(9),
+            Constraint::Length(14),
+            Constraint::Length(22),
+            Constraint::Length(24),
+            Constraint::Min(10),
+        ],
     )
     .header(Row::new(["WHEN", "USER", "ACTION", "OUTCOME", "BACKUP / REASON"]).style(style(state, ThemeRole::Header)))
     .block(section(
@@ -52,7 +58,15 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
     let mut table_state = TableState::default().with_offset(state.detail.cursor);
     frame.render_stateful_widget(table, area, &mut table_state);
     if empty {
-        let inner = Rect { x: area.x + 1, y: area.y + 2, width: area.width.saturating_sub(2), height: 1 };
-        frame.render_widget(Line::styled("no actions recorded for this namespace", style(state, ThemeRole::Muted)), inner);
+        let inner = Rect {
+            x: area.x + 1,
+            y: area.y + 2,
+            width: area.width.saturating_sub(2),
+            height: 1,
+        };
+        frame.render_widget(
+            Line::styled("no actions recorded for this namespace", style(state, ThemeRole::Muted)),
+            inner,
+        );
     }
 }

@@ -9,8 +9,8 @@ use crate::app::rows::{GitOpsOwner, NamespaceRow};
 use crate::app::state::{Focus, State};
 use crate::config::ThemeRole;
 use crate::gate::rejection;
-use crate::rollout::phase::default_deny_flags;
 use crate::rollout::PolicyRole;
+use crate::rollout::phase::default_deny_flags;
 
 use super::super::format::fit;
 use super::super::style;
@@ -19,6 +19,7 @@ use super::section;
 pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) {
     let policies = state.snapshot.policies_for(&row.name);
     let pods = state.snapshot.pods_in(&row.name).count();
+    let name_width = (area.width / 3).clamp(20, 36) as usize;
     let rows: Vec<Row> = policies
         .iter()
         .map(|selected| {
@@ -49,7 +50,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
             };
             Row::new(vec![
                 Cell::from(p.kind.short()),
-                Cell::from(fit(&p.name, 30)),
+                Cell::from(fit(&p.name, name_width)),
                 Cell::from(Line::styled(role.label(), role_style)),
                 Cell::from(format!("{}/{pods}", selected.pods_selected)),
                 Cell::from(Line::styled(enforcement, style(state, ThemeRole::PhaseAudit))),
@@ -58,12 +59,16 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
             ])
         })
         .collect();
-    let hint = if state.detail.focus == Focus::Detail { " · enter: YAML" } else { " · enter, then j/k and enter: YAML" };
+    let hint = if state.detail.focus == Focus::Detail {
+        " · enter: YAML"
+    } else {
+        " · enter, then j/k and enter: YAML"
+    };
     let table = Table::new(
         rows,
         [
             Constraint::Length(4),
-            Constraint::Length(30),
+            Constraint::Length(name_width as u16),
             Constraint::Length(26),
             Constraint::Length(7),
             Constraint::Length(9),
@@ -71,8 +76,14 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
             Constraint::Min(10),
         ],
     )
-    .header(Row::new(["KIND", "NAME", "ROLE", "PODS", "DENY", "OWNER", "STATUS"]).style(style(state, ThemeRole::Header)))
-    .block(section(format!(" {} policies select pods here{hint} ", policies.len()), style(state, ThemeRole::Border), style(state, ThemeRole::Title)))
+    .header(
+        Row::new(["KIND", "NAME", "ROLE", "PODS", "DENY", "OWNER", "STATUS"]).style(style(state, ThemeRole::Header)),
+    )
+    .block(section(
+        format!(" {} policies select pods here{hint} ", policies.len()),
+        style(state, ThemeRole::Border),
+        style(state, ThemeRole::Title),
+    ))
     .row_highlight_style(style(state, ThemeRole::Selection));
     let selected = (state.detail.focus == Focus::Detail && !policies.is_empty())
         .then(|| state.detail.cursor.min(policies.len() - 1));

@@ -1,0 +1,207 @@
+//! Drives the demo cluster from the keyboard through a whole rollout and back,
+//! asserting every step went through the confirm dialog (and the typed name
+//! where required), with effects run by the real runner and mutation guard.
+
+mod common;
+
+use common::Cockpit;
+use tighten::app::Effect;
+use tighten::app::modal::{Button, Modal};
+use tighten::cluster::backup;
+use tighten::rollout::Phase;
+
+/// Presses an action key; asserts it only asked for a dry run and changed nothing.
+async fn open_dialog(cockpit: &mut Cockpit, key: &str) {
+    let before = cockpit.demo.snapshot();
+    let effects = cockpit.key(key);
+    assert!(
+        effects
+            .iter()
+            .all(|e| matches!(e, Effect::DryRun { .. } | Effect::LoadBackup { .. })),
+        "{key} asked for {effects:?}"
+    );
+    cockpit.settle(effects).await;
+    match cockpit.top_modal() {
+        Some(Modal::Confirm(dialog)) => assert_eq!(dialog.focus, Button::Cancel, "focus starts on Cancel"),
+        other => panic!("{key}: expected the confirm dialog, got {other:?}"),
+    }
+    assert_eq!(
+        cockpit.demo.snapshot().policies,
+        before.policies,
+        "nothing changes before confirming"
+    );
+    assert_eq!(cockpit.demo.snapshot().namespaces, before.namespaces);
+}
+
+/// Moves focus to the confirm button and activates it.
+async fn confirm(cockpit: &mut Cockpit) {
+    assert!(cockpit.key("tab").is_empty());
+    let effects = cockpit.key("enter");
+    assert!(matches!(effects.as_slice(), [Effect::Execute { .. }]), "{effects:?}");
+    cockpit.settle(effects).await;
+    assert!(cockpit.state.modals.is_empty(), "{:?}", cockpit.state.modals);
+}
+
+#[tokio::test]
+async fn baseline_stage_enforce_partial_rollback_restore() {
+    let mut cockpit = Cockpit::new();
+    cockpit.select("network");
+    assert_eq!(cockpit.phase("network"), Phase::Observe);
+
+    open_dialog(&mut cockpit, "b").await;
+    confirm(&mut cockpit).await;
+    assert_eq!(cockpit.phase("network"), Phase::Baseline);
+
+    open_dialog(&mut cockpit, "s").await;
+    confirm(&mut cockpit).await;
+    assert_eq!(cockpit.phase("network"), Phase::Audit);
+
+    open_dialog(&mut cockpit, "E").await;
+    confirm(&mut cockpit).await;
+    assert_eq!(cockpit.phase("network"), Phase::Enforced);
+    assert!(
+        cockpit
+            .state
+            .rows
+            .iter()
+            .find(|r| r.name == "network")
+            .is_some_and(|r| r.status.drift.is_empty())
+    );
+
+    // Partial rollback deletes: confirming needs the typed namespace name.
+    open_dialog(&mut cockpit, "r").await;
+    cockpit.key("tab");
+    assert!(cockpit.key("enter").is_empty(), "no name typed: nothing happens");
+    cockpit.type_text("netwrk");
+    assert!(cockpit.key("enter").is_empty(), "wrong name: nothing happens");
+    for _ in 0.."netwrk".len() {
+        cockpit.key("backspace");
+    }
+    cockpit.type_text("network");
+    let effects = cockpit.key("enter");
+    assert!(matches!(effects.as_slice(), [Effect::Execute { .. }]), "{effects:?}");
+    cockpit.settle(effects).await;
+    assert_eq!(cockpit.phase("network"), Phase::Baseline);
+
+    // The backup was written before the delete and is recorded on the namespace.
+    let row = cockpit.state.rows.iter().find(|r| r.name == "network").expect("row");
+    let backup_path = row.status.intent.backup.clone().expect("backup recorded");
+    let saved = backup::read(std::path::Path::new(&backup_path)).expect("backup readable");
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved[0].name, "tighten-default-deny");
+
+    open_dialog(&mut cockpit, "u").await;
+    confirm(&mut cockpit).await;
+    assert_eq!(cockpit.phase("network"), Phase::Enforced);
+
+    // Five actions, five audit records, all visible in the Log tab.
+    let actions: Vec<_> = cockpit.state.audit_for("network").map(|r| r.action.clone()).collect();
+    assert_eq!(
+        actions,
+        [
+            "restore",
+            "rollback-default-deny",
+            "enforce",
+            "stage-default-deny",
+            "apply-baseline"
+        ]
+    );
+    let audit = std::fs::read_to_string(cockpit.dir.path().join("audit.jsonl")).expect("audit file");
+    assert_eq!(audit.lines().count(), 5);
+}
+
+#[tokio::test]
+async fn cancel_and_escape_change_nothing() {
+    let mut cockpit = Cockpit::new();
+    cockpit.select("databases");
+    open_dialog(&mut cockpit, "E").await;
+    // Enter with focus on Cancel closes the dialog.
+    assert!(cockpit.key("enter").is_empty());
+    assert!(cockpit.state.modals.is_empty());
+    open_dialog(&mut cockpit, "E").await;
+    assert!(cockpit.key("esc").is_empty());
+    assert!(cockpit.state.modals.is_empty());
+    assert_eq!(cockpit.phase("databases"), Phase::Audit);
+    assert_eq!(cockpit.state.audit.len(), 0);
+}
+
+#[tokio::test]
+async fn ctrl_d_never_deletes_without_the_dialog_and_the_name() {
+    let mut cockpit = Cockpit::new();
+    cockpit.select("media");
+    open_dialog(&mut cockpit, "ctrl-d").await;
+    let Some(Modal::Confirm(dialog)) = cockpit.top_modal() else {
+        panic!("dialog")
+    };
+    assert_eq!(dialog.plan.action, tighten::rollout::RolloutAction::RollbackNamespace);
+    assert!(dialog.typed.is_some());
+    cockpit.key("tab");
+    assert!(cockpit.key("enter").is_empty());
+    cockpit.type_text("media");
+    let effects = cockpit.key("enter");
+    cockpit.settle(effects).await;
+    assert_eq!(cockpit.phase("media"), Phase::RolledBack);
+    assert_eq!(cockpit.demo.snapshot().namespaced_policies("media").count(), 0);
+}
+
+#[tokio::test]
+async fn protected_namespaces_need_the_typed_name_for_any_action() {
+    let mut cockpit = Cockpit::new();
+    cockpit.select("flux-system");
+    open_dialog(&mut cockpit, "b").await;
+    let Some(Modal::Confirm(dialog)) = cockpit.top_modal() else {
+        panic!("dialog")
+    };
+    assert_eq!(dialog.typed_reason, Some("this namespace is protected"));
+    cockpit.key("tab");
+    assert!(cockpit.key("enter").is_empty());
+    cockpit.type_text("flux-system"); // 'l', 'u', 's' are bound keys: they must be text here
+    let effects = cockpit.key("enter");
+    cockpit.settle(effects).await;
+    assert_eq!(cockpit.phase("flux-system"), Phase::Baseline);
+}
+
+#[tokio::test]
+async fn carve_out_asks_for_a_reason_first() {
+    let mut cockpit = Cockpit::new();
+    cockpit.select("legacy-batch");
+    assert!(cockpit.key("x").is_empty());
+    assert!(matches!(cockpit.top_modal(), Some(Modal::Prompt { .. })));
+    cockpit.type_text("batch jobs move off the cluster in Q1");
+    let effects = cockpit.key("enter");
+    assert!(matches!(effects.as_slice(), [Effect::DryRun { .. }]));
+    cockpit.settle(effects).await;
+    confirm(&mut cockpit).await;
+    assert_eq!(cockpit.phase("legacy-batch"), Phase::CarvedOut);
+    let row = cockpit
+        .state
+        .rows
+        .iter()
+        .find(|r| r.name == "legacy-batch")
+        .expect("row");
+    assert_eq!(
+        row.status.intent.carve_out_reason.as_deref(),
+        Some("batch jobs move off the cluster in Q1")
+    );
+}
+
+#[tokio::test]
+async fn read_only_disables_every_mutating_key() {
+    let mut cockpit = Cockpit::with(common::Options {
+        readonly: true,
+        ..Default::default()
+    });
+    cockpit.select("databases");
+    for key in ["o", "b", "s", "E", "r", "R", "ctrl-d", "x", "u"] {
+        assert!(cockpit.key(key).is_empty(), "{key}");
+        assert!(cockpit.state.modals.is_empty(), "{key} opened a dialog");
+    }
+    assert!(
+        cockpit
+            .state
+            .notices
+            .back()
+            .is_some_and(|n| n.text.contains("read-only"))
+    );
+    assert_eq!(cockpit.phase("databases"), Phase::Audit);
+}

@@ -1,0 +1,327 @@
+//! `update` in isolation: given this state and this message, expect this state
+//! and these effects. No terminal, no runner unless a test settles effects.
+
+mod common;
+
+use common::Cockpit;
+use tighten::app::modal::Modal;
+use tighten::app::rows::SortKey;
+use tighten::app::state::{Focus, InputKind, NoticeLevel, Tab, VerdictFilter};
+use tighten::app::{Effect, Msg, update};
+use tighten::cluster::{AuditOutcome, AuditRecord, DryRunReport};
+
+fn visible(cockpit: &Cockpit) -> Vec<String> {
+    cockpit.state.visible_rows().map(|r| r.name.clone()).collect()
+}
+
+#[test]
+fn rows_start_sorted_by_name_with_the_first_selected() {
+    let cockpit = Cockpit::new();
+    let names = visible(&cockpit);
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    assert_eq!(names.len(), 13);
+    assert_eq!(cockpit.state.table.selected.as_deref(), Some("auth"));
+}
+
+#[test]
+fn movement_is_clamped_and_keeps_the_selection_by_name() {
+    let mut cockpit = Cockpit::new();
+    cockpit.key("k");
+    assert_eq!(cockpit.state.table.selected.as_deref(), Some("auth"));
+    cockpit.key("j");
+    cockpit.key("j");
+    assert_eq!(cockpit.state.table.selected.as_deref(), Some("databases"));
+    cockpit.key("G");
+    assert_eq!(cockpit.state.table.selected.as_deref(), Some("stage"));
+    cockpit.key("g");
+    assert_eq!(cockpit.state.table.selected.as_deref(), Some("auth"));
+    cockpit.key("pgdn");
+    assert!(cockpit.state.selected_position().is_some_and(|p| p > 1));
+    // Re-sorting keeps the same namespace selected.
+    cockpit.key("j");
+    let selected = cockpit.state.table.selected.clone();
+    cockpit.key("D");
+    assert_eq!(cockpit.state.table.selected, selected);
+}
+
+#[test]
+fn sort_keys_order_and_reverse() {
+    let mut cockpit = Cockpit::new();
+    cockpit.key("T");
+    assert_eq!(cockpit.state.table.sort, SortKey::Tier);
+    let tiers: Vec<_> = cockpit.state.visible_rows().map(|r| r.tier.clone()).collect();
+    assert_eq!(tiers.first().cloned().flatten().as_deref(), Some("lab"));
+    assert_eq!(tiers.last().cloned().flatten(), None);
+    cockpit.key("T");
+    assert!(cockpit.state.table.descending);
+    assert_eq!(visible(&cockpit).last().map(String::as_str), Some("lab"));
+
+    cockpit.key("D");
+    let rates: Vec<f64> = cockpit.state.visible_rows().map(|r| r.drops_per_minute).collect();
+    assert!(rates.windows(2).all(|w| w[0] >= w[1]), "busiest first: {rates:?}");
+
+    cockpit.key("P");
+    let phases: Vec<_> = cockpit.state.visible_rows().map(|r| r.status.phase).collect();
+    assert!(phases.windows(2).all(|w| w[0] <= w[1]));
+}
+
+#[test]
+fn filters_match_by_regex_and_invert_with_bang() {
+    let mut cockpit = Cockpit::new();
+    cockpit.key("/");
+    assert!(matches!(
+        cockpit.state.input.as_ref().map(|i| i.kind),
+        Some(InputKind::Filter)
+    ));
+    cockpit.type_text("^(auth|data)");
+    assert_eq!(visible(&cockpit), ["auth", "databases"]);
+    cockpit.key("enter");
+    assert!(cockpit.state.input.is_none());
+    assert_eq!(visible(&cockpit), ["auth", "databases"], "enter keeps the filter");
+
+    cockpit.key("/");
+    cockpit.key("ctrl-u");
+    cockpit.type_text("!prod");
+    assert!(
+        visible(&cockpit)
+            .iter()
+            .all(|n| !["auth", "databases", "payments", "monitoring"].contains(&n.as_str()))
+    );
+    assert!(visible(&cockpit).contains(&"lab".to_string()));
+
+    // Matches tier and phase text too.
+    cockpit.key("ctrl-u");
+    cockpit.type_text("enforced");
+    assert_eq!(visible(&cockpit), ["auth", "cert-manager"]);
+
+    cockpit.key("esc");
+    assert_eq!(visible(&cockpit).len(), 13, "esc clears the filter");
+}
+
+#[test]
+fn a_broken_regex_keeps_the_last_good_filter_and_says_why() {
+    let mut cockpit = Cockpit::new();
+    cockpit.key("/");
+    cockpit.type_text("lab");
+    assert_eq!(visible(&cockpit), ["lab"]);
+    cockpit.type_text("(");
+    let error = cockpit.state.input.as_ref().and_then(|i| i.error.clone());
+    assert!(
+        error.is_some_and(|e| e.contains("unclosed")),
+        "{:?}",
+        cockpit.state.input
+    );
+    assert_eq!(visible(&cockpit), ["lab"]);
+    cockpit.key("enter");
+    assert!(cockpit.state.input.is_some(), "an invalid filter cannot be accepted");
+}
+
+#[test]
+fn command_mode_selects_namespaces_and_quits() {
+    let mut cockpit = Cockpit::new();
+    assert!(cockpit.type_command("ns payments").is_empty());
+    assert_eq!(cockpit.state.table.selected.as_deref(), Some("payments"));
+    assert_eq!(cockpit.state.detail.focus, Focus::Detail);
+
+    cockpit.type_command("ns nope");
+    let notice = cockpit.state.notices.back().expect("notice");
+    assert_eq!(notice.level, NoticeLevel::Error);
+    assert!(notice.text.contains("nope"));
+
+    cockpit.type_command("ctx prod-eu");
+    assert!(
+        cockpit
+            .state
+            .notices
+            .back()
+            .is_some_and(|n| n.text.contains("unknown context prod-eu"))
+    );
+
+    cockpit.type_command("bogus");
+    assert!(cockpit.state.notices.back().is_some_and(|n| n.text.contains(":bogus")));
+
+    assert_eq!(
+        cockpit.type_command("theme light"),
+        vec![Effect::LoadTheme("light".into())]
+    );
+
+    cockpit.type_command("q");
+    assert!(!cockpit.state.running);
+}
+
+#[test]
+fn ns_reveals_a_namespace_hidden_by_the_filter() {
+    let mut cockpit = Cockpit::new();
+    cockpit.key("/");
+    cockpit.type_text("lab");
+    cockpit.key("enter");
+    cockpit.type_command("ns auth");
+    assert_eq!(cockpit.state.table.selected.as_deref(), Some("auth"));
+    assert!(cockpit.state.table.filter.is_none());
+}
+
+#[test]
+fn help_lists_and_closes() {
+    let mut cockpit = Cockpit::new();
+    cockpit.key("?");
+    assert!(matches!(cockpit.top_modal(), Some(Modal::Help { .. })));
+    cockpit.key("j");
+    assert!(matches!(cockpit.top_modal(), Some(Modal::Help { scroll: 1 })));
+    cockpit.key("esc");
+    assert!(cockpit.state.modals.is_empty());
+}
+
+#[test]
+fn tabs_by_digit_tab_and_shift_tab() {
+    let mut cockpit = Cockpit::new();
+    assert_eq!(cockpit.state.detail.tab, Tab::Drops);
+    cockpit.key("2");
+    assert_eq!(cockpit.state.detail.tab, Tab::Policies);
+    cockpit.key("tab");
+    assert_eq!(cockpit.state.detail.tab, Tab::Flows);
+    cockpit.key("shift-tab");
+    cockpit.key("shift-tab");
+    cockpit.key("shift-tab");
+    assert_eq!(cockpit.state.detail.tab, Tab::Log, "wraps around");
+    cockpit.key("4");
+    assert_eq!(cockpit.state.detail.tab, Tab::Gate);
+}
+
+#[test]
+fn enter_focuses_the_detail_and_opens_policy_yaml() {
+    let mut cockpit = Cockpit::new();
+    cockpit.key("2");
+    cockpit.key("enter");
+    assert_eq!(cockpit.state.detail.focus, Focus::Detail);
+    cockpit.key("j");
+    assert_eq!(cockpit.state.detail.cursor, 1);
+    cockpit.key("enter");
+    match cockpit.top_modal() {
+        Some(Modal::Yaml { text, .. }) => assert!(text.contains("kind: CiliumNetworkPolicy"), "{text}"),
+        other => panic!("expected YAML, got {other:?}"),
+    }
+    cockpit.key("esc");
+    cockpit.key("esc");
+    assert_eq!(cockpit.state.detail.focus, Focus::Table);
+}
+
+#[test]
+fn flows_filter_by_verdict_and_pause_freezes_the_tail() {
+    let mut cockpit = Cockpit::new();
+    cockpit.key("v");
+    assert_eq!(cockpit.state.detail.tab, Tab::Flows);
+    assert_eq!(cockpit.state.detail.verdicts, VerdictFilter::Dropped);
+    cockpit.key("space");
+    let frozen = cockpit.state.detail.paused.clone().expect("paused");
+    let more = cockpit
+        .demo
+        .flows_between(common::now(), common::now() + jiff::SignedDuration::from_mins(1), 1);
+    update(&mut cockpit.state, Msg::Flows(tighten::flows::FlowEvent::Batch(more)));
+    assert_eq!(
+        cockpit.state.detail.paused.as_ref().map(|f| f.len()),
+        Some(frozen.len())
+    );
+    cockpit.key("space");
+    assert!(cockpit.state.detail.paused.is_none());
+}
+
+#[test]
+fn an_abandoned_dry_run_answer_is_ignored() {
+    let mut cockpit = Cockpit::new();
+    cockpit.select("databases");
+    let effects = cockpit.key("E");
+    let Some(Effect::DryRun { id, .. }) = effects.first().cloned() else {
+        panic!("{effects:?}")
+    };
+    assert!(matches!(cockpit.top_modal(), Some(Modal::DryRunPending { .. })));
+    cockpit.key("esc");
+    assert!(cockpit.state.modals.is_empty());
+    let effects = update(
+        &mut cockpit.state,
+        Msg::DryRunDone {
+            id,
+            result: Ok(DryRunReport::default()),
+        },
+    );
+    assert!(effects.is_empty());
+    assert!(
+        cockpit.state.modals.is_empty(),
+        "no dialog appears for an abandoned request"
+    );
+}
+
+#[test]
+fn a_refused_dry_run_blocks_confirmation() {
+    let mut cockpit = Cockpit::new();
+    cockpit.select("databases");
+    let effects = cockpit.key("E");
+    let Some(Effect::DryRun { id, .. }) = effects.first().cloned() else {
+        panic!("{effects:?}")
+    };
+    update(
+        &mut cockpit.state,
+        Msg::DryRunDone {
+            id,
+            result: Err("the server is unreachable".into()),
+        },
+    );
+    let Some(Modal::Confirm(dialog)) = cockpit.top_modal() else {
+        panic!("dialog")
+    };
+    assert!(dialog.blocked().is_some_and(|b| b.contains("unreachable")));
+    cockpit.key("tab");
+    assert!(cockpit.key("enter").is_empty());
+}
+
+#[test]
+fn a_failed_action_is_shown_and_recorded() {
+    let mut cockpit = Cockpit::new();
+    let record = AuditRecord {
+        time: common::now(),
+        context: "demo".into(),
+        user: "operator".into(),
+        namespace: "auth".into(),
+        action: "enforce".into(),
+        outcome: AuditOutcome::Failed("conflict".into()),
+        changes: vec![],
+        backup: None,
+        reason: None,
+    };
+    let effects = update(
+        &mut cockpit.state,
+        Msg::Executed {
+            id: 99,
+            result: Err("conflict".into()),
+            record,
+        },
+    );
+    assert_eq!(effects, vec![Effect::CheckBackupDir]);
+    assert!(matches!(cockpit.top_modal(), Some(Modal::Message { danger: true, .. })));
+    assert_eq!(cockpit.state.audit_for("auth").count(), 1);
+}
+
+#[test]
+fn refusals_explain_themselves() {
+    let mut cockpit = Cockpit::new();
+    cockpit.select("network");
+    let effects = cockpit.key("E");
+    assert!(effects.is_empty());
+    match cockpit.top_modal() {
+        Some(Modal::Message { lines, .. }) => assert!(lines[0].contains("stage the default-deny"), "{lines:?}"),
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+#[test]
+fn notices_expire_with_the_clock() {
+    let mut cockpit = Cockpit::new();
+    cockpit.type_command("ns nope");
+    assert_eq!(cockpit.state.notices.len(), 1);
+    update(
+        &mut cockpit.state,
+        Msg::Tick(common::now() + jiff::SignedDuration::from_secs(30)),
+    );
+    assert!(cockpit.state.notices.is_empty());
+}

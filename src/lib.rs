@@ -2,7 +2,7 @@
 //! namespace, and for pulling the brake fast when something breaks.
 //!
 //! Data flows one way (The Elm Architecture): terminal keys, cluster watch events,
-//! flows and timers become [`app::Msg`]s; [`app::update`] is the only place state
+//! flows and timers become [`app::Msg`]s; [`app::update()`](fn@app::update) is the only place state
 //! changes and returns [`app::Effect`]s; the [`runtime`] runs effects as async tasks
 //! that answer with more messages; [`ui::render`] draws the state.
 //!

@@ -48,7 +48,14 @@ async fn run_demo(cli: Cli, paths: Paths) -> color_eyre::Result<()> {
         theme_override: cli.theme.clone(),
         ..ConfigSources::from_paths(&paths)
     };
-    let loaded = config::load(&sources, demo::CONTEXT)?;
+    // A missing or unparsable --config is the operator's to fix: say so plainly.
+    let loaded = match config::load(&sources, demo::CONTEXT) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            eprintln!("tighten: {err}");
+            std::process::exit(2);
+        }
+    };
     for diagnostic in &loaded.diagnostics {
         tracing::warn!(%diagnostic, "configuration");
     }

@@ -1,5 +1,5 @@
 //! The application core (The Elm Architecture): [`State`], [`Msg`], [`Effect`] and
-//! the pure [`update`]. Nothing here does I/O.
+//! the pure [`update()`](fn@update). Nothing here does I/O.
 pub mod action;
 pub mod effect;
 pub mod modal;

@@ -9,7 +9,7 @@ use crate::cluster::{AuditRecord, ClusterEvent, DryRunReport, PolicyObject};
 use crate::config::{Diagnostic, Theme};
 use crate::flows::FlowEvent;
 
-/// Input to [`update`](super::update).
+/// Input to [`update()`](fn@super::update).
 #[derive(Debug)]
 pub enum Msg {
     Key(KeyEvent),

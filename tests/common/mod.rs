@@ -39,6 +39,8 @@ pub struct Options {
     pub readonly: bool,
     pub theme: &'static str,
     pub size: (u16, u16),
+    /// Configuration as `config::load` produced it, instead of the defaults.
+    pub loaded: Option<tighten::config::LoadedConfig>,
 }
 
 impl Default for Options {
@@ -47,6 +49,7 @@ impl Default for Options {
             readonly: false,
             theme: "dark",
             size: (120, 40),
+            loaded: None,
         }
     }
 }
@@ -60,17 +63,24 @@ impl Cockpit {
         let dir = tempfile::tempdir().expect("tempdir");
         let backup_dir = dir.path().join("backups").join(demo::CONTEXT);
         let demo = DemoCluster::new(now(), &backup_dir);
-        let mut diagnostics = Vec::new();
+        let (keymap, theme, settings, diagnostics) = match options.loaded {
+            Some(loaded) => (loaded.keymap, loaded.theme, loaded.settings, loaded.diagnostics),
+            None => {
+                let mut diagnostics = Vec::new();
+                let theme = Theme::load(options.theme, None, &mut diagnostics);
+                assert!(diagnostics.is_empty(), "{diagnostics:?}");
+                (Keymap::embedded_default(), theme, Settings::default(), diagnostics)
+            }
+        };
         let config = AppConfig {
-            keymap: Keymap::embedded_default(),
-            theme: Theme::load(options.theme, None, &mut diagnostics),
-            settings: Settings::default().for_context(demo::CONTEXT),
+            keymap,
+            theme,
+            settings: settings.for_context(demo::CONTEXT),
             templates: Templates::embedded(),
             readonly: options.readonly,
             backup_dir: backup_dir.clone(),
         };
-        assert!(diagnostics.is_empty(), "{diagnostics:?}");
-        let state = State::new(config, demo.identity(), Vec::new(), now());
+        let state = State::new(config, demo.identity(), diagnostics, now());
         let cluster: Arc<dyn Cluster> = Arc::new(demo.clone());
         let mutator = Mutator::new(cluster, options.readonly, AuditLog::new(dir.path().join("audit.jsonl")));
         let (tx, rx) = mpsc::channel(64);

@@ -175,3 +175,25 @@ fn read_only_hints_are_shown_disabled() {
     assert_eq!(style_of(&cockpit, "baseline", "b baseline").fg, disabled.fg);
     assert!(cockpit.render().lines().next().is_some_and(|l| l.contains("READ-ONLY")));
 }
+
+#[tokio::test]
+async fn tiny_and_odd_terminal_sizes_never_panic() {
+    let mut cockpit = Cockpit::new();
+    cockpit.select("databases");
+    cockpit.press("E").await;
+    let screens: Vec<Vec<&str>> = vec![
+        vec![],
+        vec!["esc", "?"],
+        vec!["esc", "2", "enter", "enter"],
+        vec!["esc", "esc", "/"],
+    ];
+    for keys in screens {
+        for key in keys {
+            cockpit.key(key);
+        }
+        for (w, h) in [(0, 0), (1, 1), (10, 3), (20, 5), (40, 10), (79, 23), (300, 100)] {
+            cockpit.state.viewport = (w, h);
+            let _ = cockpit.render();
+        }
+    }
+}

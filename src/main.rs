@@ -3,20 +3,17 @@
 mod cli;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use clap::Parser;
 use color_eyre::eyre::{Context, eyre};
 use jiff::Timestamp;
-use tokio::sync::mpsc;
 
 use tighten::app::State;
-use tighten::app::state::AppConfig;
-use tighten::cluster::demo::{self, DemoCluster};
-use tighten::cluster::{AuditLog, Cluster, Mutator};
-use tighten::config::{self, ConfigSources, Paths};
-use tighten::policy::Templates;
-use tighten::runtime::{self, effects::EffectRunner, terminal};
+use tighten::cluster::demo;
+use tighten::cluster::live::ConnectOptions;
+use tighten::config::{ConfigSources, Paths};
+use tighten::runtime::backend::Backends;
+use tighten::runtime::{self, SessionSettings, terminal};
 
 use cli::Cli;
 
@@ -31,101 +28,63 @@ fn main() -> color_eyre::Result<()> {
         readonly = cli.readonly,
         "starting"
     );
-
-    if !cli.demo {
-        return live_backend_unavailable(&cli);
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .wrap_err("while starting the async runtime")?;
-    runtime.block_on(run_demo(cli, paths))
+    runtime.block_on(run(cli, paths))
 }
 
-async fn run_demo(cli: Cli, paths: Paths) -> color_eyre::Result<()> {
-    let sources = ConfigSources {
-        explicit_config: cli.config.clone(),
-        theme_override: cli.theme.clone(),
-        ..ConfigSources::from_paths(&paths)
-    };
-    // A missing or unparsable --config is the operator's to fix: say so plainly.
-    let loaded = match config::load(&sources, demo::CONTEXT) {
-        Ok(loaded) => loaded,
-        Err(err) => {
-            eprintln!("tighten: {err}");
-            std::process::exit(2);
+async fn run(cli: Cli, paths: Paths) -> color_eyre::Result<()> {
+    let context = if cli.demo {
+        demo::CONTEXT.to_string()
+    } else {
+        // As kubectl: --context, else the kubeconfig's current context.
+        let options = ConnectOptions {
+            kubeconfig: cli.kubeconfig.clone(),
+            context: cli.context.clone(),
+        };
+        match options.read() {
+            Ok(target) => target.context,
+            Err(err) => fail(&format!("{err}\nRun `tighten --demo` for the embedded demo cluster.")),
         }
     };
-    for diagnostic in &loaded.diagnostics {
-        tracing::warn!(%diagnostic, "configuration");
-    }
-    let backup_dir = paths.backup_dir().join(demo::CONTEXT);
-    let cluster = DemoCluster::new(Timestamp::now(), &backup_dir);
-    let identity = cluster.identity();
-    let shared: Arc<dyn Cluster> = Arc::new(cluster.clone());
-    let mutator = Mutator::new(Arc::clone(&shared), cli.readonly, AuditLog::new(paths.audit_file()));
-
-    let app_config = AppConfig {
-        keymap: loaded.keymap,
-        theme: loaded.theme,
-        settings: loaded.settings.for_context(demo::CONTEXT),
-        templates: Templates::embedded(),
+    let backends = Backends {
+        sources: ConfigSources {
+            explicit_config: cli.config.clone(),
+            theme_override: cli.theme.clone(),
+            ..ConfigSources::from_paths(&paths)
+        },
+        paths: paths.clone(),
+        kubeconfig: cli.kubeconfig.clone(),
         readonly: cli.readonly,
-        backup_dir: backup_dir.clone(),
     };
-    let mut state = State::new(app_config, identity, loaded.diagnostics, Timestamp::now());
+    // Connection and configuration problems are the operator's to fix: say so
+    // plainly before the terminal is taken over.
+    let (backend, switch) = match backends.connect(&context).await {
+        Ok(connected) => connected,
+        Err(err) => fail(&err),
+    };
+    let mut state = State::new(switch.config, switch.identity, switch.diagnostics, Timestamp::now());
+    state.contexts = switch.contexts;
+    state.audit = switch.audit;
     state.open_on = cli.namespace.clone();
-
-    let (tx, rx) = mpsc::channel(1024);
-    runtime::spawn_sources(shared, Arc::new(cluster), tx.clone());
-    let runner = EffectRunner {
-        mutator,
-        tx,
-        backup_dir,
+    let settings = SessionSettings {
+        readonly: cli.readonly,
+        audit_file: paths.audit_file(),
         themes_dir: Some(paths.themes_dir()),
+        backends: Some(backends),
     };
+
     let mut guard = terminal::TerminalGuard::enter().wrap_err("while setting up the terminal")?;
-    let result = runtime::run(&mut guard.terminal, state, runner, rx).await;
+    let result = runtime::run(&mut guard.terminal, state, backend, settings).await;
     drop(guard);
     tracing::info!("stopped");
     result.wrap_err("while running the cockpit")
 }
 
-/// Without `--demo` tighten targets the current kubeconfig context; the live
-/// backend is not in this build, and it says so instead of pretending.
-fn live_backend_unavailable(cli: &Cli) -> color_eyre::Result<()> {
-    let read = match &cli.kubeconfig {
-        Some(path) => kube::config::Kubeconfig::read_from(path).map(|k| (k, path.display().to_string())),
-        None => kube::config::Kubeconfig::read().map(|k| (k, "~/.kube/config".to_string())),
-    };
-    let target = match read {
-        Ok((kubeconfig, source)) => {
-            let context = cli.context.clone().or(kubeconfig.current_context.clone());
-            match context {
-                Some(name) => {
-                    let entry = kubeconfig
-                        .contexts
-                        .iter()
-                        .find(|c| c.name == name)
-                        .and_then(|c| c.context.clone());
-                    match entry {
-                        Some(ctx) => format!(
-                            "context \"{name}\" (cluster \"{}\", user \"{}\") from {source}",
-                            ctx.cluster,
-                            ctx.user.unwrap_or_default()
-                        ),
-                        None => format!("context \"{name}\", which {source} does not define"),
-                    }
-                }
-                None => format!("{source}, which names no current context"),
-            }
-        }
-        Err(err) => format!("no usable kubeconfig: {err}"),
-    };
-    eprintln!(
-        "tighten: this build has no live cluster backend yet, so it will not connect to\n  {target}.\n\
-         Run `tighten --demo` to use the cockpit on the embedded demo cluster."
-    );
+fn fail(message: &str) -> ! {
+    eprintln!("tighten: {message}");
     std::process::exit(2);
 }
 

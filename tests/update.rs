@@ -286,6 +286,8 @@ fn a_failed_action_is_shown_and_recorded() {
         action: "enforce".into(),
         outcome: AuditOutcome::Failed("conflict".into()),
         changes: vec![],
+        objects: vec![],
+        diff: vec![],
         backup: None,
         reason: None,
     };

@@ -9,12 +9,22 @@ use crate::rollout::RolloutPlan;
 pub enum Effect {
     /// Server-side dry run of a plan → `Msg::DryRunDone`.
     DryRun { id: u64, plan: RolloutPlan },
-    /// Perform a confirmed plan through the mutation guard → `Msg::Executed`.
-    Execute { id: u64, plan: RolloutPlan },
+    /// Perform a confirmed plan through the mutation guard → `Msg::Executed`;
+    /// `diff` is the dry-run diff the operator confirmed, for the audit record.
+    Execute {
+        id: u64,
+        plan: RolloutPlan,
+        diff: Vec<String>,
+    },
     /// Read a backup file for restore → `Msg::BackupLoaded`.
     LoadBackup { id: u64, namespace: String, path: PathBuf },
     /// Check the backup directory accepts files → `Msg::BackupDirChecked`.
     CheckBackupDir,
     /// Load a theme by name → `Msg::ThemeLoaded`.
     LoadTheme(String),
+    /// Ask the cluster which actions the user may take here → `Msg::AccessChecked`.
+    CheckAccess { namespace: String },
+    /// Connect to another kubeconfig context (or `demo`) → `Msg::ContextSwitched`
+    /// or `Msg::ContextFailed`.
+    SwitchContext { context: String },
 }

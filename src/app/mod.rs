@@ -12,6 +12,6 @@ pub mod update;
 
 pub use action::Action;
 pub use effect::Effect;
-pub use msg::Msg;
+pub use msg::{ContextSwitch, Msg};
 pub use state::State;
 pub use update::update;

@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use crossterm::event::KeyEvent;
 use jiff::Timestamp;
 
-use crate::cluster::{AuditRecord, ClusterEvent, DryRunReport, PolicyObject};
+use crate::cluster::access::AccessReport;
+use crate::cluster::{AuditRecord, ClusterEvent, ClusterIdentity, DryRunReport, PolicyObject};
 use crate::config::{Diagnostic, Theme};
+
+use super::state::AppConfig;
 use crate::flows::FlowEvent;
 
 /// Input to [`update()`](fn@super::update).
@@ -40,4 +43,24 @@ pub enum Msg {
         diagnostics: Vec<Diagnostic>,
     },
     AuditLoaded(Vec<AuditRecord>),
+    AccessChecked {
+        namespace: String,
+        result: Result<AccessReport, String>,
+    },
+    /// The runtime connected to another context; everything shown starts over.
+    ContextSwitched(Box<ContextSwitch>),
+    ContextFailed {
+        context: String,
+        error: String,
+    },
+}
+
+/// What a new context brings: who we are there, its configuration and history.
+#[derive(Debug)]
+pub struct ContextSwitch {
+    pub identity: ClusterIdentity,
+    pub contexts: Vec<String>,
+    pub config: AppConfig,
+    pub diagnostics: Vec<Diagnostic>,
+    pub audit: Vec<AuditRecord>,
 }

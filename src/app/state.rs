@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
+use crate::cluster::access::AccessReport;
 use crate::cluster::{AuditRecord, ClusterIdentity, ClusterSnapshot, ConnectionState};
 use crate::config::{Diagnostic, Keymap, ResolvedSettings, Theme};
 use crate::flows::{FlowStreamState, SharedFlowList, Traffic, Verdict};
@@ -173,6 +174,12 @@ pub struct State {
     pub pending_plans: HashMap<u64, RolloutPlan>,
     /// Contexts `:ctx` can switch to.
     pub contexts: Vec<String>,
+    /// What the user may do per namespace; `Err` when the check itself failed.
+    pub access: HashMap<String, Result<AccessReport, String>>,
+    /// Namespaces whose access check is in flight.
+    pub access_pending: Vec<String>,
+    /// The context being connected to, while `:ctx` runs.
+    pub switching_to: Option<String>,
     pub input: Option<InputLine>,
     pub notices: VecDeque<Notice>,
     pub diagnostics: Vec<Diagnostic>,
@@ -214,6 +221,9 @@ impl State {
             audit: Vec::new(),
             modals: Vec::new(),
             pending_plans: HashMap::new(),
+            access: HashMap::new(),
+            access_pending: Vec::new(),
+            switching_to: None,
             input: None,
             notices: VecDeque::new(),
             diagnostics,

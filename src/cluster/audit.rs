@@ -27,6 +27,13 @@ pub struct AuditRecord {
     pub outcome: AuditOutcome,
     /// One line per change, as the confirm dialog showed them.
     pub changes: Vec<String>,
+    /// Each object touched, with the resourceVersion the plan was made against
+    /// (`CiliumNetworkPolicy shop/x@123`; `@new` for creations).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<String>,
+    /// The dry-run diff the operator confirmed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diff: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,6 +104,8 @@ mod tests {
             action: "enforce".into(),
             outcome: AuditOutcome::Failed("conflict".into()),
             changes: vec!["update CiliumNetworkPolicy shop/tighten-default-deny".into()],
+            objects: vec!["CiliumNetworkPolicy shop/tighten-default-deny@42".into()],
+            diff: vec!["-     ingress: false".into(), "+     ingress: true".into()],
             backup: None,
             reason: Some("gate override: soak shortened for incident 42".into()),
         };

@@ -5,9 +5,11 @@
 //! Mutations only go through [`Mutator`], which enforces read-only mode, the
 //! one-namespace rule, backups before deletes and one audit record per action.
 
+pub mod access;
 pub mod audit;
 pub mod backup;
 pub mod demo;
+pub mod live;
 pub mod mutator;
 pub mod objects;
 pub mod snapshot;
@@ -22,7 +24,9 @@ use crate::rollout::RolloutPlan;
 pub use audit::{AuditLog, AuditOutcome, AuditRecord};
 pub use mutator::Mutator;
 pub use objects::{NamespaceInfo, ObjectRef, PodInfo, PolicyKind, PolicyObject, WorkloadRef};
-pub use snapshot::{CiliumInfo, ClusterSnapshot, NamespaceIndex, SelectedPolicy};
+pub use snapshot::{
+    CiliumInfo, ClusterSnapshot, KustomizationInfo, NamespaceIndex, SelectedPolicy, ServiceInfo, ServicePort,
+};
 
 /// Who and where the cockpit is connected to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,18 +86,41 @@ pub enum ClusterError {
     ReadOnly,
     #[error("refusing to touch {target}: the action names namespace {namespace} only")]
     OutOfScope { target: String, namespace: String },
-    #[error(
-        "{target} changed since the plan was made (expected resourceVersion {expected}); nothing was changed, review and retry"
-    )]
-    Conflict { target: String, expected: String },
+    #[error("{target}: {detail}. It changed since the plan was made; review the fresh dry run and confirm again")]
+    Conflict { target: String, detail: String },
     #[error("{0} does not exist")]
     NotFound(String),
     #[error("the server refused {target}: {message}")]
     Rejected { target: String, message: String },
+    #[error("forbidden: {target}: {message}")]
+    Forbidden { target: String, message: String },
     #[error("backup failed, nothing was deleted: {0}")]
     Backup(String),
+    /// A multi-object action failed part-way; what was applied before was undone.
+    #[error("{failed}{}{}", undone_note(undone), undo_failed_note(undo_failed))]
+    PartlyUndone {
+        failed: Box<ClusterError>,
+        undone: Vec<String>,
+        undo_failed: Vec<String>,
+    },
     #[error("the cluster is unreachable: {0}")]
     Unavailable(String),
+}
+
+fn undone_note(undone: &[String]) -> String {
+    if undone.is_empty() {
+        String::new()
+    } else {
+        format!("; undone: {}", undone.join(", "))
+    }
+}
+
+fn undo_failed_note(failed: &[String]) -> String {
+    if failed.is_empty() {
+        String::new()
+    } else {
+        format!("; UNDO FAILED, check by hand: {}", failed.join("; "))
+    }
 }
 
 /// The narrow interface every backend implements.
@@ -112,4 +139,10 @@ pub trait Cluster: Send + Sync {
 
     /// Performs the plan, all-or-nothing, with resourceVersion preconditions.
     async fn apply(&self, plan: &RolloutPlan) -> Result<(), ClusterError>;
+
+    /// Which rollout actions the current user may not take in `namespace`.
+    async fn access(&self, namespace: &str) -> Result<access::AccessReport, ClusterError>;
+
+    /// Publishes an action where cluster tooling sees it (a Kubernetes Event).
+    async fn announce(&self, record: &AuditRecord) -> Result<(), ClusterError>;
 }

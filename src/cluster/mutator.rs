@@ -42,9 +42,9 @@ impl Mutator {
         self.cluster.dry_run(plan).await
     }
 
-    /// Performs a confirmed plan and records it. The audit record is returned
-    /// whatever the outcome.
-    pub async fn execute(&self, plan: &RolloutPlan) -> (Result<(), ClusterError>, AuditRecord) {
+    /// Performs a confirmed plan and records it, with the dry-run `diff` the
+    /// operator confirmed. The audit record is returned whatever the outcome.
+    pub async fn execute(&self, plan: &RolloutPlan, diff: Vec<String>) -> (Result<(), ClusterError>, AuditRecord) {
         let mut backup_written = false;
         let result = self.perform(plan, &mut backup_written).await;
         let identity = self.cluster.identity();
@@ -62,6 +62,20 @@ impl Mutator {
                 Err(e) => AuditOutcome::Failed(e.to_string()),
             },
             changes: plan.summary(),
+            objects: plan
+                .changes
+                .iter()
+                .map(|c| {
+                    let version = match c {
+                        crate::rollout::Change::Create(_) => "new",
+                        crate::rollout::Change::Update { before: o, .. } | crate::rollout::Change::Delete(o) => {
+                            o.resource_version.as_deref().unwrap_or("?")
+                        }
+                    };
+                    format!("{}@{version}", c.target())
+                })
+                .collect(),
+            diff,
             // Point at the backup only when it exists on disk.
             backup: plan
                 .backup_to
@@ -78,6 +92,12 @@ impl Mutator {
                     self.audit.path().display()
                 ));
             }
+        }
+        if !matches!(result, Err(ClusterError::ReadOnly | ClusterError::OutOfScope { .. }))
+            && let Err(err) = self.cluster.announce(&record).await
+        {
+            // The audit file has it; a missing Event must not hide the outcome.
+            tracing::warn!(%err, "could not create the Kubernetes Event for the action");
         }
         (result, record)
     }

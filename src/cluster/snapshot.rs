@@ -16,6 +16,33 @@ pub struct CiliumInfo {
     pub version: Option<String>,
     /// Whether the CiliumNetworkPolicy CRD is installed.
     pub crds_installed: bool,
+    /// Whether the CRD knows `enableDefaultDeny` (Cilium 1.16 and later); `None`
+    /// when the CRD could not be read.
+    pub default_deny_supported: Option<bool>,
+}
+
+/// A Service's ports: lint needs port and targetPort apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceInfo {
+    pub namespace: String,
+    pub name: String,
+    pub ports: Vec<ServicePort>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePort {
+    pub port: u16,
+    /// A number or a named port, as the Service says it.
+    pub target_port: String,
+    pub protocol: String,
+}
+
+/// A Flux Kustomization, for GitOps ownership and suspend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KustomizationInfo {
+    pub namespace: String,
+    pub name: String,
+    pub suspended: bool,
 }
 
 /// Everything the cockpit reads from a cluster at one moment.
@@ -24,6 +51,9 @@ pub struct ClusterSnapshot {
     pub namespaces: Vec<NamespaceInfo>,
     pub pods: Vec<PodInfo>,
     pub policies: Vec<PolicyObject>,
+    pub services: Vec<ServiceInfo>,
+    /// `None` when the Flux Kustomization CRD is not installed.
+    pub kustomizations: Option<Vec<KustomizationInfo>>,
     pub cilium: CiliumInfo,
 }
 
@@ -232,6 +262,7 @@ mod tests {
                 ),
             ],
             cilium: CiliumInfo::default(),
+            ..ClusterSnapshot::default()
         };
         let shop: Vec<_> = snapshot
             .policies_for("shop")

@@ -38,7 +38,10 @@ pub use duration::{format_duration, parse_duration};
 pub use key::{KeyChord, KeyParseError};
 pub use keymap::{Binding, Keymap, Mode, keymap_file};
 pub use paths::Paths;
-pub use settings::{ContextSettings, DEFAULT_PROTECTED_NAMESPACES, ResolvedSettings, Settings, SoakWindows};
+pub use settings::{
+    BaselineSettings, ContextSettings, DEFAULT_PROTECTED_NAMESPACES, MONITORING_APP_LABEL, ResolvedSettings, Settings,
+    SoakWindows,
+};
 pub use theme::{FALLBACK_THEME, Theme};
 pub use theme_role::ThemeRole;
 

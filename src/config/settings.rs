@@ -11,19 +11,31 @@
 //! prod = "24h"
 //! default = "24h" # tier label missing or unknown
 //!
+//! # Replace shipped baseline templates with the files found here (relative
+//! # paths resolve against this file's directory).
+//! templates_dir = "templates"
+//!
+//! [baseline]     # what the monitoring-scrape baseline allows in
+//! monitoring_namespace = "monitoring"
+//! monitoring_selector = { "app.kubernetes.io/name" = "prometheus" }
+//! scrape_ports = [9090, "8080", "metrics"]   # empty or absent: every TCP port
+//!
 //! [contexts."prod-eu"]
 //! theme = "production"
 //! protected_namespaces = ["kube-system", "flux-system", "payments"]
+//!
+//! [contexts."prod-eu".baseline]   # replaces the whole [baseline] table
+//! monitoring_namespace = "observability"
 //! ```
 //!
 //! Every field is optional. A bad field is reported and keeps its default; the
 //! rest of the file still applies.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use toml::de::DeTable;
+use toml::de::{DeTable, DeValue};
 
 use super::diagnostics::Diagnostic;
 use super::duration::{format_duration, parse_duration};
@@ -44,6 +56,12 @@ pub struct Settings {
     pub protected_namespaces: Vec<String>,
     /// How long each tier must stay clean before the gate allows enforcing.
     pub soak: SoakWindows,
+    /// A directory whose `baseline/*.yaml` and `default-deny.yaml` replace the
+    /// shipped templates; already resolved against the config file's directory.
+    pub templates_dir: Option<PathBuf>,
+    /// What the baseline allows besides DNS, the API server, the namespace
+    /// itself and kubelet probes.
+    pub baseline: BaselineSettings,
     /// Overrides per kube context name.
     pub contexts: BTreeMap<String, ContextSettings>,
 }
@@ -56,6 +74,27 @@ pub struct ContextSettings {
     /// Replaces (does not extend) the top-level list for this context, so a
     /// context can also protect fewer namespaces.
     pub protected_namespaces: Option<Vec<String>>,
+    /// Resolved like the top-level `templates_dir`.
+    pub templates_dir: Option<PathBuf>,
+    /// `[contexts."<name>".baseline]` replaces the whole top-level `[baseline]`:
+    /// fields it leaves out take the built-in defaults, not the top level's.
+    pub baseline: Option<BaselineSettings>,
+}
+
+/// The label key whose value fills the `${monitoring_app}` template placeholder.
+pub const MONITORING_APP_LABEL: &str = "app.kubernetes.io/name";
+
+/// `[baseline]`: whom the monitoring-scrape baseline lets in, and on which ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaselineSettings {
+    /// The namespace the metrics scrapers run in. Default `monitoring`.
+    pub monitoring_namespace: String,
+    /// Pod labels of the scrapers, with Kubernetes keys (no Cilium `k8s:`
+    /// prefix). Default `app.kubernetes.io/name=prometheus`.
+    pub monitoring_selector: BTreeMap<String, String>,
+    /// Ports the scrapers may reach: numbers (`"9090"`) or named container
+    /// ports (`"metrics"`). Empty (the default) means every TCP port.
+    pub scrape_ports: Vec<String>,
 }
 
 /// Soak window per tier (the namespace's `policy-tier` label).
@@ -76,6 +115,28 @@ pub struct ResolvedSettings {
     pub keymap: String,
     pub protected_namespaces: Vec<String>,
     pub soak: SoakWindows,
+    /// `None`: only the templates shipped in the binary.
+    pub templates_dir: Option<PathBuf>,
+    pub baseline: BaselineSettings,
+}
+
+impl Default for BaselineSettings {
+    fn default() -> Self {
+        Self {
+            monitoring_namespace: "monitoring".to_string(),
+            monitoring_selector: BTreeMap::from([(MONITORING_APP_LABEL.to_string(), "prometheus".to_string())]),
+            scrape_ports: Vec::new(),
+        }
+    }
+}
+
+impl BaselineSettings {
+    /// The value of the selector's `app.kubernetes.io/name` label, or `""`.
+    pub fn monitoring_app(&self) -> &str {
+        self.monitoring_selector
+            .get(MONITORING_APP_LABEL)
+            .map_or("", String::as_str)
+    }
 }
 
 const HOUR: Duration = Duration::from_secs(60 * 60);
@@ -124,6 +185,8 @@ impl Default for Settings {
             keymap: "default".to_string(),
             protected_namespaces: DEFAULT_PROTECTED_NAMESPACES.iter().map(|ns| ns.to_string()).collect(),
             soak: SoakWindows::default(),
+            templates_dir: None,
+            baseline: BaselineSettings::default(),
             contexts: BTreeMap::new(),
         }
     }
@@ -137,8 +200,9 @@ impl Settings {
     /// default.
     pub fn parse(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Result<Settings, Diagnostic> {
         let doc = Walker::parse(path, text)?;
+        let base_dir = path.parent().unwrap_or(Path::new(""));
         let mut walker = Walker::new(path, text, diags);
-        Ok(Settings::from_table(&mut walker, &doc))
+        Ok(Settings::from_table(&mut walker, &doc, base_dir))
     }
 
     /// The settings in effect for kube context `context`.
@@ -152,11 +216,25 @@ impl Settings {
                 .and_then(|c| c.protected_namespaces.clone())
                 .unwrap_or_else(|| self.protected_namespaces.clone()),
             soak: self.soak,
+            templates_dir: ctx
+                .and_then(|c| c.templates_dir.clone())
+                .or_else(|| self.templates_dir.clone()),
+            baseline: ctx
+                .and_then(|c| c.baseline.clone())
+                .unwrap_or_else(|| self.baseline.clone()),
         }
     }
 
-    fn from_table(w: &mut Walker<'_>, doc: &DeTable<'_>) -> Settings {
-        const KNOWN: &[&str] = &["theme", "keymap", "protected_namespaces", "soak", "contexts"];
+    fn from_table(w: &mut Walker<'_>, doc: &DeTable<'_>, base_dir: &Path) -> Settings {
+        const KNOWN: &[&str] = &[
+            "theme",
+            "keymap",
+            "protected_namespaces",
+            "soak",
+            "templates_dir",
+            "baseline",
+            "contexts",
+        ];
         let mut settings = Settings::default();
         for (key, value) in entries(doc) {
             match key.get_ref().as_ref() {
@@ -168,7 +246,17 @@ impl Settings {
                     }
                 }
                 "soak" => parse_soak(w, value, &mut settings.soak),
-                "contexts" => parse_contexts(w, value, &mut settings.contexts),
+                "templates_dir" => {
+                    if let Some(dir) = parse_templates_dir(w, value, base_dir) {
+                        settings.templates_dir = Some(dir);
+                    }
+                }
+                "baseline" => {
+                    if let Some(baseline) = parse_baseline(w, value, "baseline") {
+                        settings.baseline = baseline;
+                    }
+                }
+                "contexts" => parse_contexts(w, value, base_dir, &mut settings.contexts),
                 _ => w.unknown_key(key, "config.toml", KNOWN),
             }
         }
@@ -214,8 +302,13 @@ fn parse_soak(w: &mut Walker<'_>, value: &Value<'_>, soak: &mut SoakWindows) {
     }
 }
 
-fn parse_contexts(w: &mut Walker<'_>, value: &Value<'_>, contexts: &mut BTreeMap<String, ContextSettings>) {
-    const KNOWN: &[&str] = &["theme", "keymap", "protected_namespaces"];
+fn parse_contexts(
+    w: &mut Walker<'_>,
+    value: &Value<'_>,
+    base_dir: &Path,
+    contexts: &mut BTreeMap<String, ContextSettings>,
+) {
+    const KNOWN: &[&str] = &["theme", "keymap", "protected_namespaces", "templates_dir", "baseline"];
     let Some(table) = w.table(value, "[contexts]") else {
         return;
     };
@@ -232,11 +325,270 @@ fn parse_contexts(w: &mut Walker<'_>, value: &Value<'_>, contexts: &mut BTreeMap
                 "protected_namespaces" => {
                     ctx.protected_namespaces = w.string_list(value, "protected_namespaces");
                 }
+                "templates_dir" => ctx.templates_dir = parse_templates_dir(w, value, base_dir),
+                "baseline" => {
+                    let prefix = format!("contexts.{:?}.baseline", name.get_ref());
+                    ctx.baseline = parse_baseline(w, value, &prefix);
+                }
                 _ => w.unknown_key(key, &section, KNOWN),
             }
         }
         contexts.insert(name.get_ref().to_string(), ctx);
     }
+}
+
+/// `templates_dir`: relative paths resolve against `base_dir` (the config
+/// file's directory) and `~/` against the home directory, so the setting means
+/// the same whatever directory tighten is started from.
+fn parse_templates_dir(w: &mut Walker<'_>, value: &Value<'_>, base_dir: &Path) -> Option<PathBuf> {
+    let text = w.string(value, "templates_dir")?;
+    if text.trim().is_empty() {
+        w.report(value.span(), "templates_dir: empty path; using the built-in templates");
+        return None;
+    }
+    let path = match text.strip_prefix("~/") {
+        Some(rest) => match directories::BaseDirs::new() {
+            Some(dirs) => dirs.home_dir().join(rest),
+            None => {
+                w.report(
+                    value.span(),
+                    "templates_dir: no home directory to expand \"~\" in; using the built-in templates",
+                );
+                return None;
+            }
+        },
+        None => PathBuf::from(text),
+    };
+    Some(if path.is_absolute() { path } else { base_dir.join(path) })
+}
+
+/// A `[baseline]` table (`prefix` is its dotted name for messages). `None`
+/// when the value is not a table; a bad field keeps its default.
+fn parse_baseline(w: &mut Walker<'_>, value: &Value<'_>, prefix: &str) -> Option<BaselineSettings> {
+    const KNOWN: &[&str] = &["monitoring_namespace", "monitoring_selector", "scrape_ports"];
+    let section = format!("[{prefix}]");
+    let table = w.table(value, &section)?;
+    let mut baseline = BaselineSettings::default();
+    for (key, value) in entries(table) {
+        match key.get_ref().as_ref() {
+            "monitoring_namespace" => {
+                let what = format!("{prefix}.monitoring_namespace");
+                let Some(namespace) = w.string(value, &what) else {
+                    continue;
+                };
+                match check_namespace(namespace) {
+                    Ok(()) => baseline.monitoring_namespace = namespace.to_string(),
+                    Err(err) => w.report(
+                        value.span(),
+                        format!("{what}: {err}; keeping {:?}", baseline.monitoring_namespace),
+                    ),
+                }
+            }
+            "monitoring_selector" => {
+                let what = format!("{prefix}.monitoring_selector");
+                if let Some(selector) = parse_selector(w, value, &what) {
+                    baseline.monitoring_selector = selector;
+                }
+            }
+            "scrape_ports" => {
+                let what = format!("{prefix}.scrape_ports");
+                if let Some(ports) = parse_ports(w, value, &what) {
+                    baseline.scrape_ports = ports;
+                }
+            }
+            _ => w.unknown_key(key, &section, KNOWN),
+        }
+    }
+    Some(baseline)
+}
+
+/// Label key to value. Every problem is reported; any problem keeps the
+/// default selector, because dropping just the bad label would widen it.
+fn parse_selector(w: &mut Walker<'_>, value: &Value<'_>, what: &str) -> Option<BTreeMap<String, String>> {
+    const KEEPING: &str = "keeping the default selector app.kubernetes.io/name=prometheus";
+    let table = w.table(value, what)?;
+    let mut selector = BTreeMap::new();
+    let mut ok = true;
+    for (key, value) in entries(table) {
+        let name: &str = key.get_ref();
+        let label = match value.get_ref() {
+            DeValue::String(label) => label.as_ref(),
+            DeValue::Table(_) => {
+                // `app.kubernetes.io = "x"` is a dotted TOML key: nested tables.
+                w.report(
+                    value.span(),
+                    format!(
+                        "{what}.{name}: expected a string, found table (quote label keys that contain dots: \"{name}.…\" = \"…\"); {KEEPING}"
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            other => {
+                w.report(
+                    value.span(),
+                    format!(
+                        "{what}.{name}: expected a string, found {}; {KEEPING}",
+                        other.type_str()
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+        };
+        if let Err(err) = check_label_key(name) {
+            w.report(key.span(), format!("{what}: label key {name:?}: {err}; {KEEPING}"));
+            ok = false;
+            continue;
+        }
+        if let Err(err) = check_label_value(label) {
+            w.report(
+                value.span(),
+                format!("{what}.{name}: label value {label:?}: {err}; {KEEPING}"),
+            );
+            ok = false;
+            continue;
+        }
+        selector.insert(name.to_string(), label.to_string());
+    }
+    ok.then_some(selector)
+}
+
+/// Port numbers (integers or digit strings) and named ports. Any bad entry
+/// keeps the default (every TCP port) rather than a list missing a port.
+fn parse_ports(w: &mut Walker<'_>, value: &Value<'_>, what: &str) -> Option<Vec<String>> {
+    const KEEPING: &str = "keeping the default (every TCP port)";
+    let items = w.array(value, what)?;
+    let mut ports = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for item in items {
+        let port = match item.get_ref() {
+            DeValue::Integer(int) => match i64::from_str_radix(int.as_str(), int.radix()) {
+                Ok(number) => check_port_number(number),
+                Err(_) => Err(format!("port {} is out of range (1-65535)", int.as_str())),
+            },
+            DeValue::String(text) => check_port_text(text),
+            other => Err(format!(
+                "expected a port number or a port name, found {}",
+                other.type_str()
+            )),
+        };
+        match port {
+            Ok(port) if !ports.contains(&port) => ports.push(port),
+            Ok(_) => {}
+            Err(err) => {
+                w.report(item.span(), format!("{what}: {err}; {KEEPING}"));
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(ports)
+}
+
+fn check_port_number(number: i64) -> Result<String, String> {
+    if (1..=65535).contains(&number) {
+        Ok(number.to_string())
+    } else {
+        Err(format!("port {number} is out of range (1-65535)"))
+    }
+}
+
+/// `"8080"` (a number in a string) or a named container port (`"metrics"`).
+fn check_port_text(text: &str) -> Result<String, String> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return match text.parse::<i64>() {
+            Ok(number) => check_port_number(number),
+            Err(_) => Err(format!("port {text} is out of range (1-65535)")),
+        };
+    }
+    // Kubernetes container port names are IANA service names.
+    let valid = (1..=15).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && text.bytes().any(|b| b.is_ascii_lowercase())
+        && !text.starts_with('-')
+        && !text.ends_with('-')
+        && !text.contains("--");
+    if valid {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "{text:?} is neither a port number (1-65535) nor a port name (up to 15 of a-z, 0-9, '-', with a letter)"
+        ))
+    }
+}
+
+/// Namespace names are DNS-1123 labels.
+fn check_namespace(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("empty namespace name".to_string());
+    }
+    if is_dns_label(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a namespace name (up to 63 of a-z, 0-9, '-', starting and ending with a letter or digit)"
+        ))
+    }
+}
+
+fn is_dns_label(name: &str) -> bool {
+    (1..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+/// A Kubernetes label key: `[prefix/]name`, the prefix a DNS subdomain.
+fn check_label_key(key: &str) -> Result<(), String> {
+    if key.starts_with("k8s:") {
+        return Err("write the Kubernetes label key without Cilium's \"k8s:\" prefix".to_string());
+    }
+    if key == "io.kubernetes.pod.namespace" {
+        return Err("set the namespace with monitoring_namespace instead".to_string());
+    }
+    let (prefix, name) = match key.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    if let Some(prefix) = prefix {
+        let subdomain = (1..=253).contains(&prefix.len()) && prefix.split('.').all(is_dns_label);
+        if !subdomain {
+            return Err(format!("prefix {prefix:?} is not a DNS subdomain"));
+        }
+    }
+    if name.is_empty() || !is_label_text(name) {
+        return Err(
+            "not a label key (name part: up to 63 of A-Z, a-z, 0-9, '-', '_', '.', starting and ending with a letter or digit)"
+                .to_string(),
+        );
+    }
+    Ok(())
+}
+
+fn check_label_value(value: &str) -> Result<(), String> {
+    if value.is_empty() || is_label_text(value) {
+        Ok(())
+    } else {
+        Err(
+            "not a label value (up to 63 of A-Z, a-z, 0-9, '-', '_', '.', starting and ending with a letter or digit)"
+                .to_string(),
+        )
+    }
+}
+
+/// The name part of a label key, or a non-empty label value.
+fn is_label_text(text: &str) -> bool {
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    (1..=63).contains(&text.len())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && alnum(text.chars().next())
+        && alnum(text.chars().last())
 }
 
 #[cfg(test)]
@@ -348,5 +700,216 @@ keymap = "vim"
         let err = Settings::parse(Path::new("c.toml"), "a = 1\n[soak\n", &mut diags).unwrap_err();
         assert_eq!(err.line, Some(2));
         assert!(diags.is_empty());
+    }
+
+    fn parse_at(path: &str, text: &str) -> (Settings, Vec<Diagnostic>) {
+        let mut diags = Vec::new();
+        let settings = Settings::parse(Path::new(path), text, &mut diags).unwrap();
+        (settings, diags)
+    }
+
+    fn selector(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    const BASELINE: &str = r#"
+templates_dir = "templates"
+
+[baseline]
+monitoring_namespace = "observability"
+monitoring_selector = { "app.kubernetes.io/name" = "vmagent", team = "sre" }
+scrape_ports = [9090, "8080", "metrics"]
+
+[contexts.lab]
+templates_dir = "/srv/lab-templates"
+
+[contexts.lab.baseline]
+monitoring_namespace = "lab-monitoring"
+
+[contexts."prod-eu"]
+theme = "production"
+"#;
+
+    #[test]
+    fn baseline_defaults() {
+        let resolved = Settings::default().for_context("any");
+        assert_eq!(resolved.templates_dir, None);
+        assert_eq!(resolved.baseline.monitoring_namespace, "monitoring");
+        assert_eq!(
+            resolved.baseline.monitoring_selector,
+            selector(&[("app.kubernetes.io/name", "prometheus")])
+        );
+        assert!(resolved.baseline.scrape_ports.is_empty());
+        assert_eq!(resolved.baseline.monitoring_app(), "prometheus");
+    }
+
+    #[test]
+    fn baseline_and_templates_dir_are_read() {
+        let (settings, diags) = parse_at("/etc/tighten/config.toml", BASELINE);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(settings.templates_dir, Some(PathBuf::from("/etc/tighten/templates")));
+        let baseline = &settings.baseline;
+        assert_eq!(baseline.monitoring_namespace, "observability");
+        assert_eq!(
+            baseline.monitoring_selector,
+            selector(&[("app.kubernetes.io/name", "vmagent"), ("team", "sre")])
+        );
+        assert_eq!(baseline.scrape_ports, ["9090", "8080", "metrics"]);
+        assert_eq!(baseline.monitoring_app(), "vmagent");
+
+        // A context without overrides gets the top level.
+        let prod = settings.for_context("prod-eu");
+        assert_eq!(prod.baseline, settings.baseline);
+        assert_eq!(prod.templates_dir, settings.templates_dir);
+    }
+
+    #[test]
+    fn context_baseline_replaces_the_whole_table() {
+        let (settings, diags) = parse_at("/etc/tighten/config.toml", BASELINE);
+        assert!(diags.is_empty(), "{diags:?}");
+        let lab = settings.for_context("lab");
+        assert_eq!(lab.templates_dir, Some(PathBuf::from("/srv/lab-templates")));
+        // Not merged with [baseline]: what the context leaves out is the built-in default.
+        assert_eq!(
+            lab.baseline,
+            BaselineSettings {
+                monitoring_namespace: "lab-monitoring".into(),
+                ..BaselineSettings::default()
+            }
+        );
+    }
+
+    #[test]
+    fn relative_templates_dir_resolves_against_the_config_file() {
+        let (settings, _) = parse_at(
+            "/home/op/.config/tighten/config.toml",
+            "templates_dir = \"../shared/tpl\"\n",
+        );
+        assert_eq!(
+            settings.templates_dir,
+            Some(PathBuf::from("/home/op/.config/tighten/../shared/tpl"))
+        );
+        let (settings, _) = parse_at("/etc/tighten/config.toml", "templates_dir = \"/opt/tpl\"\n");
+        assert_eq!(settings.templates_dir, Some(PathBuf::from("/opt/tpl")));
+        let (settings, _) = parse_at("config.toml", "templates_dir = \"tpl\"\n");
+        assert_eq!(settings.templates_dir, Some(PathBuf::from("tpl")));
+        let text = "[contexts.a]\ntemplates_dir = \"ctx\"\n";
+        let (settings, _) = parse_at("/etc/tighten/config.toml", text);
+        assert_eq!(
+            settings.for_context("a").templates_dir,
+            Some(PathBuf::from("/etc/tighten/ctx"))
+        );
+        if let Some(dirs) = directories::BaseDirs::new() {
+            let (settings, _) = parse_at("/etc/tighten/config.toml", "templates_dir = \"~/tpl\"\n");
+            assert_eq!(settings.templates_dir, Some(dirs.home_dir().join("tpl")));
+        }
+        let (settings, diags) = parse("templates_dir = \"\"\n");
+        assert_eq!(settings.templates_dir, None);
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].line, Some(1));
+    }
+
+    #[test]
+    fn bad_ports_are_reported_with_position_and_keep_the_default() {
+        let text = "[baseline]\nmonitoring_namespace = \"obs\"\nscrape_ports = [9090,\n  0, \"70000\", \"Metrics_2\", 65536, true]\n";
+        let (settings, diags) = parse(text);
+        assert_eq!(settings.baseline.monitoring_namespace, "obs", "the rest still applies");
+        assert!(settings.baseline.scrape_ports.is_empty(), "default: every TCP port");
+        assert_eq!(diags.len(), 5, "{diags:?}");
+        assert!(diags.iter().all(|d| d.line == Some(4)), "{diags:?}");
+        assert_eq!(
+            diags[0].to_string(),
+            "config.toml:4:3: baseline.scrape_ports: port 0 is out of range (1-65535); keeping the default (every TCP port)"
+        );
+        assert!(diags[1].message.contains("port 70000 is out of range"), "{}", diags[1]);
+        assert!(diags[2].message.contains("\"Metrics_2\" is neither"), "{}", diags[2]);
+        assert!(diags[3].message.contains("65536"), "{}", diags[3]);
+        assert!(diags[4].message.contains("found boolean"), "{}", diags[4]);
+
+        let (settings, diags) = parse("[baseline]\nscrape_ports = \"9090\"\n");
+        assert!(settings.baseline.scrape_ports.is_empty());
+        assert_eq!(diags[0].line, Some(2));
+    }
+
+    #[test]
+    fn good_ports_are_normalised() {
+        let (settings, diags) = parse("[baseline]\nscrape_ports = [1, 65535, \"0443\", \"http-metrics\", 1, 0x50]\n");
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(
+            settings.baseline.scrape_ports,
+            ["1", "65535", "443", "http-metrics", "80"]
+        );
+    }
+
+    #[test]
+    fn bad_selectors_keep_the_default_selector() {
+        let default = BaselineSettings::default().monitoring_selector;
+        let cases: &[(&str, &str)] = &[
+            (
+                "monitoring_selector = { \"app.kubernetes.io/name\" = 5 }",
+                "expected a string, found integer",
+            ),
+            ("monitoring_selector = { app = \"a\", team = [\"x\"] }", "found array"),
+            (
+                "monitoring_selector = { app.kubernetes.io = \"x\" }",
+                "quote label keys",
+            ),
+            ("monitoring_selector = { \"k8s:app\" = \"x\" }", "without Cilium's"),
+            (
+                "monitoring_selector = { \"io.kubernetes.pod.namespace\" = \"x\" }",
+                "monitoring_namespace",
+            ),
+            ("monitoring_selector = { \"bad key\" = \"x\" }", "not a label key"),
+            ("monitoring_selector = { app = \"has space\" }", "not a label value"),
+            ("monitoring_selector = \"app=prometheus\"", "expected a table"),
+        ];
+        for (line, expected) in cases {
+            let (settings, diags) = parse(&format!("[baseline]\n{line}\n"));
+            assert_eq!(settings.baseline.monitoring_selector, default, "{line}");
+            assert_eq!(diags.len(), 1, "{line}: {diags:?}");
+            assert_eq!(diags[0].line, Some(2), "{line}");
+            assert!(diags[0].column.is_some());
+            assert!(diags[0].message.contains(expected), "{line}: {}", diags[0]);
+        }
+        // An empty selector is allowed: every pod of the monitoring namespace.
+        let (settings, diags) = parse("[baseline]\nmonitoring_selector = {}\n");
+        assert!(diags.is_empty());
+        assert!(settings.baseline.monitoring_selector.is_empty());
+        assert_eq!(settings.baseline.monitoring_app(), "");
+    }
+
+    #[test]
+    fn bad_monitoring_namespace_keeps_the_default() {
+        for (value, expected) in [
+            ("\"\"", "empty namespace"),
+            ("\"Monitoring\"", "not a namespace name"),
+            ("7", "expected a string"),
+        ] {
+            let (settings, diags) = parse(&format!("[baseline]\n\nmonitoring_namespace = {value}\n"));
+            assert_eq!(settings.baseline.monitoring_namespace, "monitoring");
+            assert_eq!(diags.len(), 1, "{diags:?}");
+            assert_eq!(diags[0].line, Some(3));
+            assert_eq!(diags[0].column, Some(24));
+            assert!(diags[0].message.contains(expected), "{}", diags[0]);
+        }
+    }
+
+    #[test]
+    fn unknown_baseline_keys_are_reported() {
+        let text =
+            "[baseline]\nscrape_port = [1]\n[contexts.a.baseline]\nnamespace = \"x\"\n[contexts.b]\nbaseline = 1\n";
+        let (settings, diags) = parse(text);
+        let lines: Vec<_> = diags.iter().map(|d| d.line).collect();
+        assert_eq!(lines, [Some(2), Some(4), Some(6)], "{diags:?}");
+        assert!(diags[0].message.contains("in [baseline]"), "{}", diags[0]);
+        assert!(
+            diags[1].message.contains("in [contexts.\"a\".baseline]"),
+            "{}",
+            diags[1]
+        );
+        assert!(diags[2].message.contains("expected a table"), "{}", diags[2]);
+        // A context baseline of the wrong type falls back to the top level.
+        assert_eq!(settings.for_context("b").baseline, BaselineSettings::default());
+        assert_eq!(settings.contexts["a"].baseline, Some(BaselineSettings::default()));
     }
 }

@@ -14,8 +14,15 @@ pub use flow::{Direction, DropReason, Endpoint, Flow, Protocol, SharedFlow, Shar
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FlowStreamState {
     Connecting,
-    Connected { source: String },
-    Reconnecting { attempt: u32, reason: String },
+    Connected {
+        source: String,
+    },
+    Reconnecting {
+        attempt: u32,
+        reason: String,
+    },
+    /// No flow source can be reached; the reason says why.
+    Unavailable(String),
 }
 
 /// What a flow source pushes to the cockpit.

@@ -9,14 +9,14 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::cluster::{NamespaceInfo, ObjectRef, PolicyObject};
+use crate::cluster::{CiliumInfo, NamespaceInfo, ObjectRef, PolicyKind, PolicyObject};
 
 use super::labels;
 use super::phase::{NamespaceStatus, Phase};
 use super::role::PolicyRole;
 
 /// The rollout steps an operator can take on a namespace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RolloutAction {
     Observe,
@@ -173,6 +173,8 @@ pub struct PlanInput<'a> {
     pub now: Timestamp,
     pub operator: &'a str,
     pub backup_dir: PathBuf,
+    /// What the cluster's Cilium can do.
+    pub cilium: &'a CiliumInfo,
 }
 
 /// The objects an action needs beyond the cluster's current state.
@@ -376,6 +378,24 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
         }
     }
 
+    let writes_cilium = plan
+        .changes
+        .iter()
+        .any(|c| c.target().kind != PolicyKind::NetworkPolicy);
+    if writes_cilium && !input.cilium.crds_installed {
+        return Err(Refusal::Invalid(
+            "Cilium's CRDs are not installed in this cluster: CiliumNetworkPolicies cannot be written".into(),
+        ));
+    }
+    if matches!(action, RolloutAction::StageDefaultDeny | RolloutAction::Enforce)
+        && input.cilium.default_deny_supported == Some(false)
+    {
+        return Err(Refusal::Invalid(
+            "this Cilium predates 1.16: its CRD has no enableDefaultDeny, so a default-deny cannot be staged \
+             without enforcing at once. Upgrade Cilium first"
+                .into(),
+        ));
+    }
     if plan.deletes().next().is_some() {
         let path = backup_path(&input.backup_dir, &plan.namespace, action, input.now);
         plan.annotations
@@ -386,9 +406,10 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
     Ok(plan)
 }
 
-/// `<dir>/<namespace>/<time>-<action>.yaml`, unique per second and action.
+/// `<dir>/<namespace>/<time>-<action>.yaml`, unique per millisecond and action
+/// (a script may roll back twice in one second; a backup is never overwritten).
 pub fn backup_path(dir: &std::path::Path, namespace: &str, action: RolloutAction, now: Timestamp) -> PathBuf {
-    let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
+    let stamp = now.strftime("%Y%m%dT%H%M%S%.3fZ").to_string();
     dir.join(namespace).join(format!("{stamp}-{}.yaml", action.slug()))
 }
 

@@ -1,20 +1,30 @@
 //! Runs effects as async tasks and answers with messages.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::app::{Effect, Msg};
-use crate::cluster::{Mutator, backup};
+use crate::app::{ContextSwitch, Effect, Msg};
+use crate::cluster::{Cluster, Mutator, backup};
 use crate::config::Theme;
+
+use super::backend::{Backend, Backends};
+
+/// The outcome of `:ctx`, for the runtime to swap clients and sources.
+pub type Switched = Result<(Backend, ContextSwitch), (String, String)>;
 
 /// Owns the clients; each effect becomes a task that sends its result back.
 #[derive(Clone)]
 pub struct EffectRunner {
+    pub cluster: Arc<dyn Cluster>,
     pub mutator: Mutator,
     pub tx: mpsc::Sender<Msg>,
     pub backup_dir: PathBuf,
     pub themes_dir: Option<PathBuf>,
+    /// How to reach other contexts, and where to hand over a new one; `None`
+    /// where switching is not offered.
+    pub switching: Option<(Backends, mpsc::Sender<Switched>)>,
 }
 
 impl EffectRunner {
@@ -29,10 +39,10 @@ impl EffectRunner {
                     let _ = tx.send(Msg::DryRunDone { id, result }).await;
                 });
             }
-            Effect::Execute { id, plan } => {
+            Effect::Execute { id, plan, diff } => {
                 let mutator = self.mutator.clone();
                 tokio::spawn(async move {
-                    let (result, record) = mutator.execute(&plan).await;
+                    let (result, record) = mutator.execute(&plan, diff).await;
                     match &result {
                         Ok(()) => tracing::info!(action = plan.action.slug(), namespace = %plan.namespace, "applied"),
                         Err(err) => {
@@ -68,6 +78,28 @@ impl EffectRunner {
                     let _ = tx.blocking_send(Msg::ThemeLoaded { theme, diagnostics });
                 });
             }
+            Effect::CheckAccess { namespace } => {
+                let cluster = Arc::clone(&self.cluster);
+                tokio::spawn(async move {
+                    let result = cluster.access(&namespace).await.map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::AccessChecked { namespace, result }).await;
+                });
+            }
+            Effect::SwitchContext { context } => match self.switching.clone() {
+                Some((backends, handover)) => {
+                    tokio::spawn(async move {
+                        tracing::info!(%context, "switching context");
+                        let switched = backends.connect(&context).await.map_err(|e| (context, e));
+                        let _ = handover.send(switched).await;
+                    });
+                }
+                None => {
+                    tokio::spawn(async move {
+                        let error = "this session cannot switch contexts".to_string();
+                        let _ = tx.send(Msg::ContextFailed { context, error }).await;
+                    });
+                }
+            },
         }
     }
 }

@@ -1,10 +1,16 @@
 //! The event loop: terminal events, backend streams and timers become messages;
 //! `update` runs on each; effects go to the runner; the screen is redrawn at most
 //! about sixty times a second, and only when something changed.
+//!
+//! Each connected context is a [`Session`] with its own message channel. `:ctx`
+//! starts a new session and drops the old one, so a late message from the old
+//! cluster can never reach the new state.
 
+pub mod backend;
 pub mod effects;
 pub mod terminal;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,13 +18,15 @@ use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
 use jiff::Timestamp;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::app::{Effect, Msg, State, update};
-use crate::cluster::Cluster;
+use crate::cluster::{AuditLog, Cluster, Mutator};
 use crate::flows::FlowSource;
 
-use effects::EffectRunner;
+use backend::{Backend, Backends};
+use effects::{EffectRunner, Switched};
 use terminal::Tui;
 
 /// Minimum time between frames.
@@ -26,11 +34,61 @@ const FRAME: Duration = Duration::from_millis(16);
 /// Messages handled before a frame is drawn, so a burst cannot starve the screen.
 const BATCH: usize = 512;
 
+/// What every session shares.
+#[derive(Clone)]
+pub struct SessionSettings {
+    pub readonly: bool,
+    pub audit_file: PathBuf,
+    pub themes_dir: Option<PathBuf>,
+    /// How to reach other contexts (`None`: no switching).
+    pub backends: Option<Backends>,
+}
+
+/// One connected context: its runner, its message channel and its streams.
+pub struct Session {
+    pub runner: EffectRunner,
+    pub rx: mpsc::Receiver<Msg>,
+    sources: Vec<JoinHandle<()>>,
+}
+
+impl Session {
+    pub fn start(backend: Backend, settings: &SessionSettings, handover: mpsc::Sender<Switched>) -> Session {
+        let (tx, rx) = mpsc::channel(1024);
+        let mutator = Mutator::new(
+            Arc::clone(&backend.cluster),
+            settings.readonly,
+            AuditLog::new(settings.audit_file.clone()),
+        );
+        let sources = spawn_sources(Arc::clone(&backend.cluster), backend.flows, tx.clone());
+        let runner = EffectRunner {
+            cluster: backend.cluster,
+            mutator,
+            tx,
+            backup_dir: backend.backup_dir,
+            themes_dir: settings.themes_dir.clone(),
+            switching: settings.backends.clone().map(|b| (b, handover)),
+        };
+        Session { runner, rx, sources }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        for task in &self.sources {
+            task.abort();
+        }
+    }
+}
+
 /// Starts the background streams that feed `tx`.
-pub fn spawn_sources(cluster: Arc<dyn Cluster>, flows: Arc<dyn FlowSource>, tx: mpsc::Sender<Msg>) {
+pub fn spawn_sources(
+    cluster: Arc<dyn Cluster>,
+    flows: Arc<dyn FlowSource>,
+    tx: mpsc::Sender<Msg>,
+) -> Vec<JoinHandle<()>> {
     let cluster_tx = tx.clone();
     let mut cluster_events = cluster.subscribe();
-    tokio::spawn(async move {
+    let cluster_task = tokio::spawn(async move {
         while let Some(event) = cluster_events.recv().await {
             if cluster_tx.send(Msg::Cluster(event)).await.is_err() {
                 return;
@@ -39,14 +97,14 @@ pub fn spawn_sources(cluster: Arc<dyn Cluster>, flows: Arc<dyn FlowSource>, tx: 
     });
     let flow_tx = tx.clone();
     let mut flow_events = flows.subscribe();
-    tokio::spawn(async move {
+    let flow_task = tokio::spawn(async move {
         while let Some(event) = flow_events.recv().await {
             if flow_tx.send(Msg::Flows(event)).await.is_err() {
                 return;
             }
         }
     });
-    tokio::spawn(async move {
+    let tick_task = tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_secs(1));
         loop {
             ticker.tick().await;
@@ -55,19 +113,22 @@ pub fn spawn_sources(cluster: Arc<dyn Cluster>, flows: Arc<dyn FlowSource>, tx: 
             }
         }
     });
+    vec![cluster_task, flow_task, tick_task]
 }
 
 /// Runs the cockpit until the operator quits.
 pub async fn run(
     terminal: &mut Tui,
     mut state: State,
-    runner: EffectRunner,
-    mut rx: mpsc::Receiver<Msg>,
+    backend: Backend,
+    settings: SessionSettings,
 ) -> std::io::Result<()> {
+    let (handover, mut switched) = mpsc::channel::<Switched>(1);
+    let mut session = Session::start(backend, &settings, handover.clone());
     let mut keys = EventStream::new();
     let size = terminal.size()?;
-    dispatch(&mut state, &runner, Msg::Resize(size.width, size.height));
-    runner.run(Effect::CheckBackupDir);
+    dispatch(&mut state, &session.runner, Msg::Resize(size.width, size.height));
+    session.runner.run(Effect::CheckBackupDir);
     let mut dirty = true;
     let mut last_frame = Instant::now() - FRAME;
     let mut terminate = signal_stream();
@@ -85,19 +146,35 @@ pub async fn run(
         };
         tokio::select! {
             event = keys.next() => match event {
-                Some(Ok(Event::Key(key))) => { dispatch(&mut state, &runner, Msg::Key(key)); dirty = true; }
-                Some(Ok(Event::Resize(w, h))) => { dispatch(&mut state, &runner, Msg::Resize(w, h)); terminal.autoresize()?; dirty = true; }
+                Some(Ok(Event::Key(key))) => { dispatch(&mut state, &session.runner, Msg::Key(key)); dirty = true; }
+                Some(Ok(Event::Resize(w, h))) => {
+                    dispatch(&mut state, &session.runner, Msg::Resize(w, h));
+                    terminal.autoresize()?;
+                    dirty = true;
+                }
                 Some(Ok(_)) => {}
                 Some(Err(err)) => return Err(err),
                 None => break,
             },
-            Some(msg) = rx.recv() => {
-                dispatch(&mut state, &runner, msg);
+            Some(msg) = session.rx.recv() => {
+                dispatch(&mut state, &session.runner, msg);
                 for _ in 0..BATCH {
-                    match rx.try_recv() {
-                        Ok(msg) => dispatch(&mut state, &runner, msg),
+                    match session.rx.try_recv() {
+                        Ok(msg) => dispatch(&mut state, &session.runner, msg),
                         Err(_) => break,
                     }
+                }
+                dirty = true;
+            }
+            Some(outcome) = switched.recv() => {
+                match outcome {
+                    Ok((backend, switch)) => {
+                        // Dropping the old session stops its streams and closes
+                        // its channel, so nothing of the old cluster arrives now.
+                        session = Session::start(backend, &settings, handover.clone());
+                        dispatch(&mut state, &session.runner, Msg::ContextSwitched(Box::new(switch)));
+                    }
+                    Err((context, error)) => dispatch(&mut state, &session.runner, Msg::ContextFailed { context, error }),
                 }
                 dirty = true;
             }

@@ -56,6 +56,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             format!("◌ flows reconnecting (attempt {attempt}): {reason}"),
             ThemeRole::Danger,
         ),
+        FlowStreamState::Unavailable(reason) => (format!("○ flows: {reason}"), ThemeRole::Warning),
     };
     spans.push(Span::styled(text, style(state, role)));
     frame.render_widget(

@@ -85,10 +85,12 @@ impl Cockpit {
         let mutator = Mutator::new(cluster, options.readonly, AuditLog::new(dir.path().join("audit.jsonl")));
         let (tx, rx) = mpsc::channel(64);
         let runner = EffectRunner {
+            cluster: Arc::new(demo.clone()),
             mutator,
             tx,
             backup_dir,
             themes_dir: None,
+            switching: None,
         };
         let mut cockpit = Cockpit {
             state,

@@ -63,6 +63,14 @@ pub(super) fn start(state: &mut State, action: Action) -> Vec<Effect> {
         return Vec::new();
     };
     let namespace = row.name.clone();
+    if let Some(why) = denied(state, &namespace, rollout) {
+        notify(
+            state,
+            NoticeLevel::Error,
+            format!("{} is forbidden in {namespace}: {why}", rollout.title()),
+        );
+        return Vec::new();
+    }
     match rollout {
         RolloutAction::CarveOut => {
             state.modals.push(Modal::Prompt {
@@ -103,6 +111,14 @@ pub(super) fn start(state: &mut State, action: Action) -> Vec<Effect> {
     }
 }
 
+/// Why the user may not take `action` in `namespace`, when the cluster said so.
+pub(crate) fn denied(state: &State, namespace: &str, action: RolloutAction) -> Option<String> {
+    match state.access.get(namespace) {
+        Some(Ok(report)) => report.why_denied(action),
+        _ => None,
+    }
+}
+
 /// Computes the plan and asks for its dry run, or says why it cannot be done.
 fn plan_and_dry_run(state: &mut State, namespace: &str, request: Request) -> Vec<Effect> {
     let action = request.action();
@@ -115,7 +131,7 @@ fn plan_and_dry_run(state: &mut State, namespace: &str, request: Request) -> Vec
         let Some(row) = state.rows.iter().find(|r| r.name == namespace) else {
             return Vec::new();
         };
-        let vars = TemplateVars::for_namespace(namespace);
+        let vars = TemplateVars::new(namespace, &state.config.settings.baseline);
         let templates = &state.config.templates;
         match templates
             .render_baseline(&vars)
@@ -135,6 +151,7 @@ fn plan_and_dry_run(state: &mut State, namespace: &str, request: Request) -> Vec
                         now: state.now,
                         operator: &state.identity.user,
                         backup_dir: state.config.backup_dir.clone(),
+                        cilium: &snapshot.cilium,
                     },
                 )
                 .map_err(|refusal| vec![refusal.to_string()])
@@ -244,8 +261,20 @@ pub(super) fn on_confirm_submit(state: &mut State) -> Vec<Effect> {
     };
     let id = dialog.id;
     let title = format!("{} — {}: applying…", dialog.plan.action.title(), dialog.plan.namespace);
+    // The diff part of the review is what the audit record keeps.
+    let diff = dialog
+        .review
+        .iter()
+        .skip_while(|l| l.text != "Diff")
+        .skip(1)
+        .map(|l| l.text.clone())
+        .collect();
     state.modals.push(Modal::Applying { id, title });
-    vec![Effect::Execute { id, plan: dialog.plan }]
+    vec![Effect::Execute {
+        id,
+        plan: dialog.plan,
+        diff,
+    }]
 }
 
 /// The confirmed plan was executed (or refused).

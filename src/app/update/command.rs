@@ -46,6 +46,12 @@ pub(super) fn run(state: &mut State, line: &str) -> Vec<Effect> {
         ("ctx" | "context", Some(name)) => {
             if name == state.identity.context {
                 notify(state, NoticeLevel::Info, format!("already on context {name}"));
+            } else if state.contexts.iter().any(|c| c == name) {
+                state.switching_to = Some(name.to_string());
+                notify(state, NoticeLevel::Info, format!("connecting to context {name}…"));
+                return vec![Effect::SwitchContext {
+                    context: name.to_string(),
+                }];
             } else {
                 let list = state.contexts.join(", ");
                 notify(

@@ -22,6 +22,22 @@ const NOTICE_TTL: Duration = Duration::from_secs(6);
 
 /// Applies one message to the state and returns the work it asks for.
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
+    let mut effects = handle(state, msg);
+    effects.extend(check_access(state));
+    effects
+}
+
+/// Asks which actions are allowed in the selected namespace, once per namespace.
+fn check_access(state: &mut State) -> Option<Effect> {
+    let namespace = state.table.selected.clone()?;
+    if state.identity.demo || state.access.contains_key(&namespace) || state.access_pending.contains(&namespace) {
+        return None;
+    }
+    state.access_pending.push(namespace.clone());
+    Some(Effect::CheckAccess { namespace })
+}
+
+fn handle(state: &mut State, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(key) => keys::on_key(state, key),
         Msg::Resize(width, height) => {
@@ -79,6 +95,40 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::AuditLoaded(records) => {
             state.audit = records;
+            Vec::new()
+        }
+        Msg::AccessChecked { namespace, result } => {
+            state.access_pending.retain(|n| *n != namespace);
+            if let Err(err) = &result {
+                notify(
+                    state,
+                    NoticeLevel::Warning,
+                    format!("could not check permissions in {namespace}: {err}"),
+                );
+            }
+            state.access.insert(namespace, result);
+            Vec::new()
+        }
+        Msg::ContextSwitched(switch) => {
+            let switch = *switch;
+            let name = switch.identity.context.clone();
+            let viewport = state.viewport;
+            *state = State {
+                contexts: switch.contexts,
+                audit: switch.audit,
+                viewport,
+                ..State::new(switch.config, switch.identity, switch.diagnostics, state.now)
+            };
+            notify(state, NoticeLevel::Info, format!("switched to context {name}"));
+            vec![Effect::CheckBackupDir]
+        }
+        Msg::ContextFailed { context, error } => {
+            state.switching_to = None;
+            state.modals.push(crate::app::modal::Modal::Message {
+                title: format!("Could not switch to {context}"),
+                lines: vec![error, format!("Still on context {}.", state.identity.context)],
+                danger: true,
+            });
             Vec::new()
         }
     }

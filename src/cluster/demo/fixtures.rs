@@ -25,6 +25,7 @@ pub fn initial(now: Timestamp, templates: &Templates, payments_backup: &str) -> 
     b.snapshot.cilium = CiliumInfo {
         version: Some("1.19.4".into()),
         crds_installed: true,
+        default_deny_supported: Some(true),
     };
 
     // Platform namespaces.

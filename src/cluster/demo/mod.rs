@@ -21,6 +21,8 @@ use crate::flows::{FlowEvent, FlowSource, FlowStreamState};
 use crate::policy::Templates;
 use crate::rollout::{Change, RolloutPlan};
 
+use super::AuditRecord;
+use super::access::AccessReport;
 use super::backup::{self, BackupHeader};
 use super::{
     ChangeVerdict, Cluster, ClusterError, ClusterEvent, ClusterIdentity, ClusterSnapshot, ConnectionState,
@@ -144,6 +146,17 @@ impl Cluster for DemoCluster {
         self.broadcast(snapshot);
         Ok(())
     }
+
+    async fn access(&self, _namespace: &str) -> Result<AccessReport, ClusterError> {
+        // The demo's operator may do everything.
+        Ok(AccessReport::default())
+    }
+
+    async fn announce(&self, record: &AuditRecord) -> Result<(), ClusterError> {
+        // The demo has no event API: its actions show in the Log tab and the audit file.
+        tracing::debug!(action = %record.action, namespace = %record.namespace, "demo action");
+        Ok(())
+    }
 }
 
 impl FlowSource for DemoCluster {
@@ -246,7 +259,7 @@ fn failure_to_error(verdict: &ChangeVerdict, message: &str) -> ClusterError {
     if message.starts_with("conflict") {
         ClusterError::Conflict {
             target: verdict.change.clone(),
-            expected: message.to_string(),
+            detail: message.to_string(),
         }
     } else if message == "not found" {
         ClusterError::NotFound(verdict.change.clone())

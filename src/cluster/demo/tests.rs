@@ -33,6 +33,7 @@ fn plan_for(demo: &DemoCluster, namespace: &str, action: RolloutAction) -> Rollo
             now: now(),
             operator: "test",
             backup_dir: "/nonexistent".into(),
+            cilium: &snapshot.cilium,
         },
     )
     .expect("plan")

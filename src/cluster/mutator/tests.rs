@@ -47,6 +47,7 @@ impl Fixture {
                 now: Timestamp::now(),
                 operator: "test",
                 backup_dir: self.dir.path().join("backups"),
+                cilium: &snapshot.cilium,
             },
         )
         .expect("plan")
@@ -62,7 +63,7 @@ async fn read_only_refuses_below_the_ui_and_is_audited() {
     let f = fixture();
     let before = f.demo.snapshot();
     let plan = f.plan("media", RolloutAction::RollbackNamespace);
-    let (result, record) = f.mutator(true).execute(&plan).await;
+    let (result, record) = f.mutator(true).execute(&plan, Vec::new()).await;
     assert_eq!(result, Err(ClusterError::ReadOnly));
     assert!(matches!(record.outcome, AuditOutcome::Refused(_)));
     assert_eq!(f.demo.snapshot().policies, before.policies, "nothing changed");
@@ -80,7 +81,7 @@ async fn deletes_are_backed_up_before_they_happen() {
     let f = fixture();
     let plan = f.plan("cert-manager", RolloutAction::RollbackDefaultDeny);
     let path = plan.backup_to.clone().expect("backup path");
-    let (result, record) = f.mutator(false).execute(&plan).await;
+    let (result, record) = f.mutator(false).execute(&plan, Vec::new()).await;
     assert_eq!(result, Ok(()));
     let saved = backup::read(&path).expect("backup written");
     assert_eq!(saved.len(), 1);
@@ -99,7 +100,7 @@ async fn a_failed_backup_deletes_nothing() {
     std::fs::write(&blocker, "x").expect("file");
     plan.backup_to = Some(blocker.join("backup.yaml"));
     let before = f.demo.snapshot();
-    let (result, record) = f.mutator(false).execute(&plan).await;
+    let (result, record) = f.mutator(false).execute(&plan, Vec::new()).await;
     assert!(matches!(result, Err(ClusterError::Backup(_))), "{result:?}");
     assert_eq!(f.demo.snapshot().policies, before.policies);
     assert!(record.backup.is_none());
@@ -119,7 +120,7 @@ async fn plans_may_not_reach_into_another_namespace() {
         .expect("auth policy");
     plan.changes.push(Change::Delete(foreign));
     let before = f.demo.snapshot();
-    let (result, _) = f.mutator(false).execute(&plan).await;
+    let (result, _) = f.mutator(false).execute(&plan, Vec::new()).await;
     assert!(matches!(result, Err(ClusterError::OutOfScope { .. })), "{result:?}");
     assert!(f.mutator(false).dry_run(&plan).await.is_err());
     assert_eq!(f.demo.snapshot().policies, before.policies);

@@ -32,6 +32,7 @@ fn plan_for(snapshot: &ClusterSnapshot, namespace: &str, request: Request) -> Re
             now: now(),
             operator: "carol",
             backup_dir: Path::new("/backups/demo").to_path_buf(),
+            cilium: &snapshot.cilium,
         },
     )
 }
@@ -170,7 +171,7 @@ fn partial_rollback_deletes_only_the_default_deny_with_a_backup() {
     let backup = plan.backup_to.clone().expect("backup path");
     assert_eq!(
         backup,
-        Path::new("/backups/demo/cert-manager/20261123T120000Z-rollback-default-deny.yaml")
+        Path::new("/backups/demo/cert-manager/20261123T120000.000Z-rollback-default-deny.yaml")
     );
     assert_eq!(
         plan.annotations.set.get(labels::BACKUP),

@@ -1,0 +1,234 @@
+//! Plans against the live API: dry runs, and all-or-nothing execution.
+//!
+//! Policies are written by server-side apply with field manager `tighten` (so a
+//! GitOps tool owning a field surfaces as a conflict, never a silent overwrite);
+//! updates carry the planned resourceVersion and uid as preconditions, deletes
+//! carry them as delete preconditions, and the namespace annotations are a merge
+//! patch conditioned on the namespace's resourceVersion. When a step fails, the
+//! steps already taken are undone in reverse order.
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::Client;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
+use serde_json::{Map, Value, json};
+
+use crate::cluster::{ChangeVerdict, ClusterError, DryRunReport, PolicyObject};
+use crate::rollout::{Change, RolloutPlan};
+
+use super::resources::{policy_from_dynamic, policy_resource, policy_to_dynamic};
+
+/// The field manager of every write.
+pub const MANAGER: &str = "tighten";
+
+pub async fn dry_run(client: &Client, plan: &RolloutPlan) -> DryRunReport {
+    let mut verdicts = Vec::new();
+    for change in &plan.changes {
+        let result = write(client, change, true).await.map_err(|e| e.to_string());
+        verdicts.push(ChangeVerdict {
+            change: format!("{} {}", change.verb(), change.target()),
+            result,
+        });
+    }
+    if has_annotations(plan) {
+        let result = annotate(client, plan, true)
+            .await
+            .map(|()| None)
+            .map_err(|e| e.to_string());
+        verdicts.push(ChangeVerdict {
+            change: format!("annotate Namespace {}", plan.namespace),
+            result,
+        });
+    }
+    DryRunReport { verdicts }
+}
+
+/// What to do to take one applied change back.
+enum Undo {
+    Delete(PolicyObject),
+    Reapply {
+        before: PolicyObject,
+        current: PolicyObject,
+    },
+    Recreate(PolicyObject),
+}
+
+pub async fn apply(client: &Client, plan: &RolloutPlan) -> Result<(), ClusterError> {
+    let mut undo = Vec::new();
+    for change in &plan.changes {
+        match write(client, change, false).await {
+            Ok(result) => undo.push(match (change, result) {
+                (Change::Create(_), Some(created)) => Undo::Delete(created),
+                (Change::Update { before, .. }, Some(current)) => Undo::Reapply {
+                    before: before.clone(),
+                    current,
+                },
+                (Change::Delete(deleted), _) => Undo::Recreate(deleted.clone()),
+                // The server returns the object for every create and update.
+                (Change::Create(o) | Change::Update { after: o, .. }, None) => Undo::Delete(o.clone()),
+            }),
+            Err(failed) => return Err(roll_back(client, failed, undo).await),
+        }
+    }
+    if has_annotations(plan)
+        && let Err(failed) = annotate(client, plan, false).await
+    {
+        return Err(roll_back(client, failed, undo).await);
+    }
+    Ok(())
+}
+
+async fn roll_back(client: &Client, failed: ClusterError, mut undo: Vec<Undo>) -> ClusterError {
+    if undo.is_empty() {
+        return failed;
+    }
+    let (mut undone, mut undo_failed) = (Vec::new(), Vec::new());
+    while let Some(step) = undo.pop() {
+        let (label, result) = match step {
+            Undo::Delete(created) => (
+                format!("deleted {}", created.object_ref()),
+                write(client, &Change::Delete(created), false).await.map(|_| ()),
+            ),
+            Undo::Reapply { before, current } => {
+                // Back to the old content, conditioned on the version we wrote.
+                let restored = PolicyObject {
+                    resource_version: current.resource_version.clone(),
+                    ..before.without_server_fields()
+                };
+                (
+                    format!("restored {}", restored.object_ref()),
+                    write(
+                        client,
+                        &Change::Update {
+                            before: current,
+                            after: restored,
+                        },
+                        false,
+                    )
+                    .await
+                    .map(|_| ()),
+                )
+            }
+            Undo::Recreate(deleted) => (
+                format!("re-created {}", deleted.object_ref()),
+                write(client, &Change::Create(deleted.without_server_fields()), false)
+                    .await
+                    .map(|_| ()),
+            ),
+        };
+        match result {
+            Ok(()) => undone.push(label),
+            Err(e) => undo_failed.push(format!("{label}: {e}")),
+        }
+    }
+    tracing::warn!(%failed, ?undone, ?undo_failed, "a multi-object action failed part-way");
+    ClusterError::PartlyUndone {
+        failed: Box::new(failed),
+        undone,
+        undo_failed,
+    }
+}
+
+fn has_annotations(plan: &RolloutPlan) -> bool {
+    !plan.annotations.set.is_empty() || !plan.annotations.remove.is_empty()
+}
+
+/// One object change; returns the object as the server stored it (or would).
+async fn write(client: &Client, change: &Change, dry_run: bool) -> Result<Option<PolicyObject>, ClusterError> {
+    let target = change.target();
+    let label = format!("{} {target}", change.verb());
+    let namespace = target.namespace.as_deref().unwrap_or_default();
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &policy_resource(target.kind));
+    match change {
+        Change::Create(object) | Change::Update { after: object, .. } => {
+            if matches!(change, Change::Create(_))
+                && api
+                    .get_opt(&object.name)
+                    .await
+                    .map_err(|e| classify(&label, e))?
+                    .is_some()
+            {
+                return Err(ClusterError::Conflict {
+                    target: label,
+                    detail: "it already exists".into(),
+                });
+            }
+            let mut body = object.clone();
+            body.body.remove("status");
+            let body = policy_to_dynamic(&body).map_err(|e| ClusterError::Rejected {
+                target: label.clone(),
+                message: e.to_string(),
+            })?;
+            let mut params = PatchParams::apply(MANAGER);
+            params.dry_run = dry_run;
+            let stored = api
+                .patch(&object.name, &params, &Patch::Apply(&body))
+                .await
+                .map_err(|e| classify(&label, e))?;
+            Ok(policy_from_dynamic(target.kind, &stored))
+        }
+        Change::Delete(object) => {
+            let params = DeleteParams {
+                dry_run,
+                preconditions: Some(Preconditions {
+                    resource_version: object.resource_version.clone(),
+                    uid: object.uid.clone(),
+                }),
+                ..DeleteParams::default()
+            };
+            api.delete(&object.name, &params)
+                .await
+                .map_err(|e| classify(&label, e))?;
+            Ok(None)
+        }
+    }
+}
+
+/// The namespace's annotations, conditioned on its resourceVersion.
+async fn annotate(client: &Client, plan: &RolloutPlan, dry_run: bool) -> Result<(), ClusterError> {
+    let label = format!("annotate Namespace {}", plan.namespace);
+    let mut annotations: Map<String, Value> = plan
+        .annotations
+        .set
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    for key in &plan.annotations.remove {
+        annotations.insert(key.clone(), Value::Null);
+    }
+    let mut metadata = json!({ "annotations": annotations });
+    if let Some(version) = &plan.namespace_version {
+        metadata["resourceVersion"] = Value::String(version.clone());
+    }
+    let params = PatchParams {
+        dry_run,
+        field_manager: Some(MANAGER.into()),
+        ..PatchParams::default()
+    };
+    Api::<Namespace>::all(client.clone())
+        .patch(&plan.namespace, &params, &Patch::Merge(json!({ "metadata": metadata })))
+        .await
+        .map(|_| ())
+        .map_err(|e| classify(&label, e))
+}
+
+/// Turns a client error into what the operator needs to read.
+pub fn classify(target: &str, error: kube::Error) -> ClusterError {
+    match error {
+        kube::Error::Api(status) => match status.code {
+            409 => ClusterError::Conflict {
+                target: target.into(),
+                detail: status.message.clone(),
+            },
+            404 => ClusterError::NotFound(target.into()),
+            403 => ClusterError::Forbidden {
+                target: target.into(),
+                message: status.message.clone(),
+            },
+            _ => ClusterError::Rejected {
+                target: target.into(),
+                message: format!("{} ({})", status.message, status.code),
+            },
+        },
+        other => ClusterError::Unavailable(format!("{target}: {other}")),
+    }
+}

@@ -1,0 +1,107 @@
+//! Connecting as kubectl does: `KUBECONFIG` (possibly several files), or
+//! `--kubeconfig`, and `--context` or the current context.
+
+use std::path::PathBuf;
+
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+use kube::api::PostParams;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+
+use crate::cluster::{ClusterError, ClusterIdentity};
+
+/// Where the kubeconfig comes from and which context to use.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// `--kubeconfig`; otherwise `KUBECONFIG`, then `~/.kube/config`.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--context`; otherwise the kubeconfig's current context.
+    pub context: Option<String>,
+}
+
+/// A loaded kubeconfig with the context chosen.
+pub struct Target {
+    pub kubeconfig: Kubeconfig,
+    pub context: String,
+    pub cluster: String,
+    pub user: String,
+}
+
+impl ConnectOptions {
+    pub fn read(&self) -> Result<Target, ClusterError> {
+        let unavailable = |e: kube::config::KubeconfigError| ClusterError::Unavailable(format!("kubeconfig: {e}"));
+        let kubeconfig = match &self.kubeconfig {
+            Some(path) => Kubeconfig::read_from(path).map_err(unavailable)?,
+            None => Kubeconfig::read().map_err(unavailable)?,
+        };
+        let context = self
+            .context
+            .clone()
+            .or_else(|| kubeconfig.current_context.clone())
+            .ok_or_else(|| {
+                ClusterError::Unavailable("the kubeconfig names no current context; pass --context".into())
+            })?;
+        let entry = kubeconfig
+            .contexts
+            .iter()
+            .find(|c| c.name == context)
+            .and_then(|c| c.context.clone())
+            .ok_or_else(|| {
+                let known: Vec<_> = kubeconfig.contexts.iter().map(|c| c.name.as_str()).collect();
+                ClusterError::Unavailable(format!(
+                    "no context {context:?} in the kubeconfig (it has: {})",
+                    known.join(", ")
+                ))
+            })?;
+        Ok(Target {
+            context,
+            cluster: entry.cluster,
+            user: entry.user.unwrap_or_default(),
+            kubeconfig,
+        })
+    }
+}
+
+impl Target {
+    /// Every context the kubeconfig defines, for `:ctx`.
+    pub fn contexts(&self) -> Vec<String> {
+        self.kubeconfig.contexts.iter().map(|c| c.name.clone()).collect()
+    }
+
+    /// A client for this context.
+    pub async fn client(&self) -> Result<Client, ClusterError> {
+        let options = KubeConfigOptions {
+            context: Some(self.context.clone()),
+            ..KubeConfigOptions::default()
+        };
+        let config = Config::from_custom_kubeconfig(self.kubeconfig.clone(), &options)
+            .await
+            .map_err(|e| ClusterError::Unavailable(format!("context {}: {e}", self.context)))?;
+        Client::try_from(config).map_err(|e| ClusterError::Unavailable(format!("context {}: {e}", self.context)))
+    }
+
+    /// Who the API server says we are (SelfSubjectReview), falling back to the
+    /// kubeconfig's user name when the server cannot tell.
+    pub async fn identity(&self, client: &Client) -> ClusterIdentity {
+        let review = Api::<SelfSubjectReview>::all(client.clone())
+            .create(&PostParams::default(), &SelfSubjectReview::default())
+            .await;
+        let user = match review {
+            Ok(r) => r
+                .status
+                .and_then(|s| s.user_info)
+                .and_then(|u| u.username)
+                .unwrap_or_else(|| self.user.clone()),
+            Err(err) => {
+                tracing::warn!(%err, "SelfSubjectReview failed; using the kubeconfig user name");
+                self.user.clone()
+            }
+        };
+        ClusterIdentity {
+            context: self.context.clone(),
+            cluster: self.cluster.clone(),
+            user,
+            demo: false,
+        }
+    }
+}

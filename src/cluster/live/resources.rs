@@ -1,0 +1,233 @@
+//! The Kubernetes resources the live backend reads and writes, and their
+//! conversion into the cockpit's own types.
+
+use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, PartialObjectMeta};
+use kube::core::ResourceExt;
+
+use crate::cluster::{
+    KustomizationInfo, NamespaceInfo, PodInfo, PolicyKind, PolicyObject, ServiceInfo, ServicePort, WorkloadRef,
+};
+
+/// The API resource of each policy kind.
+pub fn policy_resource(kind: PolicyKind) -> ApiResource {
+    match kind {
+        PolicyKind::CiliumNetworkPolicy => ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("cilium.io", "v2", "CiliumNetworkPolicy"),
+            "ciliumnetworkpolicies",
+        ),
+        PolicyKind::CiliumClusterwideNetworkPolicy => ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("cilium.io", "v2", "CiliumClusterwideNetworkPolicy"),
+            "ciliumclusterwidenetworkpolicies",
+        ),
+        PolicyKind::NetworkPolicy => ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("networking.k8s.io", "v1", "NetworkPolicy"),
+            "networkpolicies",
+        ),
+    }
+}
+
+/// Flux's Kustomization.
+pub fn kustomization_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("kustomize.toolkit.fluxcd.io", "v1", "Kustomization"),
+        "kustomizations",
+    )
+}
+
+/// A dynamic object as a policy object; `None` for objects tighten cannot read.
+pub fn policy_from_dynamic(kind: PolicyKind, object: &DynamicObject) -> Option<PolicyObject> {
+    let mut value = serde_json::to_value(object).ok()?;
+    // Watch events of dynamic objects may omit these; the kind is known anyway.
+    value["kind"] = kind.to_string().into();
+    value["apiVersion"] = kind.api_version().into();
+    if let Some(meta) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        meta.remove("managedFields");
+    }
+    PolicyObject::from_manifest(&value).ok()
+}
+
+/// A policy object as the dynamic object the API expects.
+pub fn policy_to_dynamic(policy: &PolicyObject) -> Result<DynamicObject, serde_json::Error> {
+    serde_json::from_value(policy.to_manifest())
+}
+
+pub fn namespace_info(ns: &Namespace) -> NamespaceInfo {
+    NamespaceInfo {
+        name: ns.name_any(),
+        labels: ns.labels().clone(),
+        annotations: ns.annotations().clone(),
+        uid: ns.metadata.uid.clone(),
+        resource_version: ns.metadata.resource_version.clone(),
+        created: ns.metadata.creation_timestamp.as_ref().map(|t| t.0),
+    }
+}
+
+/// Pod metadata; the workload is the top owner (a ReplicaSet's Deployment by name).
+pub fn pod_info(pod: &PartialObjectMeta<k8s_openapi::api::core::v1::Pod>) -> Option<PodInfo> {
+    let namespace = pod.metadata.namespace.clone()?;
+    let workload = pod
+        .owner_references()
+        .iter()
+        .find(|o| o.controller == Some(true))
+        .map(|owner| {
+            match owner.kind.as_str() {
+                // Deployment pods belong to a ReplicaSet named <deployment>-<hash>.
+                "ReplicaSet" => WorkloadRef {
+                    kind: "Deployment".into(),
+                    name: owner
+                        .name
+                        .rsplit_once('-')
+                        .map_or(owner.name.clone(), |(d, _)| d.to_string()),
+                },
+                // CronJob pods belong to a Job named <cronjob>-<schedule time>.
+                "Job"
+                    if owner
+                        .name
+                        .rsplit_once('-')
+                        .is_some_and(|(_, t)| t.chars().all(|c| c.is_ascii_digit())) =>
+                {
+                    WorkloadRef {
+                        kind: "CronJob".into(),
+                        name: owner
+                            .name
+                            .rsplit_once('-')
+                            .map_or(owner.name.clone(), |(c, _)| c.to_string()),
+                    }
+                }
+                kind => WorkloadRef {
+                    kind: kind.into(),
+                    name: owner.name.clone(),
+                },
+            }
+        });
+    Some(PodInfo {
+        namespace,
+        name: pod.name_any(),
+        labels: pod.labels().clone(),
+        workload,
+        service_account: None,
+    })
+}
+
+pub fn service_info(service: &Service) -> Option<ServiceInfo> {
+    let ports = service
+        .spec
+        .as_ref()
+        .and_then(|s| s.ports.as_ref())
+        .map(|ports| {
+            ports
+                .iter()
+                .map(|p| ServicePort {
+                    port: u16::try_from(p.port).unwrap_or(0),
+                    target_port: match &p.target_port {
+                        Some(IntOrString::Int(n)) => n.to_string(),
+                        Some(IntOrString::String(s)) => s.clone(),
+                        // Without targetPort the Service forwards to the same port.
+                        None => p.port.to_string(),
+                    },
+                    protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(ServiceInfo {
+        namespace: service.namespace()?,
+        name: service.name_any(),
+        ports,
+    })
+}
+
+pub fn kustomization_info(object: &DynamicObject) -> Option<KustomizationInfo> {
+    Some(KustomizationInfo {
+        namespace: object.namespace()?,
+        name: object.name_any(),
+        suspended: object
+            .data
+            .get("spec")
+            .and_then(|s| s.get("suspend"))
+            .and_then(|s| s.as_bool())
+            .unwrap_or(false),
+    })
+}
+
+/// Whether a CiliumNetworkPolicy CRD's schema knows `enableDefaultDeny`
+/// (added in Cilium 1.16).
+pub fn crd_supports_default_deny(crd: &serde_json::Value) -> bool {
+    crd.pointer("/spec/versions")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter(|v| v.get("name").and_then(|n| n.as_str()) == Some("v2"))
+        .any(|v| {
+            v.pointer("/schema/openAPIV3Schema/properties/spec/properties/enableDefaultDeny")
+                .is_some()
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::Pod;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+    use serde_json::json;
+
+    #[test]
+    fn policies_survive_the_dynamic_round_trip() {
+        let policy = PolicyObject::from_manifest(&json!({
+            "apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+            "metadata": {"name": "p", "namespace": "shop", "resourceVersion": "9", "labels": {"a": "b"}},
+            "spec": {"endpointSelector": {}}
+        }))
+        .expect("policy");
+        let dynamic = policy_to_dynamic(&policy).expect("dynamic");
+        assert_eq!(
+            policy_from_dynamic(PolicyKind::CiliumNetworkPolicy, &dynamic),
+            Some(policy)
+        );
+    }
+
+    #[test]
+    fn pods_name_their_workload() {
+        let owner = |kind: &str, name: &str| OwnerReference {
+            kind: kind.into(),
+            name: name.into(),
+            controller: Some(true),
+            api_version: "apps/v1".into(),
+            uid: "u".into(),
+            ..OwnerReference::default()
+        };
+        let pod = |o: OwnerReference| PartialObjectMeta::<Pod> {
+            metadata: ObjectMeta {
+                name: Some("x".into()),
+                namespace: Some("shop".into()),
+                owner_references: Some(vec![o]),
+                ..ObjectMeta::default()
+            },
+            ..PartialObjectMeta::default()
+        };
+        let workload = |o| pod_info(&pod(o)).and_then(|p| p.workload).map(|w| (w.kind, w.name));
+        assert_eq!(
+            workload(owner("ReplicaSet", "api-7d9f8b")),
+            Some(("Deployment".into(), "api".into()))
+        );
+        assert_eq!(
+            workload(owner("StatefulSet", "db")),
+            Some(("StatefulSet".into(), "db".into()))
+        );
+        assert_eq!(
+            workload(owner("Job", "report-29400000")),
+            Some(("CronJob".into(), "report".into()))
+        );
+    }
+
+    #[test]
+    fn default_deny_support_is_read_from_the_crd_schema() {
+        let crd = |props: serde_json::Value| json!({"spec": {"versions": [{"name": "v2", "schema": {"openAPIV3Schema": {"properties": {"spec": {"properties": props}}}}}]}});
+        assert!(crd_supports_default_deny(&crd(
+            json!({"enableDefaultDeny": {"type": "object"}})
+        )));
+        assert!(!crd_supports_default_deny(&crd(json!({"endpointSelector": {}}))));
+    }
+}

@@ -1,0 +1,446 @@
+//! Watches: one kube-rs watcher per kind keeps a mirror of the cluster; a
+//! combiner turns the mirrors into snapshots.
+//!
+//! Each watcher relists after a lost connection (with kube-rs's default backoff);
+//! the mirror swaps its rows only when the relist is complete, so the table never
+//! shows a half-listed cluster. Failures are reported per stream and become the
+//! connection state the status bar shows.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::PartialObjectMeta;
+use kube::api::{Api, DynamicObject};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::utils::Backoff;
+use kube::runtime::watcher::{self, Event};
+use kube::{Client, Resource};
+use serde::de::DeserializeOwned;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::cluster::{
+    CiliumInfo, ClusterSnapshot, ConnectionState, KustomizationInfo, NamespaceInfo, PodInfo, PolicyKind, PolicyObject,
+    ServiceInfo,
+};
+
+use super::resources;
+
+/// How long changes are gathered before a snapshot is built.
+const DEBOUNCE: Duration = Duration::from_millis(60);
+/// A failed stream quiet for this long has recovered (longer than the longest
+/// backoff, so a stream still failing reports again before it elapses).
+const RECOVERED_AFTER: Duration = Duration::from_secs(8);
+/// How often an absent CRD is looked for again.
+const CRD_RECHECK: Duration = Duration::from_secs(30);
+
+/// Reconnect backoff: short, because an operator mid-incident needs the view
+/// back within seconds, and one cockpit is not a fleet of controllers.
+struct QuickBackoff {
+    next: Duration,
+}
+
+impl QuickBackoff {
+    const FIRST: Duration = Duration::from_millis(500);
+    const MAX: Duration = Duration::from_secs(5);
+
+    fn new() -> QuickBackoff {
+        QuickBackoff { next: Self::FIRST }
+    }
+}
+
+impl Iterator for QuickBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let current = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        // Up to a fifth of jitter, so many watches do not retry in lockstep.
+        Some(current.mul_f64(1.0 - fastrand::f64() * 0.2))
+    }
+}
+
+impl Backoff for QuickBackoff {
+    fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+}
+
+/// The rows of one kind, keyed by `namespace/name`.
+struct Table<T> {
+    rows: BTreeMap<String, T>,
+    relisting: Option<BTreeMap<String, T>>,
+    synced: bool,
+}
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Table {
+            rows: BTreeMap::new(),
+            relisting: None,
+            synced: false,
+        }
+    }
+}
+
+impl<T> Table<T> {
+    fn apply(&mut self, event: Event<(String, T)>) {
+        match event {
+            Event::Init => self.relisting = Some(BTreeMap::new()),
+            Event::InitApply((key, row)) => {
+                self.relisting.get_or_insert_with(BTreeMap::new).insert(key, row);
+            }
+            Event::InitDone => {
+                self.rows = self.relisting.take().unwrap_or_default();
+                self.synced = true;
+            }
+            Event::Apply((key, row)) => {
+                self.rows.insert(key, row);
+            }
+            Event::Delete((key, _)) => {
+                self.rows.remove(&key);
+            }
+        }
+    }
+}
+
+/// The mirrors of every watched kind.
+#[derive(Default)]
+struct Mirrors {
+    namespaces: Table<NamespaceInfo>,
+    pods: Table<PodInfo>,
+    services: Table<ServiceInfo>,
+    policies: HashMap<PolicyKind, Table<PolicyObject>>,
+    kustomizations: Option<Table<KustomizationInfo>>,
+    cilium: CiliumInfo,
+    /// Streams that failed: consecutive failures, the last error and when.
+    failures: BTreeMap<&'static str, (u32, String, Instant)>,
+    /// Streams that must have listed (or failed) before the first snapshot.
+    required: Vec<&'static str>,
+    listed: Vec<&'static str>,
+    generation: u64,
+}
+
+/// Shared between the watch tasks and the combiner.
+#[derive(Clone, Default)]
+struct Shared {
+    mirrors: Arc<Mutex<Mirrors>>,
+    changed: Arc<Notify>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Mirrors> {
+        self.mirrors.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The running watches; dropping them stops every task.
+pub struct Watches {
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    pub snapshots: watch::Receiver<Option<Arc<ClusterSnapshot>>>,
+    pub connection: watch::Receiver<ConnectionState>,
+}
+
+impl Drop for Watches {
+    fn drop(&mut self) {
+        for task in self.tasks.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            task.abort();
+        }
+    }
+}
+
+/// Starts watching everything the cockpit shows.
+pub async fn start(client: Client, cilium: CiliumInfo) -> Watches {
+    let shared = Shared::default();
+    let tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+    let spawn = {
+        let tasks = Arc::clone(&tasks);
+        move |task: JoinHandle<()>| tasks.lock().unwrap_or_else(|p| p.into_inner()).push(task)
+    };
+    {
+        let mut m = shared.lock();
+        m.cilium = cilium.clone();
+        m.required = vec!["namespaces", "pods", "services", "networkpolicies"];
+    }
+
+    spawn(track(
+        "namespaces",
+        watcher(Api::<Namespace>::all(client.clone()), watcher::Config::default()),
+        shared.clone(),
+        |ns: &Namespace| {
+            Some((
+                resources::namespace_info(ns).name.clone(),
+                resources::namespace_info(ns),
+            ))
+        },
+        |m| &mut m.namespaces,
+    ));
+    spawn(track(
+        "pods",
+        watcher(
+            Api::<PartialObjectMeta<Pod>>::all(client.clone()),
+            watcher::Config::default(),
+        ),
+        shared.clone(),
+        |pod| resources::pod_info(pod).map(|p| (format!("{}/{}", p.namespace, p.name), p)),
+        |m| &mut m.pods,
+    ));
+    spawn(track(
+        "services",
+        watcher(Api::<Service>::all(client.clone()), watcher::Config::default()),
+        shared.clone(),
+        |svc| resources::service_info(svc).map(|s| (format!("{}/{}", s.namespace, s.name), s)),
+        |m| &mut m.services,
+    ));
+    spawn(track(
+        "networkpolicies",
+        watcher(Api::<NetworkPolicy>::all(client.clone()), watcher::Config::default()),
+        shared.clone(),
+        |np: &NetworkPolicy| {
+            let value = serde_json::to_value(np).ok()?;
+            let mut value = value;
+            value["kind"] = "NetworkPolicy".into();
+            value["apiVersion"] = "networking.k8s.io/v1".into();
+            if let Some(meta) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+                meta.remove("managedFields");
+            }
+            let p = PolicyObject::from_manifest(&value).ok()?;
+            Some((key(&p), p))
+        },
+        |m| m.policies.entry(PolicyKind::NetworkPolicy).or_default(),
+    ));
+    spawn(tokio::spawn(watch_cilium(
+        client.clone(),
+        shared.clone(),
+        Arc::clone(&tasks),
+        cilium.crds_installed,
+    )));
+    spawn(tokio::spawn(watch_flux(client, shared.clone(), Arc::clone(&tasks))));
+
+    let (snapshot_tx, snapshots) = watch::channel(None);
+    let (connection_tx, connection) = watch::channel(ConnectionState::Connecting);
+    spawn(tokio::spawn(combine(shared, snapshot_tx, connection_tx)));
+    Watches {
+        tasks,
+        snapshots,
+        connection,
+    }
+}
+
+fn key(policy: &PolicyObject) -> String {
+    format!("{}/{}", policy.namespace.as_deref().unwrap_or(""), policy.name)
+}
+
+fn watcher<K>(api: Api<K>, config: watcher::Config) -> impl Stream<Item = Result<Event<K>, watcher::Error>> + Send
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    watcher::watcher(api, config)
+}
+
+/// Feeds one watch stream into its table.
+fn track<K, T, S>(
+    name: &'static str,
+    stream: S,
+    shared: Shared,
+    convert: impl Fn(&K) -> Option<(String, T)> + Send + 'static,
+    table: impl Fn(&mut Mirrors) -> &mut Table<T> + Send + 'static,
+) -> JoinHandle<()>
+where
+    K: Send + 'static,
+    T: Send + 'static,
+    S: Stream<Item = Result<Event<K>, watcher::Error>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream.backoff(QuickBackoff::new()));
+        while let Some(item) = stream.next().await {
+            {
+                let mut m = shared.lock();
+                match item {
+                    Ok(event) => {
+                        m.failures.remove(name);
+                        let done = matches!(event, Event::InitDone);
+                        let mapped = match event {
+                            Event::Init => Some(Event::Init),
+                            Event::InitDone => Some(Event::InitDone),
+                            Event::InitApply(k) => convert(&k).map(Event::InitApply),
+                            Event::Apply(k) => convert(&k).map(Event::Apply),
+                            Event::Delete(k) => convert(&k).map(Event::Delete),
+                        };
+                        if let Some(event) = mapped {
+                            table(&mut m).apply(event);
+                        }
+                        if done && !m.listed.contains(&name) {
+                            m.listed.push(name);
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(stream = name, %err, "watch failed; retrying with backoff");
+                        let attempts = m.failures.get(name).map_or(0, |(n, _, _)| *n) + 1;
+                        m.failures.insert(name, (attempts, err.to_string(), Instant::now()));
+                    }
+                }
+                m.generation += 1;
+            }
+            shared.changed.notify_one();
+        }
+    })
+}
+
+/// Watches the Cilium policy kinds once their CRDs exist.
+async fn watch_cilium(client: Client, shared: Shared, tasks: Arc<Mutex<Vec<JoinHandle<()>>>>, mut installed: bool) {
+    while !installed {
+        tokio::time::sleep(CRD_RECHECK).await;
+        installed = group_served(&client, "cilium.io/v2", "ciliumnetworkpolicies").await;
+    }
+    {
+        let mut m = shared.lock();
+        m.cilium.crds_installed = true;
+        m.required
+            .extend(["ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies"]);
+    }
+    for (name, kind) in [
+        ("ciliumnetworkpolicies", PolicyKind::CiliumNetworkPolicy),
+        (
+            "ciliumclusterwidenetworkpolicies",
+            PolicyKind::CiliumClusterwideNetworkPolicy,
+        ),
+    ] {
+        let api = Api::<DynamicObject>::all_with(client.clone(), &resources::policy_resource(kind));
+        let task = track(
+            name,
+            watcher::watcher(api, watcher::Config::default()),
+            shared.clone(),
+            move |o: &DynamicObject| resources::policy_from_dynamic(kind, o).map(|p| (key(&p), p)),
+            move |m| m.policies.entry(kind).or_default(),
+        );
+        tasks.lock().unwrap_or_else(|p| p.into_inner()).push(task);
+    }
+    shared.changed.notify_one();
+}
+
+/// Watches Flux Kustomizations once their CRD exists.
+async fn watch_flux(client: Client, shared: Shared, tasks: Arc<Mutex<Vec<JoinHandle<()>>>>) {
+    while !group_served(&client, "kustomize.toolkit.fluxcd.io/v1", "kustomizations").await {
+        tokio::time::sleep(CRD_RECHECK).await;
+    }
+    shared.lock().kustomizations = Some(Table::default());
+    let api = Api::<DynamicObject>::all_with(client, &resources::kustomization_resource());
+    let task = track(
+        "kustomizations",
+        watcher::watcher(api, watcher::Config::default()),
+        shared.clone(),
+        |o: &DynamicObject| resources::kustomization_info(o).map(|k| (format!("{}/{}", k.namespace, k.name), k)),
+        |m| m.kustomizations.get_or_insert_with(Table::default),
+    );
+    tasks.lock().unwrap_or_else(|p| p.into_inner()).push(task);
+}
+
+/// Whether the API server serves `resource` in `group_version`.
+pub async fn group_served(client: &Client, group_version: &str, resource: &str) -> bool {
+    match client.list_api_group_resources(group_version).await {
+        Ok(list) => list.resources.iter().any(|r| r.name == resource),
+        Err(_) => false,
+    }
+}
+
+/// Builds snapshots from the mirrors whenever they change.
+async fn combine(
+    shared: Shared,
+    snapshots: watch::Sender<Option<Arc<ClusterSnapshot>>>,
+    connection: watch::Sender<ConnectionState>,
+) {
+    let mut built = 0;
+    loop {
+        // Woken by changes, and every second to notice recoveries.
+        if tokio::time::timeout(Duration::from_secs(1), shared.changed.notified())
+            .await
+            .is_ok()
+        {
+            tokio::time::sleep(DEBOUNCE).await;
+        }
+        let (snapshot, state) = {
+            let mut m = shared.lock();
+            // A watch resumed from its last resourceVersion says nothing when it
+            // succeeds; a stream still broken fails again within one backoff.
+            m.failures.retain(|_, (_, _, at)| at.elapsed() < RECOVERED_AFTER);
+            let state = match m.failures.iter().max_by_key(|(_, (n, _, _))| *n) {
+                None => ConnectionState::Connected,
+                Some((stream, (attempt, reason, _))) => ConnectionState::Reconnecting {
+                    attempt: *attempt,
+                    reason: format!("{stream}: {reason}"),
+                },
+            };
+            // The first snapshot waits until every required kind has listed or
+            // failed, so the table never starts half empty.
+            let ready = m
+                .required
+                .iter()
+                .all(|r| m.listed.contains(r) || m.failures.contains_key(r));
+            let snapshot = (ready && m.generation != built).then(|| {
+                built = m.generation;
+                Arc::new(ClusterSnapshot {
+                    namespaces: m.namespaces.rows.values().cloned().collect(),
+                    pods: m.pods.rows.values().cloned().collect(),
+                    services: m.services.rows.values().cloned().collect(),
+                    policies: m.policies.values().flat_map(|t| t.rows.values().cloned()).collect(),
+                    kustomizations: m.kustomizations.as_ref().map(|t| t.rows.values().cloned().collect()),
+                    cilium: m.cilium.clone(),
+                })
+            });
+            (snapshot, state)
+        };
+        connection.send_if_modified(|current| {
+            let changed = *current != state;
+            *current = state;
+            changed
+        });
+        if let Some(snapshot) = snapshot
+            && snapshots.send(Some(snapshot)).is_err()
+        {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnects_back_off_to_five_seconds_and_reset() {
+        let mut backoff = QuickBackoff::new();
+        let delays: Vec<Duration> = (&mut backoff).take(6).collect();
+        assert!(delays[0] <= QuickBackoff::FIRST && delays[0] >= QuickBackoff::FIRST.mul_f64(0.8));
+        assert!(delays.windows(2).take(3).all(|w| w[1] > w[0]), "{delays:?}");
+        assert!(delays.iter().all(|d| *d <= QuickBackoff::MAX));
+        backoff.reset();
+        assert!(backoff.next().is_some_and(|d| d <= QuickBackoff::FIRST));
+    }
+
+    #[test]
+    fn a_relist_replaces_rows_only_when_complete() {
+        let mut table: Table<u32> = Table::default();
+        table.apply(Event::Init);
+        table.apply(Event::InitApply(("a".into(), 1)));
+        table.apply(Event::InitApply(("b".into(), 2)));
+        assert!(table.rows.is_empty() && !table.synced);
+        table.apply(Event::InitDone);
+        assert_eq!(table.rows.len(), 2);
+        table.apply(Event::Apply(("c".into(), 3)));
+        table.apply(Event::Delete(("a".into(), 1)));
+        // A relist after a lost connection: the old rows stay until it is done,
+        // then objects deleted meanwhile are gone.
+        table.apply(Event::Init);
+        table.apply(Event::InitApply(("c".into(), 30)));
+        assert_eq!(table.rows.len(), 2);
+        table.apply(Event::InitDone);
+        assert_eq!(table.rows.into_iter().collect::<Vec<_>>(), vec![("c".to_string(), 30)]);
+    }
+}

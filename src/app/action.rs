@@ -90,6 +90,24 @@ actions! {
     Cancel = "cancel", false, "Dialog or input: cancel";
 }
 
+impl Action {
+    /// The rollout step a mutating action starts.
+    pub fn rollout(self) -> Option<crate::rollout::RolloutAction> {
+        use crate::rollout::RolloutAction as R;
+        Some(match self {
+            Action::Observe => R::Observe,
+            Action::ApplyBaseline => R::ApplyBaseline,
+            Action::StageDefaultDeny => R::StageDefaultDeny,
+            Action::Enforce => R::Enforce,
+            Action::RollbackDefaultDeny => R::RollbackDefaultDeny,
+            Action::RollbackNamespace => R::RollbackNamespace,
+            Action::CarveOut => R::CarveOut,
+            Action::Restore => R::Restore,
+            _ => return None,
+        })
+    }
+}
+
 /// A keymap named an action that does not exist.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownAction(pub String);

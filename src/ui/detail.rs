@@ -129,6 +129,40 @@ fn summary_lines(state: &State, row: &NamespaceRow) -> Vec<Line<'static>> {
         ));
     }
     let mut lines = vec![Line::from(spans)];
+    if let Some(Ok(report)) = state.access.get(&row.name)
+        && !report.denied.is_empty()
+    {
+        // Grouped by resource, so the line stays short enough to read whole.
+        let mut by_resource: std::collections::BTreeMap<String, Vec<&str>> = std::collections::BTreeMap::new();
+        for p in report.denied.values().flatten() {
+            let verbs = by_resource.entry(p.resource.to_string()).or_default();
+            if !verbs.contains(&p.verb) {
+                verbs.push(p.verb);
+            }
+        }
+        let missing: Vec<_> = by_resource
+            .iter()
+            .map(|(r, v)| format!("{} {r}", v.join("/")))
+            .collect();
+        let actions = if report.denied.len() == crate::cluster::access::ACTIONS.len() {
+            "any rollout action".to_string()
+        } else {
+            report.denied.keys().map(|a| a.slug()).collect::<Vec<_>>().join(", ")
+        };
+        lines.push(Line::styled(
+            format!(
+                "⛔ RBAC: you may not take {actions} here; missing {}",
+                missing.join(", ")
+            ),
+            style(state, ThemeRole::Warning),
+        ));
+    }
+    if !state.snapshot.cilium.crds_installed && !state.identity.demo {
+        lines.push(Line::styled(
+            "Cilium's CRDs are not installed: only NetworkPolicies are shown, and no CiliumNetworkPolicy can be applied",
+            style(state, ThemeRole::Warning),
+        ));
+    }
     for drift in &row.status.drift {
         lines.push(Line::styled(format!("⚠ {drift}"), style(state, ThemeRole::Drift)));
     }

@@ -30,12 +30,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         sep.clone(),
         Span::styled(format!("user {}", id.user), style(state, ThemeRole::Text)),
     ]);
-    let cilium = state
-        .snapshot
-        .cilium
-        .version
-        .as_deref()
-        .map_or("Cilium ?".to_string(), |v| format!("Cilium {v}"));
+    let cilium = match (&state.snapshot.cilium.version, state.snapshot.cilium.crds_installed) {
+        (Some(v), _) => format!("Cilium {v}"),
+        (None, true) => "Cilium CRDs".to_string(),
+        (None, false) => "no Cilium CRDs".to_string(),
+    };
     spans.push(sep.clone());
     spans.push(Span::styled(cilium, style(state, ThemeRole::Text)));
     spans.push(sep.clone());

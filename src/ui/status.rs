@@ -79,7 +79,11 @@ fn hints(state: &State) -> Line<'static> {
         let Some(key) = keymap.first_key_label(Mode::Normal, *action) else {
             continue;
         };
-        let disabled = state.config.readonly && action.is_mutating();
+        let forbidden = match (action.rollout(), state.table.selected.as_deref()) {
+            (Some(step), Some(ns)) => crate::app::update::denied(state, ns, step).is_some(),
+            _ => false,
+        };
+        let disabled = (state.config.readonly && action.is_mutating()) || forbidden;
         let (key_role, text_role) = if disabled {
             (ThemeRole::ButtonDisabled, ThemeRole::ButtonDisabled)
         } else {

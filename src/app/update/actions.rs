@@ -14,20 +14,6 @@ use crate::rollout::plan::{self, PlanInput, Request};
 
 use super::notify;
 
-fn rollout_action(action: Action) -> Option<RolloutAction> {
-    Some(match action {
-        Action::Observe => RolloutAction::Observe,
-        Action::ApplyBaseline => RolloutAction::ApplyBaseline,
-        Action::StageDefaultDeny => RolloutAction::StageDefaultDeny,
-        Action::Enforce => RolloutAction::Enforce,
-        Action::RollbackDefaultDeny => RolloutAction::RollbackDefaultDeny,
-        Action::RollbackNamespace => RolloutAction::RollbackNamespace,
-        Action::CarveOut => RolloutAction::CarveOut,
-        Action::Restore => RolloutAction::Restore,
-        _ => return None,
-    })
-}
-
 fn next_id(state: &mut State) -> u64 {
     let id = state.next_id;
     state.next_id += 1;
@@ -44,7 +30,7 @@ fn message(state: &mut State, title: impl Into<String>, lines: Vec<String>, dang
 
 /// A mutating key was pressed on the main screen.
 pub(super) fn start(state: &mut State, action: Action) -> Vec<Effect> {
-    let Some(rollout) = rollout_action(action) else {
+    let Some(rollout) = action.rollout() else {
         return Vec::new();
     };
     if state.config.readonly {
@@ -112,7 +98,7 @@ pub(super) fn start(state: &mut State, action: Action) -> Vec<Effect> {
 }
 
 /// Why the user may not take `action` in `namespace`, when the cluster said so.
-pub(crate) fn denied(state: &State, namespace: &str, action: RolloutAction) -> Option<String> {
+pub fn denied(state: &State, namespace: &str, action: RolloutAction) -> Option<String> {
     match state.access.get(namespace) {
         Some(Ok(report)) => report.why_denied(action),
         _ => None,

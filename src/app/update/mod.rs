@@ -2,6 +2,8 @@
 //! anything that needs the outside world is returned as an [`Effect`].
 
 mod actions;
+
+pub use actions::denied;
 pub mod command;
 mod keys;
 mod view;

@@ -327,3 +327,18 @@ fn notices_expire_with_the_clock() {
     );
     assert!(cockpit.state.notices.is_empty());
 }
+
+#[test]
+fn rollout_progress_leaves_carved_out_namespaces_out() {
+    let cockpit = Cockpit::new();
+    let progress = tighten::app::rows::RolloutProgress::of(&cockpit.state.rows);
+    // kube-system is carved out: twelve namespaces are in the rollout.
+    assert_eq!(progress.carved_out, 1);
+    assert_eq!(progress.in_scope, 12);
+    assert_eq!((progress.enforced, progress.audit, progress.baseline), (2, 4, 1));
+    assert_eq!(progress.drifting, 1, "lab");
+    assert_eq!(
+        progress.to_string(),
+        "rollout 2/12 enforced · 4 audit · 1 baseline · 1 drifting · 1 carved out"
+    );
+}

@@ -137,6 +137,56 @@ pub fn derive_rows(
         .collect()
 }
 
+/// The rollout at a glance. Carved-out namespaces are outside the rollout, so
+/// they are counted apart and never in the totals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RolloutProgress {
+    pub in_scope: usize,
+    pub enforced: usize,
+    pub audit: usize,
+    pub baseline: usize,
+    pub drifting: usize,
+    pub carved_out: usize,
+}
+
+impl RolloutProgress {
+    pub fn of(rows: &[NamespaceRow]) -> RolloutProgress {
+        let mut progress = RolloutProgress::default();
+        for row in rows {
+            if row.status.phase == Phase::CarvedOut {
+                progress.carved_out += 1;
+                continue;
+            }
+            progress.in_scope += 1;
+            match row.status.phase {
+                Phase::Enforced => progress.enforced += 1,
+                Phase::Audit => progress.audit += 1,
+                Phase::Baseline => progress.baseline += 1,
+                _ => {}
+            }
+            progress.drifting += usize::from(!row.status.drift.is_empty());
+        }
+        progress
+    }
+}
+
+impl std::fmt::Display for RolloutProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "rollout {}/{} enforced · {} audit · {} baseline",
+            self.enforced, self.in_scope, self.audit, self.baseline
+        )?;
+        if self.drifting > 0 {
+            write!(f, " · {} drifting", self.drifting)?;
+        }
+        if self.carved_out > 0 {
+            write!(f, " · {} carved out", self.carved_out)?;
+        }
+        Ok(())
+    }
+}
+
 /// Table columns that can be sorted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {

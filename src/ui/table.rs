@@ -81,6 +81,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             style(state, ThemeRole::Muted),
         ),
         Span::styled(sort, style(state, ThemeRole::Muted)),
+        Span::styled(
+            format!(" {} ", crate::app::rows::RolloutProgress::of(&state.rows)),
+            style(state, ThemeRole::Info),
+        ),
     ];
     if let Some(filter) = &state.table.filter {
         title.push(Span::styled(

@@ -299,3 +299,31 @@ fn summaries_list_every_change_and_annotation() {
     );
     let _ = BaselineComponent::ALL;
 }
+
+#[test]
+fn an_old_cilium_or_missing_crds_refuse_what_they_cannot_do() {
+    let mut old = demo();
+    old.cilium.default_deny_supported = Some(false);
+    for (ns, action) in [
+        ("media", RolloutAction::StageDefaultDeny),
+        ("databases", RolloutAction::Enforce),
+    ] {
+        let refused = plan_for(&old, ns, Request::Simple(action));
+        assert!(
+            matches!(refused, Err(Refusal::Invalid(ref why)) if why.contains("1.16")),
+            "{refused:?}"
+        );
+    }
+    // The baseline works on any Cilium: it never needs enableDefaultDeny true.
+    assert!(plan_for(&old, "network", Request::Simple(RolloutAction::ApplyBaseline)).is_ok());
+
+    let mut bare = demo();
+    bare.cilium.crds_installed = false;
+    let refused = plan_for(&bare, "network", Request::Simple(RolloutAction::ApplyBaseline));
+    assert!(
+        matches!(refused, Err(Refusal::Invalid(ref why)) if why.contains("CRDs")),
+        "{refused:?}"
+    );
+    // Annotations alone need no CRD.
+    assert!(plan_for(&bare, "legacy-batch", Request::Simple(RolloutAction::Observe)).is_ok());
+}

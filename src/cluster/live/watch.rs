@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::PartialObjectMeta;
 use kube::api::{Api, DynamicObject};
 use kube::runtime::WatchStreamExt;
@@ -198,22 +197,11 @@ pub async fn start(client: Client, cilium: CiliumInfo) -> Watches {
         |svc| resources::service_info(svc).map(|s| (format!("{}/{}", s.namespace, s.name), s)),
         |m| &mut m.services,
     ));
-    spawn(track(
+    spawn(track_policies(
+        &client,
         "networkpolicies",
-        watcher(Api::<NetworkPolicy>::all(client.clone()), watcher::Config::default()),
-        shared.clone(),
-        |np: &NetworkPolicy| {
-            let value = serde_json::to_value(np).ok()?;
-            let mut value = value;
-            value["kind"] = "NetworkPolicy".into();
-            value["apiVersion"] = "networking.k8s.io/v1".into();
-            if let Some(meta) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
-                meta.remove("managedFields");
-            }
-            let p = PolicyObject::from_manifest(&value).ok()?;
-            Some((key(&p), p))
-        },
-        |m| m.policies.entry(PolicyKind::NetworkPolicy).or_default(),
+        PolicyKind::NetworkPolicy,
+        &shared,
     ));
     spawn(tokio::spawn(watch_cilium(
         client.clone(),
@@ -293,6 +281,18 @@ where
     })
 }
 
+/// Watches one policy kind as dynamic objects, so every kind converts the same way.
+fn track_policies(client: &Client, name: &'static str, kind: PolicyKind, shared: &Shared) -> JoinHandle<()> {
+    let api = Api::<DynamicObject>::all_with(client.clone(), &resources::policy_resource(kind));
+    track(
+        name,
+        watcher::watcher(api, watcher::Config::default()),
+        shared.clone(),
+        move |o: &DynamicObject| resources::policy_from_dynamic(kind, o).map(|p| (key(&p), p)),
+        move |m| m.policies.entry(kind).or_default(),
+    )
+}
+
 /// Watches the Cilium policy kinds once their CRDs exist.
 async fn watch_cilium(client: Client, shared: Shared, tasks: Arc<Mutex<Vec<JoinHandle<()>>>>, mut installed: bool) {
     while !installed {
@@ -312,14 +312,7 @@ async fn watch_cilium(client: Client, shared: Shared, tasks: Arc<Mutex<Vec<JoinH
             PolicyKind::CiliumClusterwideNetworkPolicy,
         ),
     ] {
-        let api = Api::<DynamicObject>::all_with(client.clone(), &resources::policy_resource(kind));
-        let task = track(
-            name,
-            watcher::watcher(api, watcher::Config::default()),
-            shared.clone(),
-            move |o: &DynamicObject| resources::policy_from_dynamic(kind, o).map(|p| (key(&p), p)),
-            move |m| m.policies.entry(kind).or_default(),
-        );
+        let task = track_policies(&client, name, kind, &shared);
         tasks.lock().unwrap_or_else(|p| p.into_inner()).push(task);
     }
     shared.changed.notify_one();

@@ -182,6 +182,7 @@ mod tests {
             node: "node-1".into(),
             destination_names: vec![],
             denied_by: vec![],
+            icmp: None,
         }
     }
 

@@ -276,6 +276,15 @@ pub struct Flow {
     pub destination_names: Vec<String>,
     /// Policies that denied the flow, when Hubble reports them.
     pub denied_by: Vec<String>,
+    /// ICMP type and code, for ICMP flows.
+    pub icmp: Option<Icmp>,
+}
+
+/// The ICMP part of a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Icmp {
+    pub icmp_type: u8,
+    pub code: u8,
 }
 
 /// Flows are shared between the tails of both namespaces they touch.

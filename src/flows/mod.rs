@@ -8,7 +8,7 @@ pub mod window;
 use tokio::sync::mpsc;
 
 pub use aggregate::{DropPeer, NamespaceTraffic, Side, Traffic};
-pub use flow::{Direction, DropReason, Endpoint, Flow, Protocol, SharedFlow, SharedFlowList, Verdict};
+pub use flow::{Direction, DropReason, Endpoint, Flow, Icmp, Protocol, SharedFlow, SharedFlowList, Verdict};
 
 /// Health of the flow stream, shown in the status bar.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -36,6 +36,7 @@ fn traffic(namespace: &str, verdict: Verdict) -> Traffic {
         node: String::new(),
         destination_names: vec![],
         denied_by: vec![],
+        icmp: None,
     });
     traffic
 }

@@ -499,6 +499,7 @@ fn connection(snapshot: &ClusterSnapshot, pattern: &Pattern, time: Timestamp, rn
         node,
         destination_names,
         denied_by: Vec::new(),
+        icmp: None,
     })
 }
 

@@ -1,6 +1,8 @@
 //! Policy knowledge that does not depend on the terminal: label selectors and the
 //! baseline templates.
+pub mod engine;
 pub mod model;
+pub mod parse;
 pub mod selector;
 pub mod templates;
 

@@ -74,18 +74,38 @@ impl LabelSelector {
 
     /// Whether an endpoint with these labels (keys without source prefix) is selected.
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        let lookup = |key: &str| -> Option<&String> {
-            match split_source(key) {
-                (Some(source), _) if !matches!(source, "k8s" | "any") => None,
-                (_, bare) => labels.get(bare),
-            }
+        self.matches_with(|source, key| match source {
+            None | Some("k8s") | Some("any") => labels.get(key).map(String::as_str),
+            Some(_) => None,
+        })
+    }
+
+    /// Whether the labels `lookup(source, key)` answers are selected. `source` is
+    /// the prefix of a selector key (`k8s`, `reserved`...), `None` when it has none.
+    pub fn matches_with<'l>(&self, lookup: impl Fn(Option<&str>, &str) -> Option<&'l str>) -> bool {
+        let get = |key: &str| {
+            let (source, bare) = split_source(key);
+            lookup(source, bare)
         };
-        self.match_labels.iter().all(|(key, want)| lookup(key) == Some(want))
+        self.match_labels
+            .iter()
+            .all(|(key, want)| get(key) == Some(want.as_str()))
             && self.match_expressions.iter().all(|req| match req {
-                Requirement::In(key, values) => lookup(key).is_some_and(|v| values.contains(v)),
-                Requirement::NotIn(key, values) => !lookup(key).is_some_and(|v| values.contains(v)),
-                Requirement::Exists(key) => lookup(key).is_some(),
-                Requirement::DoesNotExist(key) => lookup(key).is_none(),
+                Requirement::In(key, values) => get(key).is_some_and(|v| values.iter().any(|w| w == v)),
+                Requirement::NotIn(key, values) => !get(key).is_some_and(|v| values.iter().any(|w| w == v)),
+                Requirement::Exists(key) => get(key).is_some(),
+                Requirement::DoesNotExist(key) => get(key).is_none(),
+            })
+    }
+
+    /// Whether any requirement names `key` (with or without a source prefix).
+    pub fn mentions(&self, key: &str) -> bool {
+        self.match_labels.keys().any(|k| split_source(k).1 == key)
+            || self.match_expressions.iter().any(|r| match r {
+                Requirement::In(k, _)
+                | Requirement::NotIn(k, _)
+                | Requirement::Exists(k)
+                | Requirement::DoesNotExist(k) => split_source(k).1 == key,
             })
     }
 

@@ -172,11 +172,19 @@ impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.address, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(self.prefix)) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - u32::from(self.prefix))
+                };
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(self.prefix)) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(self.prefix))
+                };
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -251,14 +259,35 @@ mod tests {
         assert!(!net.contains("11.0.0.1".parse().expect("ip")));
         assert!(!net.contains("::1".parse().expect("ip")));
         assert!(Cidr::parse("0.0.0.0/0").expect("cidr").is_everything());
-        assert_eq!(Cidr::parse("1.2.3.4"), Some(Cidr { address: "1.2.3.4".parse().expect("ip"), prefix: 32 }));
+        assert_eq!(
+            Cidr::parse("1.2.3.4"),
+            Some(Cidr {
+                address: "1.2.3.4".parse().expect("ip"),
+                prefix: 32
+            })
+        );
         assert_eq!(Cidr::parse("1.2.3.4/33"), None);
-        assert!(Cidr::parse("2001:db8::/32").expect("v6").contains("2001:db8::1".parse().expect("ip")));
+        assert!(
+            Cidr::parse("2001:db8::/32")
+                .expect("v6")
+                .contains("2001:db8::1".parse().expect("ip"))
+        );
     }
 
     #[test]
     fn entities_parse_by_their_policy_names() {
-        for name in ["world", "cluster", "host", "remote-node", "kube-apiserver", "ingress", "health", "init", "unmanaged", "all"] {
+        for name in [
+            "world",
+            "cluster",
+            "host",
+            "remote-node",
+            "kube-apiserver",
+            "ingress",
+            "health",
+            "init",
+            "unmanaged",
+            "all",
+        ] {
             assert_eq!(Entity::parse(name).map(Entity::name), Some(name));
         }
         assert_eq!(Entity::parse("world-ipv4"), Some(Entity::World));

@@ -2,13 +2,50 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
+
+use tighten::commands::Output;
 
 /// A terminal cockpit for rolling Cilium network policies out namespace by
 /// namespace, and for pulling the brake fast.
+///
+/// Without a subcommand, opens the cockpit on the current kubeconfig context
+/// (or the embedded demo cluster with --demo).
 #[derive(Debug, Parser)]
-#[command(name = "tighten", version, about, long_about = None)]
+#[command(name = "tighten", version, about, args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    #[command(flatten)]
+    pub cockpit: CockpitArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Offline commands: they read files, not a cluster.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decide recorded flows against policy files, as Cilium would.
+    ///
+    /// Exit status: 0 when nothing is dropped, 1 when something is, 2 on bad input.
+    Simulate {
+        /// Policy YAML files or directories (multi-document files and kind: List allowed).
+        #[arg(long, num_args = 1.., required = true, value_name = "PATH")]
+        policies: Vec<PathBuf>,
+        /// Flows as `hubble observe -o jsonpb` or `-o json` writes them, one per line.
+        #[arg(long, value_name = "FILE")]
+        flows: PathBuf,
+        /// Treat the default-deny of this namespace as enforced (the would-drop preview). Repeatable.
+        #[arg(long, value_name = "NAMESPACE")]
+        enforce: Vec<String>,
+        /// Output format: a table, or one JSON line per flow.
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+}
+
+/// The cockpit's flags.
+#[derive(Debug, Args)]
+pub struct CockpitArgs {
     /// Open the cockpit on the embedded demo cluster (no Kubernetes needed).
     #[arg(long)]
     pub demo: bool,

@@ -13,6 +13,7 @@
 
 pub mod app;
 pub mod cluster;
+pub mod commands;
 pub mod config;
 pub mod flows;
 pub mod gate;

@@ -15,11 +15,15 @@ use tighten::config::{ConfigSources, Paths};
 use tighten::runtime::backend::Backends;
 use tighten::runtime::{self, SessionSettings, terminal};
 
-use cli::Cli;
+use cli::{Cli, Command};
 
 fn main() -> color_eyre::Result<()> {
     terminal::install_hooks()?;
     let cli = Cli::parse();
+    if let Some(command) = cli.command {
+        std::process::exit(i32::from(run_command(command)?));
+    }
+    let cli = cli.cockpit;
     let paths = Paths::discover().ok_or_else(|| eyre!("cannot find a home directory for config, data and state"))?;
     let _log = init_logging(&paths.log_file())?;
     tracing::info!(
@@ -35,7 +39,30 @@ fn main() -> color_eyre::Result<()> {
     runtime.block_on(run(cli, paths))
 }
 
-async fn run(cli: Cli, paths: Paths) -> color_eyre::Result<()> {
+/// Runs an offline subcommand; its exit code is the process's.
+fn run_command(command: Command) -> color_eyre::Result<u8> {
+    let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
+    let (mut out, mut err) = (stdout.lock(), stderr.lock());
+    let code = match command {
+        Command::Simulate {
+            policies,
+            flows,
+            enforce,
+            output,
+        } => {
+            let options = tighten::commands::simulate::SimulateOptions {
+                policies,
+                flows,
+                enforce,
+                output,
+            };
+            tighten::commands::simulate::run(&options, &mut out, &mut err)?
+        }
+    };
+    Ok(code)
+}
+
+async fn run(cli: cli::CockpitArgs, paths: Paths) -> color_eyre::Result<()> {
     let context = if cli.demo {
         demo::CONTEXT.to_string()
     } else {

@@ -2,6 +2,7 @@
 //! trait the demo cluster (and later Hubble) implement.
 
 pub mod aggregate;
+pub mod file;
 pub mod flow;
 pub mod window;
 

@@ -1,6 +1,7 @@
 //! Policy knowledge that does not depend on the terminal: label selectors and the
 //! baseline templates.
 pub mod engine;
+pub mod load;
 pub mod model;
 pub mod parse;
 pub mod selector;

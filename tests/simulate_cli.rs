@@ -1,0 +1,139 @@
+//! `tighten simulate` as a user runs it: the binary, on files.
+
+use std::path::Path;
+use std::process::Command;
+
+use tighten::policy::{TemplateVars, Templates};
+
+const APP_ALLOWS: &str = r#"
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: allow-web-from-frontend
+  namespace: payments
+  labels: {app.kubernetes.io/managed-by: tighten, tighten.dev/role: app-allow}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  enableDefaultDeny: {ingress: false, egress: false}
+  ingress:
+  - fromEndpoints: [{matchLabels: {"k8s:io.kubernetes.pod.namespace": frontend, app: web}}]
+    toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: allow-stripe
+  namespace: payments
+  labels: {app.kubernetes.io/managed-by: tighten, tighten.dev/role: app-allow}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  enableDefaultDeny: {ingress: false, egress: false}
+  egress:
+  - toFQDNs: [{matchName: api.stripe.com}]
+    toPorts: [{ports: [{port: "443", protocol: TCP}]}]
+"#;
+
+/// tighten's baseline and staged default-deny for payments, plus the app allows.
+fn policies(dir: &Path) {
+    let templates = Templates::embedded();
+    let vars = TemplateVars::for_namespace("payments");
+    let mut docs: Vec<String> = templates
+        .render_baseline(&vars)
+        .expect("baseline")
+        .iter()
+        .map(|p| p.to_yaml())
+        .collect();
+    docs.push(templates.render_default_deny(&vars).expect("dd").to_yaml());
+    std::fs::write(dir.join("tighten.yaml"), docs.join("---\n")).expect("write");
+    std::fs::write(dir.join("apps.yaml"), APP_ALLOWS).expect("write");
+}
+
+fn simulate(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tighten"))
+        .arg("simulate")
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+const FLOWS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/flows/sample.jsonpb");
+
+#[test]
+fn staged_namespaces_drop_nothing_until_the_preview_enforces_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    policies(dir.path());
+    let policies_dir = dir.path().to_str().expect("utf-8");
+
+    let (code, out, err) = simulate(&["--policies", policies_dir, "--flows", FLOWS, "-o", "json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 10, "one line per flow in the file");
+    assert!(lines.iter().all(|l| l["verdict"] == "allowed"));
+    assert_eq!(lines[1]["reason"], "allowed-by-rule", "DNS to kube-dns by the baseline");
+    assert_eq!(lines[1]["policies"][0], "payments/tighten-baseline-dns");
+    assert_eq!(lines[2]["reason"], "reply");
+
+    let (code, out, err) = simulate(&[
+        "--policies",
+        policies_dir,
+        "--flows",
+        FLOWS,
+        "--enforce",
+        "payments",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 1, "drops exit 1: {out}{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    let dropped: Vec<(u64, &str)> = lines
+        .iter()
+        .filter(|l| l["verdict"] == "dropped")
+        .map(|l| (l["flow"].as_u64().unwrap_or(99), l["direction"].as_str().unwrap_or("-")))
+        .collect();
+    // DNS to 1.1.1.1 (egress), the ICMP probe from the blackbox exporter and the
+    // web pod reaching postgres (ingress) would be dropped; Stripe is allowed by name.
+    assert_eq!(dropped, vec![(3, "egress"), (5, "ingress"), (7, "ingress")]);
+    assert_eq!(lines[7]["reason"], "default-deny");
+    assert_eq!(lines[7]["policies"][0], "payments/tighten-default-deny");
+    assert_eq!(lines[4]["verdict"], "allowed");
+    assert_eq!(lines[4]["policies"][0], "payments/allow-stripe");
+
+    let (code, out, _) = simulate(&["--policies", policies_dir, "--flows", FLOWS, "--enforce", "payments"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("10 flows with payments enforced: 7 allowed, 3 dropped"),
+        "{out}"
+    );
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "kind: CiliumNetworkPolicy\nmetadata: {name: x, namespace: y}\nspec: {endpointSelector: {}, egress: [{toEntities: [moon]}]}\n").expect("write");
+    let (code, _, err) = simulate(&["--policies", bad.to_str().expect("utf-8"), "--flows", FLOWS]);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.yaml") && err.contains("toEntities[0]"), "{err}");
+
+    let flows = dir.path().join("flows.json");
+    std::fs::write(&flows, "{\"flow\": {\"time\": \"2026-11-22T10:00:21Z\"}}\nnot json\n").expect("write");
+    let (code, _, err) = simulate(&[
+        "--policies",
+        bad.parent().expect("dir").join("none.yaml").to_str().expect("utf-8"),
+        "--flows",
+        flows.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("none.yaml"), "{err}");
+}

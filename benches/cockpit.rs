@@ -91,8 +91,12 @@ fn benches(c: &mut Criterion) {
     }
     let settings = Settings::default().for_context("demo");
     let traffic = tighten::flows::Traffic::default();
+    let preview = tighten::policy::preview::Preview::default();
     c.bench_function("rows/derive_1000_namespaces", |b| {
-        b.iter(|| tighten::app::rows::derive_rows(black_box(&large), &traffic, &settings, now(), &Some(Ok(()))).len())
+        b.iter(|| {
+            tighten::app::rows::derive_rows(black_box(&large), &traffic, &preview, &settings, now(), &Some(Ok(())))
+                .len()
+        })
     });
 }
 

@@ -205,3 +205,60 @@ async fn read_only_disables_every_mutating_key() {
     );
     assert_eq!(cockpit.phase("databases"), Phase::Audit);
 }
+
+#[tokio::test]
+async fn the_preview_predicts_exactly_what_enforcing_then_drops() {
+    let mut cockpit = Cockpit::new();
+    let peers = |list: Vec<tighten::flows::window::Ranked<tighten::flows::DropPeer>>| {
+        let mut keys: Vec<(String, String, u16)> = list
+            .into_iter()
+            .map(|r| (r.key.source, r.key.destination, r.key.port))
+            .collect();
+        keys.sort();
+        keys
+    };
+    let predicted = peers(
+        cockpit
+            .state
+            .preview
+            .namespace("databases")
+            .expect("previewed")
+            .peers
+            .top(common::now(), 10, 50),
+    );
+    assert_eq!(
+        predicted,
+        vec![
+            (
+                "legacy-batch/report-cron".to_string(),
+                "databases/postgres".to_string(),
+                5432
+            ),
+            ("monitoring/grafana".to_string(), "databases/postgres".to_string(), 5432),
+            ("stage/shop-api".to_string(), "databases/redis".to_string(), 6379),
+        ]
+    );
+    // Enforce, then let the demo's traffic run a minute under the new policy.
+    cockpit.select("databases");
+    open_dialog(&mut cockpit, "E").await;
+    confirm(&mut cockpit).await;
+    let later = common::now() + jiff::SignedDuration::from_mins(1);
+    let flows = cockpit.demo.flows_between(common::now(), later, 9);
+    tighten::app::update(
+        &mut cockpit.state,
+        tighten::app::Msg::Flows(tighten::flows::FlowEvent::Batch(flows)),
+    );
+    tighten::app::update(&mut cockpit.state, tighten::app::Msg::Tick(later));
+    let dropped = cockpit
+        .state
+        .traffic
+        .namespace("databases")
+        .expect("traffic")
+        .peers
+        .top(later, 2, 50);
+    assert_eq!(
+        peers(dropped),
+        predicted,
+        "what the preview said would drop is what drops"
+    );
+}

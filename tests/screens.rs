@@ -48,6 +48,8 @@ fn every_tab() {
     cockpit.select("lab");
     cockpit.key("1");
     screen!("drift_lab_120x40", cockpit);
+    cockpit.select("databases");
+    screen!("preview_databases_120x40", cockpit);
 }
 
 #[test]

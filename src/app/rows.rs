@@ -11,6 +11,7 @@ use crate::config::ResolvedSettings;
 use crate::flows::Traffic;
 use crate::flows::window::minute_of;
 use crate::gate::{self, Gate, GateInput, GateSummary};
+use crate::policy::preview::Preview;
 use crate::rollout::{Intent, NamespaceStatus, ObservedPolicies, Phase, labels};
 
 /// Minutes the drop sparkline covers.
@@ -89,6 +90,7 @@ impl NamespaceRow {
 pub fn derive_rows(
     snapshot: &ClusterSnapshot,
     traffic: &Traffic,
+    preview: &Preview,
     settings: &ResolvedSettings,
     now: Timestamp,
     backups_writable: &Option<Result<(), String>>,
@@ -121,6 +123,7 @@ pub fn derive_rows(
                 pods: pods.len(),
                 unlabelled_pods: unlabelled,
                 backups_writable: backups_writable.clone(),
+                would_drop: preview.window(&ns.name, now, gate::EVIDENCE_MINUTES),
             });
             NamespaceRow {
                 name: ns.name.clone(),

@@ -11,6 +11,7 @@ use crate::cluster::{AuditRecord, ClusterIdentity, ClusterSnapshot, ConnectionSt
 use crate::config::{Diagnostic, Keymap, ResolvedSettings, Theme};
 use crate::flows::{FlowStreamState, SharedFlowList, Traffic, Verdict};
 use crate::policy::Templates;
+use crate::policy::preview::Preview;
 use crate::rollout::RolloutPlan;
 
 use super::modal::Modal;
@@ -168,6 +169,8 @@ pub struct State {
     pub table: TableView,
     pub detail: DetailView,
     pub traffic: Traffic,
+    /// What enforcing each namespace in Audit would drop.
+    pub preview: Preview,
     pub audit: Vec<AuditRecord>,
     pub modals: Vec<Modal>,
     /// Plans whose dry run is in flight, by request id.
@@ -218,6 +221,7 @@ impl State {
                 paused: None,
             },
             traffic: Traffic::default(),
+            preview: Preview::default(),
             audit: Vec::new(),
             modals: Vec::new(),
             pending_plans: HashMap::new(),

@@ -114,6 +114,9 @@ pub struct GateInput<'a> {
     pub unlabelled_pods: usize,
     /// Whether the backup directory accepts files; `None` until checked.
     pub backups_writable: Option<Result<(), String>>,
+    /// The would-drop preview over the evidence window: (would drop, judged);
+    /// `None` when the namespace is not in Audit.
+    pub would_drop: Option<(u64, u64)>,
 }
 
 /// Builds the checklist for the namespace's next step.
@@ -169,6 +172,19 @@ pub fn evaluate(input: &GateInput<'_>) -> Gate {
             let (soak, remaining) = soak_item(input);
             remaining_soak = remaining;
             items.push(soak);
+            items.push(match input.would_drop {
+                Some((0, judged)) if judged > 0 => pass(
+                    "Would-drop preview",
+                    format!("none of {judged} flows in the last {EVIDENCE_MINUTES} min would be dropped"),
+                ),
+                Some((0, _)) | None => fail("Would-drop preview", "no flows judged yet: no evidence is not a pass"),
+                Some((n, judged)) => fail(
+                    "Would-drop preview",
+                    format!(
+                        "{n} of {judged} flows in the last {EVIDENCE_MINUTES} min would be dropped: see the Drops tab"
+                    ),
+                ),
+            });
             items.push(drops_item(input));
             items.push(baseline_item(status));
             items.push(dns_item(input.policies));

@@ -54,6 +54,8 @@ fn gate(snapshot: &ClusterSnapshot, namespace: &str, traffic: Option<&Traffic>, 
         pods: 2,
         unlabelled_pods: 0,
         backups_writable: Some(Ok(())),
+        // The preview found nothing to drop in 5 judged flows.
+        would_drop: (status.phase == crate::rollout::Phase::Audit).then_some((0, 5)),
     })
 }
 
@@ -162,8 +164,40 @@ fn carved_out_and_unwritable_backups() {
         pods: 3,
         unlabelled_pods: 1,
         backups_writable: Some(Err("read-only file system".into())),
+        would_drop: None,
     });
     assert_eq!(check(&gate, "Rollback ready"), Check::Fail);
     assert_eq!(check(&gate, "Standard labels"), Check::Fail);
     assert_eq!(gate.summary(), GateSummary::Blocked(2));
+}
+
+#[test]
+fn the_would_drop_preview_gates_enforcement() {
+    let snapshot = demo();
+    let ns = snapshot.namespace("databases").expect("ns");
+    let status = status_for(&snapshot, ns);
+    let policies: Vec<_> = snapshot.namespaced_policies("databases").collect();
+    let flows = traffic("databases", Verdict::Forwarded);
+    let with = |would_drop| {
+        evaluate(&GateInput {
+            status: &status,
+            policies: &policies,
+            traffic: flows.namespace("databases"),
+            now: now(),
+            soak: HOUR,
+            pods: 2,
+            unlabelled_pods: 0,
+            backups_writable: Some(Ok(())),
+            would_drop,
+        })
+    };
+    assert_eq!(check(&with(Some((0, 40))), "Would-drop preview"), Check::Pass);
+    let blocked = with(Some((3, 40)));
+    assert_eq!(check(&blocked, "Would-drop preview"), Check::Fail);
+    assert!(blocked.items.iter().any(|i| i.evidence.starts_with("3 of 40 flows")));
+    assert_eq!(
+        check(&with(Some((0, 0))), "Would-drop preview"),
+        Check::Fail,
+        "no evidence is not a pass"
+    );
 }

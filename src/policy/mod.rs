@@ -4,6 +4,7 @@ pub mod engine;
 pub mod load;
 pub mod model;
 pub mod parse;
+pub mod preview;
 pub mod selector;
 pub mod templates;
 

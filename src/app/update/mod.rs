@@ -55,6 +55,8 @@ fn handle(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::Cluster(ClusterEvent::Snapshot(snapshot)) => {
             state.snapshot = snapshot;
             view::refresh_rows(state);
+            view::rebuild_preview(state);
+            view::refresh_rows(state);
             Vec::new()
         }
         Msg::Cluster(ClusterEvent::Connection(connection)) => {
@@ -63,6 +65,7 @@ fn handle(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::Flows(FlowEvent::Batch(flows)) => {
             for flow in flows {
+                state.preview.record(&flow);
                 state.traffic.record(flow);
             }
             Vec::new()

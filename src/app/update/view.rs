@@ -9,6 +9,7 @@ pub(super) fn refresh_rows(state: &mut State) {
     state.rows = rows::derive_rows(
         &state.snapshot,
         &state.traffic,
+        &state.preview,
         &state.config.settings,
         state.now,
         &state.backups_writable,
@@ -20,6 +21,26 @@ pub(super) fn refresh_rows(state: &mut State) {
         // Not there yet (an empty first snapshot): keep waiting for it.
         state.open_on = Some(namespace);
     }
+}
+
+/// Rebuilds the would-drop preview for the namespaces now in Audit and judges
+/// the flows already seen again, each once.
+pub(super) fn rebuild_preview(state: &mut State) {
+    let phases = state.rows.iter().map(|r| (r.name.clone(), r.status.phase));
+    state.preview.rebuild(&state.snapshot, phases);
+    let mut seen = std::collections::HashSet::new();
+    let mut flows = Vec::new();
+    for row in state.rows.iter().filter(|r| state.preview.is_audit(&r.name)) {
+        if let Some(traffic) = state.traffic.namespace(&row.name) {
+            for flow in &traffic.tail {
+                if seen.insert(std::sync::Arc::as_ptr(flow)) {
+                    flows.push(std::sync::Arc::clone(flow));
+                }
+            }
+        }
+    }
+    flows.sort_by_key(|f| f.time);
+    state.preview.replay(flows.iter().map(|f| f.as_ref()));
 }
 
 /// Re-applies filter and sort; keeps the selection if it is still visible.

@@ -334,6 +334,9 @@ pub fn initial(now: Timestamp, templates: &Templates, payments_backup: &str) -> 
         "deny-metadata-api",
         json!({
             "endpointSelector": {},
+            // Without this, a deny-only policy would put every pod's egress in
+            // default-deny: the platform team learnt that the hard way.
+            "enableDefaultDeny": {"egress": false},
             "egressDeny": [{"toCIDR": ["169.254.169.254/32"]}]
         }),
     );

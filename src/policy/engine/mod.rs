@@ -97,6 +97,12 @@ impl Engine {
 
     /// Decides one flow.
     pub fn evaluate(&self, flow: &Flow) -> FlowVerdict {
+        self.evaluate_enforcing(flow, &self.enforce)
+    }
+
+    /// Decides one flow with the default-deny of `enforce`'s namespaces treated
+    /// as enforced (instead of the engine's own set).
+    pub fn evaluate_enforcing(&self, flow: &Flow, enforce: &BTreeSet<String>) -> FlowVerdict {
         if flow.is_reply {
             return FlowVerdict {
                 allowed: true,
@@ -110,13 +116,13 @@ impl Engine {
         let destination = Identity::of(&flow.destination);
         let egress = source
             .is_pod()
-            .then(|| self.decide(&source, &destination, flow, Direction::Egress));
+            .then(|| self.decide(&source, &destination, flow, Direction::Egress, enforce));
         if let Some(v) = egress.as_ref().filter(|v| !v.allowed) {
             return v.clone();
         }
         let ingress = destination
             .is_pod()
-            .then(|| self.decide(&destination, &source, flow, Direction::Ingress));
+            .then(|| self.decide(&destination, &source, flow, Direction::Ingress, enforce));
         if let Some(v) = ingress.as_ref().filter(|v| !v.allowed) {
             return v.clone();
         }
@@ -150,7 +156,14 @@ impl Engine {
     }
 
     /// The verdict of `direction` at `subject` for traffic with `peer`.
-    fn decide(&self, subject: &Identity, peer: &Identity, flow: &Flow, direction: Direction) -> FlowVerdict {
+    fn decide(
+        &self,
+        subject: &Identity,
+        peer: &Identity,
+        flow: &Flow,
+        direction: Direction,
+        enforce: &BTreeSet<String>,
+    ) -> FlowVerdict {
         let ingress = direction == Direction::Ingress;
         let candidates = subject
             .namespace
@@ -186,8 +199,7 @@ impl Engine {
             } else {
                 r.rule.default_deny.egress
             };
-            let enforced =
-                r.default_deny_policy && subject.namespace.as_ref().is_some_and(|ns| self.enforce.contains(ns));
+            let enforced = r.default_deny_policy && subject.namespace.as_ref().is_some_and(|ns| enforce.contains(ns));
             if enforced || setting.unwrap_or(true) {
                 default_deny.push(r.policy.clone());
             }

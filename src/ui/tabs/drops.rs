@@ -20,6 +20,97 @@ pub const PEER_ROWS: usize = 50;
 const WINDOW: usize = 10;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) {
+    // In Audit the first question is what enforcing would break: show that first.
+    let area = if state.preview.is_audit(&row.name) {
+        let peers = state
+            .preview
+            .namespace(&row.name)
+            .map_or(0, |p| p.peers.top(state.now, WINDOW, PREVIEW_ROWS).len());
+        let height = (peers.max(1) as u16 + 2).min(area.height / 2).max(3);
+        let [preview_area, rest] = Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(area);
+        render_preview(frame, preview_area, state, row);
+        rest
+    } else {
+        area
+    };
+    render_observed(frame, area, state, row);
+}
+
+/// Would-drop peers the Drops tab lists.
+const PREVIEW_ROWS: usize = 8;
+
+fn render_preview(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) {
+    let border = style(state, ThemeRole::Border);
+    let minute = crate::flows::window::minute_of(state.now);
+    let Some(preview) = state.preview.namespace(&row.name) else {
+        let block = section(
+            " Would drop if enforced (preview) ".into(),
+            border,
+            style(state, ThemeRole::Title),
+        );
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                "no flows of this namespace judged yet",
+                style(state, ThemeRole::Muted),
+            ))
+            .block(block),
+            area,
+        );
+        return;
+    };
+    let total = preview.series.sum(minute, WINDOW);
+    let judged = preview.judged.sum(minute, WINDOW);
+    let spark = super::super::format::sparkline(&preview.series.series(minute, WINDOW));
+    let title_role = if total > 0 { ThemeRole::Danger } else { ThemeRole::Ok };
+    let title = format!(" Would drop if enforced (preview): {total} of {judged} flows in {WINDOW}m {spark} ");
+    let narrow = area.width < 100;
+    let name_width = if narrow { 20 } else { 30 };
+    let rows: Vec<Row> = preview
+        .peers
+        .top(state.now, WINDOW, PREVIEW_ROWS)
+        .iter()
+        .map(|p| {
+            let k = &p.key;
+            Row::new(vec![
+                Cell::from(k.direction.name()),
+                Cell::from(fit(&k.source, name_width)),
+                Cell::from(fit(&k.destination, name_width)),
+                Cell::from(format!("{}/{}", k.port, k.protocol.name())),
+                Cell::from(Line::from(p.count.to_string()).right_aligned()),
+                Cell::from(Line::from(rate(p.per_minute)).right_aligned()),
+            ])
+        })
+        .collect();
+    let empty = rows.is_empty();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(7),
+            Constraint::Length(name_width as u16),
+            Constraint::Length(name_width as u16),
+            Constraint::Length(9),
+            Constraint::Length(5),
+            Constraint::Length(5),
+        ],
+    )
+    .header(Row::new(["DIR", "SOURCE", "DESTINATION", "PORT", "10m", "/min"]).style(style(state, ThemeRole::Header)))
+    .block(section(title, border, style(state, title_role)));
+    frame.render_widget(table, area);
+    if empty {
+        let inner = Rect {
+            x: area.x + 1,
+            y: area.y + 2,
+            width: area.width.saturating_sub(2),
+            height: 1,
+        };
+        frame.render_widget(
+            Line::styled("nothing would be dropped", style(state, ThemeRole::Ok)),
+            inner,
+        );
+    }
+}
+
+fn render_observed(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) {
     let Some(traffic) = state.traffic.namespace(&row.name) else {
         frame.render_widget(
             Paragraph::new(Line::styled(

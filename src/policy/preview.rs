@@ -1,0 +1,154 @@
+//! The would-drop preview: flows of namespaces in Audit judged as if their
+//! default-deny were enforced. Cilium has no staged policies and no
+//! per-namespace audit mode; this is how an operator sees what enforcing would
+//! break, from the traffic that actually happened.
+
+use std::collections::{BTreeSet, HashMap};
+
+use jiff::Timestamp;
+
+use crate::cluster::ClusterSnapshot;
+use crate::flows::window::{MinuteSeries, TopCounts, minute_of};
+use crate::flows::{Direction, DropPeer, DropReason, Flow, Side};
+use crate::gate;
+use crate::rollout::Phase;
+
+use super::engine::Engine;
+use super::parse::parse_policy;
+
+/// Distinct would-drop peers kept per namespace.
+const TOP: usize = 128;
+
+/// What enforcing one namespace would drop.
+#[derive(Debug, Clone)]
+pub struct NamespacePreview {
+    pub series: MinuteSeries,
+    pub peers: TopCounts<DropPeer>,
+    /// Flows judged, for "no evidence is not a pass".
+    pub judged: MinuteSeries,
+}
+
+impl Default for NamespacePreview {
+    fn default() -> Self {
+        NamespacePreview {
+            series: MinuteSeries::default(),
+            peers: TopCounts::new(TOP),
+            judged: MinuteSeries::default(),
+        }
+    }
+}
+
+/// The preview of every namespace in Audit.
+#[derive(Default)]
+pub struct Preview {
+    engine: Option<Engine>,
+    audit: BTreeSet<String>,
+    namespaces: HashMap<String, NamespacePreview>,
+    /// Policies the preview could not read (shown, never silently ignored).
+    pub unreadable: Vec<String>,
+}
+
+impl std::fmt::Debug for Preview {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Preview")
+            .field("audit", &self.audit)
+            .field("unreadable", &self.unreadable)
+            .finish()
+    }
+}
+
+impl Preview {
+    /// Rebuilds the engine from the cluster's policies. Policies Cilium rejected
+    /// are left out, as Cilium leaves them out.
+    pub fn rebuild(&mut self, snapshot: &ClusterSnapshot, phases: impl IntoIterator<Item = (String, Phase)>) {
+        self.audit = phases
+            .into_iter()
+            .filter(|(_, p)| *p == Phase::Audit)
+            .map(|(n, _)| n)
+            .collect();
+        self.unreadable.clear();
+        let mut parsed = Vec::new();
+        for policy in snapshot.policies.iter().filter(|p| !gate::is_rejected(p)) {
+            match parse_policy(policy) {
+                Ok(p) => parsed.push(p),
+                Err(e) => self.unreadable.push(e.to_string()),
+            }
+        }
+        self.engine = Some(Engine::new(parsed));
+        self.namespaces.retain(|ns, _| self.audit.contains(ns));
+    }
+
+    /// Judges the flows again from scratch (after a rebuild).
+    pub fn replay<'a>(&mut self, flows: impl IntoIterator<Item = &'a Flow>) {
+        self.namespaces.clear();
+        for flow in flows {
+            self.record(flow);
+        }
+    }
+
+    /// Judges one flow, if it touches a namespace in Audit.
+    pub fn record(&mut self, flow: &Flow) {
+        let Some(engine) = &self.engine else { return };
+        let (src, dst) = (&flow.source.namespace, &flow.destination.namespace);
+        let involved: Vec<&String> = [src, dst].into_iter().filter(|ns| self.audit.contains(*ns)).collect();
+        if involved.is_empty() {
+            return;
+        }
+        let minute = minute_of(flow.time);
+        for ns in involved {
+            // Each namespace's preview enforces that namespace alone, so a flow
+            // between two namespaces in Audit is judged at each of them.
+            let verdict = engine.evaluate_enforcing(flow, &BTreeSet::from([ns.clone()]));
+            let decided_here = match verdict.direction {
+                Some(Direction::Egress) => ns == src,
+                Some(Direction::Ingress) => ns == dst,
+                _ => false,
+            };
+            let preview = self.namespaces.entry(ns.clone()).or_default();
+            preview.judged.add(minute, 1);
+            if !verdict.allowed && decided_here {
+                preview.series.add(minute, 1);
+                let side = if src == dst {
+                    Side::Internal
+                } else if ns == src {
+                    Side::Source
+                } else {
+                    Side::Destination
+                };
+                preview.peers.add(
+                    DropPeer {
+                        side,
+                        direction: verdict.direction.unwrap_or(flow.direction),
+                        source: flow.source.qualified_name(),
+                        destination: flow.destination.qualified_name(),
+                        port: flow.destination_port,
+                        protocol: flow.protocol,
+                        reason: DropReason::POLICY_DENIED,
+                    },
+                    minute,
+                );
+            }
+        }
+    }
+
+    pub fn namespace(&self, name: &str) -> Option<&NamespacePreview> {
+        self.namespaces.get(name)
+    }
+
+    pub fn is_audit(&self, name: &str) -> bool {
+        self.audit.contains(name)
+    }
+
+    /// Would-drop count and flows judged over the last `minutes`, for the gate.
+    pub fn window(&self, name: &str, now: Timestamp, minutes: usize) -> Option<(u64, u64)> {
+        if !self.audit.contains(name) {
+            return None;
+        }
+        let m = minute_of(now);
+        Some(
+            self.namespaces
+                .get(name)
+                .map_or((0, 0), |p| (p.series.sum(m, minutes), p.judged.sum(m, minutes))),
+        )
+    }
+}

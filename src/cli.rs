@@ -41,6 +41,21 @@ pub enum Command {
         #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// Propose minimal allow rules (CiliumNetworkPolicy YAML) for what a namespace drops.
+    ///
+    /// With --policies, for the flows that would be dropped once the namespace's
+    /// default-deny is enforced; without, for the drops in the recording.
+    Suggest {
+        /// Flows as `hubble observe -o jsonpb` or `-o json` writes them.
+        #[arg(long, value_name = "FILE")]
+        flows: PathBuf,
+        /// The namespace to write allow rules for.
+        #[arg(long, short = 'n', value_name = "NAMESPACE")]
+        namespace: String,
+        /// The namespace's current policies (files or directories).
+        #[arg(long, num_args = 1.., value_name = "PATH")]
+        policies: Vec<PathBuf>,
+    },
 }
 
 /// The cockpit's flags.

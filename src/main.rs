@@ -58,6 +58,18 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
             };
             tighten::commands::simulate::run(&options, &mut out, &mut err)?
         }
+        Command::Suggest {
+            flows,
+            namespace,
+            policies,
+        } => {
+            let options = tighten::commands::suggest::SuggestOptions {
+                flows,
+                namespace,
+                policies,
+            };
+            tighten::commands::suggest::run(&options, &mut out, &mut err)?
+        }
     };
     Ok(code)
 }

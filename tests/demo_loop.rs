@@ -262,3 +262,46 @@ async fn the_preview_predicts_exactly_what_enforcing_then_drops() {
         "what the preview said would drop is what drops"
     );
 }
+
+#[tokio::test]
+async fn suggestions_clear_the_preview_so_enforcing_drops_nothing() {
+    let mut cockpit = Cockpit::new();
+    cockpit.select("databases");
+    let would_drop = |c: &Cockpit| c.state.preview.window("databases", common::now(), 10).map(|(d, _)| d);
+    assert!(would_drop(&cockpit).is_some_and(|n| n > 0));
+
+    open_dialog(&mut cockpit, "S").await;
+    let Some(Modal::Confirm(dialog)) = cockpit.top_modal() else {
+        panic!("dialog")
+    };
+    let created: Vec<_> = dialog.plan.changes.iter().map(|c| c.target().name).collect();
+    assert_eq!(created, ["tighten-allow-postgres", "tighten-allow-redis"]);
+    assert!(dialog.typed.is_none(), "creating allows deletes nothing");
+    confirm(&mut cockpit).await;
+    assert_eq!(
+        cockpit.phase("databases"),
+        Phase::Audit,
+        "suggestions do not change the phase"
+    );
+    assert_eq!(would_drop(&cockpit), Some(0), "the preview is clear");
+
+    open_dialog(&mut cockpit, "E").await;
+    confirm(&mut cockpit).await;
+    let later = common::now() + jiff::SignedDuration::from_mins(1);
+    let flows = cockpit.demo.flows_between(common::now(), later, 11);
+    tighten::app::update(
+        &mut cockpit.state,
+        tighten::app::Msg::Flows(tighten::flows::FlowEvent::Batch(flows)),
+    );
+    let drops = cockpit
+        .state
+        .traffic
+        .namespace("databases")
+        .expect("traffic")
+        .policy_drops
+        .sum(tighten::flows::window::minute_of(later), 2);
+    assert_eq!(
+        drops, 0,
+        "enforced with the suggested allows: nothing the demo sends is dropped"
+    );
+}

@@ -84,6 +84,7 @@ actions! {
     RollbackNamespace = "rollback-namespace", true, "Namespace rollback: remove every policy of the namespace";
     CarveOut = "carve-out", true, "Carve the namespace out of the rollout, with a reason";
     Restore = "restore", true, "Restore the namespace's last backup";
+    ApplySuggestions = "apply-suggestions", true, "Apply suggested allows for what the namespace drops (or would drop once enforced)";
     FocusNext = "focus-next", false, "Dialog: next button";
     FocusPrev = "focus-prev", false, "Dialog: previous button";
     Submit = "submit", false, "Dialog or input: activate / accept";
@@ -103,6 +104,7 @@ impl Action {
             Action::RollbackNamespace => R::RollbackNamespace,
             Action::CarveOut => R::CarveOut,
             Action::Restore => R::Restore,
+            Action::ApplySuggestions => R::ApplySuggestions,
             _ => return None,
         })
     }
@@ -148,7 +150,7 @@ mod tests {
     #[test]
     fn only_cluster_changes_are_mutating() {
         let mutating: Vec<_> = Action::ALL.iter().filter(|a| a.is_mutating()).collect();
-        assert_eq!(mutating.len(), 8);
+        assert_eq!(mutating.len(), 9);
         assert!(!Action::Help.is_mutating());
         assert!(Action::RollbackNamespace.is_mutating());
     }

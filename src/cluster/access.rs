@@ -61,7 +61,9 @@ pub fn required(action: RolloutAction, namespace: &str) -> Vec<Permission> {
     let apply = |group, resource| vec![on("create", group, resource), on("patch", group, resource)];
     let mut needed = match action {
         RolloutAction::Observe | RolloutAction::CarveOut => vec![],
-        RolloutAction::ApplyBaseline | RolloutAction::StageDefaultDeny => apply(CILIUM, "ciliumnetworkpolicies"),
+        RolloutAction::ApplyBaseline | RolloutAction::StageDefaultDeny | RolloutAction::ApplySuggestions => {
+            apply(CILIUM, "ciliumnetworkpolicies")
+        }
         RolloutAction::Enforce => vec![on("patch", CILIUM, "ciliumnetworkpolicies")],
         RolloutAction::RollbackDefaultDeny => vec![on("delete", CILIUM, "ciliumnetworkpolicies")],
         RolloutAction::RollbackNamespace => {
@@ -81,7 +83,7 @@ pub fn required(action: RolloutAction, namespace: &str) -> Vec<Permission> {
 }
 
 /// Every action, for checking them all at once.
-pub const ACTIONS: [RolloutAction; 8] = [
+pub const ACTIONS: [RolloutAction; 9] = [
     RolloutAction::Observe,
     RolloutAction::ApplyBaseline,
     RolloutAction::StageDefaultDeny,
@@ -90,6 +92,7 @@ pub const ACTIONS: [RolloutAction; 8] = [
     RolloutAction::RollbackNamespace,
     RolloutAction::CarveOut,
     RolloutAction::Restore,
+    RolloutAction::ApplySuggestions,
 ];
 
 /// Which actions the current user may not take in a namespace, and why.

@@ -2,6 +2,7 @@
 //! cluster, so they run anywhere and script well. Each returns its exit code.
 
 pub mod simulate;
+pub mod suggest;
 
 /// How a command prints its results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

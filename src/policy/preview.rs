@@ -131,6 +131,30 @@ impl Preview {
         }
     }
 
+    /// The flows of `flows` that enforcing `namespace` would drop there, with
+    /// the direction (for suggestions).
+    pub fn would_drop<'a>(
+        &self,
+        namespace: &str,
+        flows: impl IntoIterator<Item = &'a Flow>,
+    ) -> Vec<(&'a Flow, Direction)> {
+        let Some(engine) = &self.engine else { return Vec::new() };
+        let enforce = BTreeSet::from([namespace.to_string()]);
+        flows
+            .into_iter()
+            .filter_map(|f| {
+                let v = engine.evaluate_enforcing(f, &enforce);
+                match v.direction? {
+                    Direction::Ingress if !v.allowed && f.destination.namespace == namespace => {
+                        Some((f, Direction::Ingress))
+                    }
+                    Direction::Egress if !v.allowed && f.source.namespace == namespace => Some((f, Direction::Egress)),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
     pub fn namespace(&self, name: &str) -> Option<&NamespacePreview> {
         self.namespaces.get(name)
     }

@@ -27,6 +27,7 @@ pub enum RolloutAction {
     RollbackNamespace,
     CarveOut,
     Restore,
+    ApplySuggestions,
 }
 
 impl RolloutAction {
@@ -40,6 +41,7 @@ impl RolloutAction {
             RolloutAction::RollbackNamespace => "Namespace rollback (all policies)",
             RolloutAction::CarveOut => "Carve out",
             RolloutAction::Restore => "Restore backup",
+            RolloutAction::ApplySuggestions => "Apply suggested allows",
         }
     }
 
@@ -62,6 +64,7 @@ impl RolloutAction {
             RolloutAction::RollbackNamespace => "rollback-namespace",
             RolloutAction::CarveOut => "carve-out",
             RolloutAction::Restore => "restore",
+            RolloutAction::ApplySuggestions => "apply-suggestions",
         }
     }
 }
@@ -187,6 +190,10 @@ pub enum Request {
         backup: PathBuf,
         objects: Vec<PolicyObject>,
     },
+    /// Allow policies suggested from (would-be) dropped flows.
+    Suggestions {
+        policies: Vec<PolicyObject>,
+    },
 }
 
 impl Request {
@@ -195,6 +202,7 @@ impl Request {
             Request::Simple(a) => *a,
             Request::CarveOut { .. } => RolloutAction::CarveOut,
             Request::Restore { .. } => RolloutAction::Restore,
+            Request::Suggestions { .. } => RolloutAction::ApplySuggestions,
         }
     }
 }
@@ -373,7 +381,36 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
             );
             plan.reason = Some(format!("restore of {}", backup.display()));
         }
-        Request::Simple(RolloutAction::CarveOut | RolloutAction::Restore) => {
+        Request::Suggestions { policies } => {
+            if policies.is_empty() {
+                return Err(Refusal::NothingToDo(
+                    "no flow of the namespace is, or would be, dropped".into(),
+                ));
+            }
+            for wanted in &policies {
+                if wanted.namespace.as_deref() != Some(input.namespace.name.as_str()) {
+                    return Err(Refusal::Invalid(format!(
+                        "a suggestion for {} is outside {}",
+                        wanted.object_ref(),
+                        input.namespace.name
+                    )));
+                }
+                match find(input.policies, wanted) {
+                    None => plan.changes.push(Change::Create(wanted.clone())),
+                    Some(current) if !same_content(current, wanted) => plan.changes.push(Change::Update {
+                        before: current.clone(),
+                        after: with_identity_of(wanted, current),
+                    }),
+                    Some(_) => {}
+                }
+            }
+            if plan.changes.is_empty() {
+                return Err(Refusal::NothingToDo("the suggested allows are already applied".into()));
+            }
+            plan.warnings
+                .push("review each rule: a suggestion allows what was observed, not what should be".into());
+        }
+        Request::Simple(RolloutAction::CarveOut | RolloutAction::Restore | RolloutAction::ApplySuggestions) => {
             return Err(Refusal::Invalid(format!("{action} needs its input")));
         }
     }

@@ -93,8 +93,35 @@ pub(super) fn start(state: &mut State, action: Action) -> Vec<Effect> {
                 }]
             }
         },
+        RolloutAction::ApplySuggestions => {
+            let policies = suggestions(state, &namespace);
+            plan_and_dry_run(state, &namespace, Request::Suggestions { policies })
+        }
         simple => plan_and_dry_run(state, &namespace, Request::Simple(simple)),
     }
+}
+
+/// Allow policies for what the namespace drops: in Audit, what enforcing would
+/// drop (the preview); otherwise the policy drops observed on its side.
+fn suggestions(state: &State, namespace: &str) -> Vec<crate::cluster::PolicyObject> {
+    let Some(traffic) = state.traffic.namespace(namespace) else {
+        return Vec::new();
+    };
+    let flows = traffic.tail.iter().map(|f| f.as_ref());
+    let drops: Vec<(&crate::flows::Flow, crate::flows::Direction)> = if state.preview.is_audit(namespace) {
+        state.preview.would_drop(namespace, flows)
+    } else {
+        use crate::flows::{Direction, Verdict};
+        flows
+            .filter(|f| f.verdict == Verdict::Dropped && f.drop_reason.is_some_and(|r| r.is_policy()))
+            .filter_map(|f| match f.direction {
+                Direction::Ingress if f.destination.namespace == namespace => Some((f, Direction::Ingress)),
+                Direction::Egress if f.source.namespace == namespace => Some((f, Direction::Egress)),
+                _ => None,
+            })
+            .collect()
+    };
+    crate::policy::suggest::suggest(namespace, drops)
 }
 
 /// Why the user may not take `action` in `namespace`, when the cluster said so.

@@ -100,7 +100,8 @@ fn on_normal_action(state: &mut State, action: Action) -> Vec<Effect> {
         | Action::RollbackDefaultDeny
         | Action::RollbackNamespace
         | Action::CarveOut
-        | Action::Restore => return actions::start(state, action),
+        | Action::Restore
+        | Action::ApplySuggestions => return actions::start(state, action),
         Action::Noop | Action::FocusNext | Action::FocusPrev | Action::Submit | Action::Cancel => {}
     }
     Vec::new()

@@ -455,7 +455,12 @@ impl Builder<'_> {
         }
     }
 
-    fn app_allow(&mut self, namespace: &str, name: &str, spec: Value) {
+    /// A tighten app allow. Like every allow tighten writes, it never isolates
+    /// pods by itself: only the namespace's default-deny decides that.
+    fn app_allow(&mut self, namespace: &str, name: &str, mut spec: Value) {
+        if let Some(rule) = spec.as_object_mut() {
+            rule.insert("enableDefaultDeny".into(), json!({"ingress": false, "egress": false}));
+        }
         self.policy(PolicyKind::CiliumNetworkPolicy, namespace, name, spec);
         self.label_last(&[
             (labels::MANAGED_BY, labels::MANAGED_BY_TIGHTEN),

@@ -1,19 +1,16 @@
 //! The demo's traffic: recurring connections between its workloads, the world,
 //! the nodes and the API server.
 //!
-//! This is a scripted world, not a policy engine: each pattern names what would
-//! allow it on each side (a baseline allow or an app-allow policy by name). When
-//! that side's namespace enforces its default-deny and the named allow is absent
-//! (or rejected by the agent), the flow is dropped there. So enforcing, rolling
-//! back and restoring in the demo change the drops the way they would in a
-//! cluster.
+//! Each flow is judged by tighten's policy engine against the demo's current
+//! policies (those Cilium would accept), so enforcing, rolling back, restoring
+//! and applying suggestions change the drops the way they would in a cluster.
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::cluster::{ClusterSnapshot, PolicyObject};
+use crate::cluster::ClusterSnapshot;
 use crate::flows::{Direction, DropReason, Endpoint, Flow, Protocol, Verdict};
-use crate::rollout::phase::default_deny_flags;
-use crate::rollout::{BaselineComponent, PolicyRole};
+use crate::policy::engine::{Engine, Reason};
+use crate::policy::parse::parse_policy;
 
 /// One side of a pattern.
 #[derive(Debug, Clone, Copy)]
@@ -24,14 +21,6 @@ pub enum Peer {
     Host,
 }
 
-/// What allows a pattern on one side once that side enforces.
-#[derive(Debug, Clone, Copy)]
-pub enum Cover {
-    Baseline(BaselineComponent),
-    Policy(&'static str),
-    Nothing,
-}
-
 /// A recurring connection.
 #[derive(Debug, Clone, Copy)]
 pub struct Pattern {
@@ -40,103 +29,50 @@ pub struct Pattern {
     pub protocol: Protocol,
     pub port: u16,
     pub per_minute: f64,
-    pub egress: Cover,
-    pub ingress: Cover,
     /// A datapath drop unrelated to policy, with its share of the flows.
     pub noise: Option<(DropReason, f64)>,
 }
 
-const fn pattern(
-    src: Peer,
-    dst: Peer,
-    protocol: Protocol,
-    port: u16,
-    per_minute: f64,
-    egress: Cover,
-    ingress: Cover,
-) -> Pattern {
+const fn pattern(src: Peer, dst: Peer, protocol: Protocol, port: u16, per_minute: f64) -> Pattern {
     Pattern {
         src,
         dst,
         protocol,
         port,
         per_minute,
-        egress,
-        ingress,
         noise: None,
     }
 }
 
-use BaselineComponent as B;
-use Cover::{Nothing, Policy};
 use Peer::{Host, KubeApiserver, Pod, World};
 use Protocol::{Tcp, Udp};
 
-const DNS: Cover = Cover::Baseline(B::Dns);
-const API: Cover = Cover::Baseline(B::KubeApiserver);
-const INTRA: Cover = Cover::Baseline(B::IntraNamespace);
-const SCRAPE: Cover = Cover::Baseline(B::MonitoringScrape);
-const PROBES: Cover = Cover::Baseline(B::HostProbes);
 const COREDNS: Peer = Pod("kube-system", "coredns");
 
 /// The demo's connections.
 pub const PATTERNS: &[Pattern] = &[
     // DNS from every workload namespace.
-    pattern(
-        Pod("cert-manager", "cert-manager"),
-        COREDNS,
-        Udp,
-        53,
-        12.0,
-        DNS,
-        Nothing,
-    ),
-    pattern(Pod("monitoring", "prometheus"), COREDNS, Udp, 53, 30.0, DNS, Nothing),
-    pattern(Pod("monitoring", "grafana"), COREDNS, Udp, 53, 6.0, DNS, Nothing),
-    pattern(Pod("auth", "keycloak"), COREDNS, Udp, 53, 10.0, DNS, Nothing),
-    pattern(Pod("auth", "oauth2-proxy"), COREDNS, Udp, 53, 8.0, DNS, Nothing),
-    pattern(Pod("databases", "postgres"), COREDNS, Udp, 53, 3.0, DNS, Nothing),
-    pattern(Pod("media", "jellyfin"), COREDNS, Udp, 53, 4.0, DNS, Nothing),
-    pattern(
-        Pod("network", "ingress-nginx-controller"),
-        COREDNS,
-        Udp,
-        53,
-        20.0,
-        DNS,
-        Nothing,
-    ),
-    pattern(Pod("lab", "loadgen"), COREDNS, Udp, 53, 6.0, DNS, Nothing),
-    pattern(Pod("stage", "shop-api"), COREDNS, Udp, 53, 9.0, DNS, Nothing),
-    pattern(Pod("payments", "payments-api"), COREDNS, Udp, 53, 14.0, DNS, Nothing),
-    pattern(Pod("legacy-batch", "report-cron"), COREDNS, Udp, 53, 2.0, DNS, Nothing),
-    pattern(
-        Pod("flux-system", "source-controller"),
-        COREDNS,
-        Udp,
-        53,
-        4.0,
-        DNS,
-        Nothing,
-    ),
+    pattern(Pod("cert-manager", "cert-manager"), COREDNS, Udp, 53, 12.0),
+    pattern(Pod("monitoring", "prometheus"), COREDNS, Udp, 53, 30.0),
+    pattern(Pod("monitoring", "grafana"), COREDNS, Udp, 53, 6.0),
+    pattern(Pod("auth", "keycloak"), COREDNS, Udp, 53, 10.0),
+    pattern(Pod("auth", "oauth2-proxy"), COREDNS, Udp, 53, 8.0),
+    pattern(Pod("databases", "postgres"), COREDNS, Udp, 53, 3.0),
+    pattern(Pod("media", "jellyfin"), COREDNS, Udp, 53, 4.0),
+    pattern(Pod("network", "ingress-nginx-controller"), COREDNS, Udp, 53, 20.0),
+    pattern(Pod("lab", "loadgen"), COREDNS, Udp, 53, 6.0),
+    pattern(Pod("stage", "shop-api"), COREDNS, Udp, 53, 9.0),
+    pattern(Pod("payments", "payments-api"), COREDNS, Udp, 53, 14.0),
+    pattern(Pod("legacy-batch", "report-cron"), COREDNS, Udp, 53, 2.0),
+    pattern(Pod("flux-system", "source-controller"), COREDNS, Udp, 53, 4.0),
     // The API server.
-    pattern(
-        Pod("cert-manager", "cert-manager"),
-        KubeApiserver,
-        Tcp,
-        6443,
-        8.0,
-        API,
-        Nothing,
-    ),
+    pattern(Pod("cert-manager", "cert-manager"), KubeApiserver, Tcp, 6443, 8.0),
     pattern(
         Pod("cert-manager", "cert-manager-cainjector"),
         KubeApiserver,
         Tcp,
         6443,
         4.0,
-        API,
-        Nothing,
     ),
     pattern(
         Pod("flux-system", "kustomize-controller"),
@@ -144,101 +80,43 @@ pub const PATTERNS: &[Pattern] = &[
         Tcp,
         6443,
         10.0,
-        API,
-        Nothing,
     ),
-    pattern(
-        Pod("monitoring", "prometheus"),
-        KubeApiserver,
-        Tcp,
-        6443,
-        6.0,
-        API,
-        Nothing,
-    ),
-    pattern(
-        Pod("network", "external-dns"),
-        KubeApiserver,
-        Tcp,
-        6443,
-        2.0,
-        API,
-        Nothing,
-    ),
+    pattern(Pod("monitoring", "prometheus"), KubeApiserver, Tcp, 6443, 6.0),
+    pattern(Pod("network", "external-dns"), KubeApiserver, Tcp, 6443, 2.0),
     pattern(
         KubeApiserver,
         Pod("cert-manager", "cert-manager-webhook"),
         Tcp,
         10250,
         5.0,
-        Nothing,
-        Policy("allow-webhook-from-apiserver"),
     ),
     // Inside namespaces.
-    pattern(
-        Pod("stage", "shop-frontend"),
-        Pod("stage", "shop-api"),
-        Tcp,
-        8080,
-        40.0,
-        INTRA,
-        INTRA,
-    ),
-    pattern(
-        Pod("stage", "shop-worker"),
-        Pod("stage", "shop-api"),
-        Tcp,
-        8080,
-        6.0,
-        INTRA,
-        INTRA,
-    ),
+    pattern(Pod("stage", "shop-frontend"), Pod("stage", "shop-api"), Tcp, 8080, 40.0),
+    pattern(Pod("stage", "shop-worker"), Pod("stage", "shop-api"), Tcp, 8080, 6.0),
     pattern(
         Pod("payments", "payments-api"),
         Pod("payments", "ledger"),
         Tcp,
         9000,
         25.0,
-        INTRA,
-        INTRA,
     ),
-    pattern(
-        Pod("auth", "oauth2-proxy"),
-        Pod("auth", "keycloak"),
-        Tcp,
-        8080,
-        18.0,
-        INTRA,
-        INTRA,
-    ),
-    pattern(Pod("lab", "loadgen"), Pod("lab", "echo"), Tcp, 8080, 60.0, INTRA, INTRA),
+    pattern(Pod("auth", "oauth2-proxy"), Pod("auth", "keycloak"), Tcp, 8080, 18.0),
+    pattern(Pod("lab", "loadgen"), Pod("lab", "echo"), Tcp, 8080, 60.0),
     pattern(
         Pod("monitoring", "grafana"),
         Pod("monitoring", "prometheus"),
         Tcp,
         9090,
         12.0,
-        INTRA,
-        INTRA,
     ),
     // Metrics scrapes.
-    pattern(
-        Pod("monitoring", "prometheus"),
-        Pod("auth", "keycloak"),
-        Tcp,
-        9000,
-        4.0,
-        Policy("allow-prometheus-scrape-all"),
-        SCRAPE,
-    ),
+    pattern(Pod("monitoring", "prometheus"), Pod("auth", "keycloak"), Tcp, 9000, 4.0),
     pattern(
         Pod("monitoring", "prometheus"),
         Pod("databases", "postgres"),
         Tcp,
         9187,
         4.0,
-        Policy("allow-prometheus-scrape-all"),
-        SCRAPE,
     ),
     pattern(
         Pod("monitoring", "prometheus"),
@@ -246,8 +124,6 @@ pub const PATTERNS: &[Pattern] = &[
         Tcp,
         9102,
         4.0,
-        Policy("allow-prometheus-scrape-all"),
-        SCRAPE,
     ),
     pattern(
         Pod("monitoring", "prometheus"),
@@ -255,14 +131,12 @@ pub const PATTERNS: &[Pattern] = &[
         Tcp,
         9402,
         2.0,
-        Policy("allow-prometheus-scrape-all"),
-        SCRAPE,
     ),
     // Kubelet probes.
-    pattern(Host, Pod("auth", "keycloak"), Tcp, 9000, 6.0, Nothing, PROBES),
-    pattern(Host, Pod("databases", "postgres"), Tcp, 5432, 6.0, Nothing, PROBES),
-    pattern(Host, Pod("stage", "shop-api"), Tcp, 8080, 6.0, Nothing, PROBES),
-    pattern(Host, Pod("payments", "payments-api"), Tcp, 8443, 6.0, Nothing, PROBES),
+    pattern(Host, Pod("auth", "keycloak"), Tcp, 9000, 6.0),
+    pattern(Host, Pod("databases", "postgres"), Tcp, 5432, 6.0),
+    pattern(Host, Pod("stage", "shop-api"), Tcp, 8080, 6.0),
+    pattern(Host, Pod("payments", "payments-api"), Tcp, 8443, 6.0),
     // Across namespaces.
     pattern(
         Pod("network", "ingress-nginx-controller"),
@@ -270,8 +144,6 @@ pub const PATTERNS: &[Pattern] = &[
         Tcp,
         8080,
         30.0,
-        Nothing,
-        Policy("allow-keycloak-from-ingress"),
     ),
     pattern(
         Pod("network", "ingress-nginx-controller"),
@@ -279,8 +151,6 @@ pub const PATTERNS: &[Pattern] = &[
         Tcp,
         8443,
         45.0,
-        Nothing,
-        Policy("allow-api-from-ingress"),
     ),
     pattern(
         Pod("network", "ingress-nginx-controller"),
@@ -288,8 +158,6 @@ pub const PATTERNS: &[Pattern] = &[
         Tcp,
         8080,
         25.0,
-        Nothing,
-        Nothing,
     ),
     pattern(
         Pod("network", "ingress-nginx-controller"),
@@ -297,26 +165,14 @@ pub const PATTERNS: &[Pattern] = &[
         Tcp,
         8096,
         10.0,
-        Nothing,
-        Nothing,
     ),
-    pattern(
-        Pod("auth", "keycloak"),
-        Pod("databases", "postgres"),
-        Tcp,
-        5432,
-        20.0,
-        Policy("allow-keycloak-to-postgres"),
-        Policy("allow-postgres-clients"),
-    ),
+    pattern(Pod("auth", "keycloak"), Pod("databases", "postgres"), Tcp, 5432, 20.0),
     pattern(
         Pod("payments", "payments-api"),
         Pod("databases", "postgres"),
         Tcp,
         5432,
         35.0,
-        Nothing,
-        Policy("allow-postgres-clients"),
     ),
     pattern(
         Pod("monitoring", "grafana"),
@@ -324,26 +180,14 @@ pub const PATTERNS: &[Pattern] = &[
         Tcp,
         5432,
         3.0,
-        Nothing,
-        Nothing,
     ),
-    pattern(
-        Pod("stage", "shop-api"),
-        Pod("databases", "redis"),
-        Tcp,
-        6379,
-        15.0,
-        Policy("allow-shop-api-egress"),
-        Nothing,
-    ),
+    pattern(Pod("stage", "shop-api"), Pod("databases", "redis"), Tcp, 6379, 15.0),
     pattern(
         Pod("legacy-batch", "report-cron"),
         Pod("auth", "keycloak"),
         Tcp,
         8080,
         4.0,
-        Nothing,
-        Nothing,
     ),
     pattern(
         Pod("legacy-batch", "report-cron"),
@@ -351,8 +195,6 @@ pub const PATTERNS: &[Pattern] = &[
         Tcp,
         5432,
         3.0,
-        Nothing,
-        Nothing,
     ),
     // The world.
     pattern(
@@ -361,8 +203,6 @@ pub const PATTERNS: &[Pattern] = &[
         Tcp,
         443,
         2.0,
-        Policy("allow-acme-https"),
-        Nothing,
     ),
     pattern(
         Pod("cert-manager", "cert-manager"),
@@ -370,8 +210,6 @@ pub const PATTERNS: &[Pattern] = &[
         Tcp,
         80,
         3.0,
-        Nothing,
-        Nothing,
     ),
     pattern(
         Pod("network", "external-dns"),
@@ -379,8 +217,6 @@ pub const PATTERNS: &[Pattern] = &[
         Tcp,
         443,
         2.0,
-        Nothing,
-        Nothing,
     ),
     pattern(
         Pod("flux-system", "source-controller"),
@@ -388,8 +224,6 @@ pub const PATTERNS: &[Pattern] = &[
         Tcp,
         443,
         3.0,
-        Nothing,
-        Nothing,
     ),
     pattern(
         Pod("payments", "payments-api"),
@@ -397,8 +231,6 @@ pub const PATTERNS: &[Pattern] = &[
         Tcp,
         443,
         12.0,
-        Nothing,
-        Nothing,
     ),
     pattern(
         Pod("monitoring", "grafana"),
@@ -406,8 +238,6 @@ pub const PATTERNS: &[Pattern] = &[
         Tcp,
         443,
         1.0,
-        Nothing,
-        Nothing,
     ),
     // Datapath noise that no policy explains.
     Pattern {
@@ -418,8 +248,6 @@ pub const PATTERNS: &[Pattern] = &[
             Tcp,
             8080,
             12.0,
-            Nothing,
-            Nothing,
         )
     },
     Pattern {
@@ -430,8 +258,6 @@ pub const PATTERNS: &[Pattern] = &[
             Tcp,
             443,
             20.0,
-            Nothing,
-            Nothing,
         )
     },
 ];
@@ -443,13 +269,22 @@ pub fn generate(snapshot: &ClusterSnapshot, from: Timestamp, to: Timestamp, rng:
         return Vec::new();
     }
     let minutes = span.as_secs_f64() / 60.0;
+    // The policies Cilium would enforce: rejected ones are left out.
+    let engine = Engine::new(
+        snapshot
+            .policies
+            .iter()
+            .filter(|p| !crate::gate::is_rejected(p))
+            .filter_map(|p| parse_policy(p).ok())
+            .collect::<Vec<_>>(),
+    );
     let mut flows = Vec::new();
     for pattern in PATTERNS {
         let expected = pattern.per_minute * minutes;
         let count = expected.floor() as usize + usize::from(rng.f64() < expected.fract());
         for _ in 0..count {
             let offset = SignedDuration::from_secs_f64(span.as_secs_f64() * rng.f64());
-            if let Some(flow) = connection(snapshot, pattern, to - offset, rng) {
+            if let Some(flow) = connection(snapshot, &engine, pattern, to - offset, rng) {
                 flows.push(flow);
             }
         }
@@ -458,37 +293,24 @@ pub fn generate(snapshot: &ClusterSnapshot, from: Timestamp, to: Timestamp, rng:
     flows
 }
 
-fn connection(snapshot: &ClusterSnapshot, pattern: &Pattern, time: Timestamp, rng: &mut fastrand::Rng) -> Option<Flow> {
+fn connection(
+    snapshot: &ClusterSnapshot,
+    engine: &Engine,
+    pattern: &Pattern,
+    time: Timestamp,
+    rng: &mut fastrand::Rng,
+) -> Option<Flow> {
     let source = endpoint(snapshot, pattern.src, rng)?;
     let destination = endpoint(snapshot, pattern.dst, rng)?;
-    let mut verdict = Verdict::Forwarded;
-    let mut reason = None;
-    let mut direction = if source.namespace.is_empty() {
+    let direction = if source.namespace.is_empty() {
         Direction::Ingress
     } else {
         Direction::Egress
     };
-
-    if !source.namespace.is_empty() && blocks(snapshot, &source.namespace, Side::Egress, pattern.egress) {
-        (verdict, reason, direction) = (Verdict::Dropped, Some(DropReason::POLICY_DENIED), Direction::Egress);
-    } else if !destination.namespace.is_empty()
-        && blocks(snapshot, &destination.namespace, Side::Ingress, pattern.ingress)
-    {
-        (verdict, reason, direction) = (Verdict::Dropped, Some(DropReason::POLICY_DENIED), Direction::Ingress);
-    } else if let Some((noise, share)) = pattern.noise
-        && rng.f64() < share
-    {
-        (verdict, reason) = (Verdict::Dropped, Some(noise));
-    }
-    let node = format!("demo-worker-{}", 1 + (source.identity + destination.identity) % 3);
-    let destination_names = match pattern.dst {
-        World(_, name) => vec![name.to_string()],
-        _ => Vec::new(),
-    };
-    Some(Flow {
+    let mut flow = Flow {
         time,
-        verdict,
-        drop_reason: reason,
+        verdict: Verdict::Forwarded,
+        drop_reason: None,
         direction,
         source,
         destination,
@@ -496,46 +318,33 @@ fn connection(snapshot: &ClusterSnapshot, pattern: &Pattern, time: Timestamp, rn
         source_port: rng.u16(32768..60999),
         destination_port: pattern.port,
         is_reply: false,
-        node,
-        destination_names,
+        node: String::new(),
+        destination_names: match pattern.dst {
+            World(_, name) => vec![name.to_string()],
+            _ => Vec::new(),
+        },
         denied_by: Vec::new(),
         icmp: None,
-    })
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Side {
-    Ingress,
-    Egress,
-}
-
-/// Whether `namespace` enforces a default-deny on `side` that `cover` does not open.
-fn blocks(snapshot: &ClusterSnapshot, namespace: &str, side: Side, cover: Cover) -> bool {
-    let policies: Vec<&PolicyObject> = snapshot.namespaced_policies(namespace).collect();
-    let enforced = policies.iter().any(|p| {
-        PolicyRole::of(p) == PolicyRole::DefaultDeny && {
-            let (ingress, egress) = default_deny_flags(p);
-            if side == Side::Ingress { ingress } else { egress }
-        }
-    });
-    if !enforced {
-        return false;
+    };
+    let verdict = engine.evaluate(&flow);
+    if !verdict.allowed {
+        flow.verdict = Verdict::Dropped;
+        flow.drop_reason = Some(if verdict.reason == Reason::DeniedByRule {
+            DropReason::POLICY_DENY
+        } else {
+            DropReason::POLICY_DENIED
+        });
+        flow.direction = verdict.direction.unwrap_or(direction);
+    } else if let Some((noise, share)) = pattern.noise
+        && rng.f64() < share
+    {
+        (flow.verdict, flow.drop_reason) = (Verdict::Dropped, Some(noise));
     }
-    let valid = |p: &PolicyObject| {
-        !p.body
-            .get("status")
-            .and_then(|s| s.get("conditions"))
-            .and_then(|c| c.as_array())
-            .is_some_and(|c| c.iter().any(|c| c["type"] == "Valid" && c["status"] == "False"))
-    };
-    let opened = match cover {
-        Cover::Nothing => false,
-        Cover::Baseline(component) => policies
-            .iter()
-            .any(|p| PolicyRole::of(p) == PolicyRole::Baseline(Some(component))),
-        Cover::Policy(name) => policies.iter().any(|p| p.name == name && valid(p)),
-    };
-    !opened
+    flow.node = format!(
+        "demo-worker-{}",
+        1 + (flow.source.identity + flow.destination.identity) % 3
+    );
+    Some(flow)
 }
 
 fn endpoint(snapshot: &ClusterSnapshot, peer: Peer, rng: &mut fastrand::Rng) -> Option<Endpoint> {

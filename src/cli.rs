@@ -41,6 +41,20 @@ pub enum Command {
         #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// Find the rollout traps in policy files, each with a fix.
+    ///
+    /// Exit status: 0 without error findings, 1 with, 2 on bad input.
+    Lint {
+        /// Policy YAML files or directories.
+        #[arg(long, num_args = 1.., required = true, value_name = "PATH")]
+        policies: Vec<PathBuf>,
+        /// `kubectl get ns,pods,svc -A -o yaml` output, for the checks that need pods and Services.
+        #[arg(long, value_name = "FILE")]
+        cluster: Option<PathBuf>,
+        /// Output format: a table, or one JSON line per finding.
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
     /// Propose minimal allow rules (CiliumNetworkPolicy YAML) for what a namespace drops.
     ///
     /// With --policies, for the flows that would be dropped once the namespace's

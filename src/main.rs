@@ -58,6 +58,18 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
             };
             tighten::commands::simulate::run(&options, &mut out, &mut err)?
         }
+        Command::Lint {
+            policies,
+            cluster,
+            output,
+        } => {
+            let options = tighten::commands::lint::LintOptions {
+                policies,
+                cluster,
+                output,
+            };
+            tighten::commands::lint::run(&options, &mut out, &mut err)?
+        }
         Command::Suggest {
             flows,
             namespace,

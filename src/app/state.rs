@@ -171,6 +171,8 @@ pub struct State {
     pub traffic: Traffic,
     /// What enforcing each namespace in Audit would drop.
     pub preview: Preview,
+    /// Lint findings over the whole snapshot.
+    pub lint: Vec<crate::policy::lint::Finding>,
     pub audit: Vec<AuditRecord>,
     pub modals: Vec<Modal>,
     /// Plans whose dry run is in flight, by request id.
@@ -222,6 +224,7 @@ impl State {
             },
             traffic: Traffic::default(),
             preview: Preview::default(),
+            lint: Vec::new(),
             audit: Vec::new(),
             modals: Vec::new(),
             pending_plans: HashMap::new(),

@@ -1,6 +1,7 @@
 //! The offline subcommands (`simulate`, ...): they work on files, not on a
 //! cluster, so they run anywhere and script well. Each returns its exit code.
 
+pub mod lint;
 pub mod simulate;
 pub mod suggest;
 

@@ -26,6 +26,7 @@ mod tests;
 
 /// How sure lint is that something is wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth knowing; often deliberate.
     Info,
@@ -968,7 +969,7 @@ fn parse_port(p: &mut ParsedPolicy<'_>, path: String, value: &Value, default_pro
         .unwrap_or(default_protocol)
         .to_ascii_uppercase();
     Some(PortEntry {
-        path,
+        path: format!("{path}.port"),
         value: port_value,
         end,
         protocol,
@@ -1235,7 +1236,9 @@ fn service_port(world: &World<'_>, p: &ParsedPolicy<'_>, rule: &Rule, out: &mut 
         }
         let mut seen: BTreeSet<(String, String, String)> = BTreeSet::new();
         for port in &entry.ports {
-            let Some((first, last)) = port.numbers() else {
+            // Single ports only: a range is deliberate, and may well hold the
+            // targetPort.
+            let Some((first, last)) = port.numbers().filter(|(first, last)| first == last) else {
                 continue;
             };
             let services = world
@@ -1259,7 +1262,14 @@ fn service_port(world: &World<'_>, p: &ParsedPolicy<'_>, rule: &Rule, out: &mut 
                     }
                     let allowed = match target.parse::<u16>() {
                         Ok(n) => entry.ports.iter().any(|q| q.allows_number(n, protocol)),
-                        Err(_) => entry.ports.iter().any(|q| q.allows_name(target, protocol)),
+                        // A named port resolves in the pod; a range or every port
+                        // may hold it.
+                        Err(_) => entry.ports.iter().any(|q| {
+                            q.allows_name(target, protocol)
+                                || (protocol_matches(&q.protocol, protocol)
+                                    && q.numbers().is_none_or(|(first, last)| first != last)
+                                    && !matches!(q.value, PortValue::Named(_)))
+                        }),
                     };
                     if allowed {
                         continue;
@@ -1277,15 +1287,11 @@ fn service_port(world: &World<'_>, p: &ParsedPolicy<'_>, rule: &Rule, out: &mut 
                     } else {
                         "so it does not allow traffic sent through the Service"
                     };
-                    let port_text = match (first, last) {
-                        (a, b) if a == b => format!("is {a}"),
-                        (a, b) => format!("covers {a}-{b}, including {}", sp.port),
-                    };
                     out.push(p.finding(
                         Severity::Warning,
                         code::SERVICE_PORT,
                         format!(
-                            "`{}` {port_text}, the port of Service {}/{} ({}/{protocol} → targetPort {target}); \
+                            "`{}` is {first}, the port of Service {}/{} ({}/{protocol} → targetPort {target}); \
                              Cilium matches the pod's port after service translation, {effect} (it arrives on \
                              {target})",
                             port.path, service.namespace, service.name, sp.port

@@ -57,6 +57,7 @@ fn handle(state: &mut State, msg: Msg) -> Vec<Effect> {
             view::refresh_rows(state);
             view::rebuild_preview(state);
             view::refresh_rows(state);
+            state.lint = crate::policy::lint::lint(&crate::policy::lint::LintInput::from_snapshot(&state.snapshot));
             Vec::new()
         }
         Msg::Cluster(ClusterEvent::Connection(connection)) => {

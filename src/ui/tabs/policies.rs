@@ -9,6 +9,7 @@ use crate::app::rows::{GitOpsOwner, NamespaceRow};
 use crate::app::state::{Focus, State};
 use crate::config::ThemeRole;
 use crate::gate::rejection;
+use crate::policy::lint::Severity;
 use crate::rollout::PolicyRole;
 use crate::rollout::phase::default_deny_flags;
 
@@ -44,9 +45,21 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
             } else {
                 String::new()
             };
-            let (status, status_role) = match rejection(p) {
-                Some(message) => (format!("rejected: {message}"), ThemeRole::Danger),
-                None => ("ok".to_string(), ThemeRole::Ok),
+            // Cilium's own verdict first, then the worst lint finding.
+            let reference = p.object_ref().to_string();
+            let policy_name = reference.split_once(' ').map_or("", |(_, n)| n);
+            let finding = state.lint.iter().find(|f| f.policy.as_deref() == Some(policy_name));
+            let (status, status_role) = match (rejection(p), finding) {
+                (Some(message), _) => (format!("rejected: {message}"), ThemeRole::Danger),
+                (None, Some(f)) => (
+                    format!("{}: {}", f.severity, f.message),
+                    match f.severity {
+                        Severity::Error => ThemeRole::Danger,
+                        Severity::Warning => ThemeRole::Warning,
+                        Severity::Info => ThemeRole::Info,
+                    },
+                ),
+                (None, None) => ("ok".to_string(), ThemeRole::Ok),
             };
             Row::new(vec![
                 Cell::from(p.kind.short()),

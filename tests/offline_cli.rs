@@ -1,0 +1,69 @@
+//! `tighten lint` and `tighten suggest` as a user runs them: the binary, on files.
+
+use std::process::Command;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+fn tighten(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tighten"))
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn lint_finds_the_failure_stories_and_exits_1_on_errors() {
+    let traps = format!("{FIXTURES}/policies/traps.yaml");
+    let cluster = format!("{FIXTURES}/cluster.yaml");
+    let (code, out, err) = tighten(&["lint", "--policies", &traps, "--cluster", &cluster, "-o", "json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let findings: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let codes: Vec<&str> = findings.iter().filter_map(|f| f["code"].as_str()).collect();
+    assert!(codes.contains(&"cidr-for-cluster-entity"), "{codes:?}");
+    assert!(codes.contains(&"service-port"), "{codes:?}");
+    let port = findings.iter().find(|f| f["code"] == "service-port").expect("finding");
+    assert!(port["fix"].as_str().is_some_and(|f| f.contains("8080")), "{port}");
+
+    // Without the cluster, the checks that need Services are skipped, and said to be.
+    let (_, out, _) = tighten(&["lint", "--policies", &traps]);
+    assert!(!out.contains("service-port") && out.contains("pass --cluster"), "{out}");
+
+    let (code, _, err) = tighten(&["lint", "--policies", &traps, "--cluster", "/nonexistent.yaml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent.yaml"), "{err}");
+}
+
+#[test]
+fn suggest_prints_policies_for_what_a_namespace_drops() {
+    let flows = format!("{FIXTURES}/flows/sample.jsonpb");
+    let (code, out, err) = tighten(&["suggest", "--flows", &flows, "-n", "payments"]);
+    assert_eq!(code, 0, "{err}");
+    let docs: Vec<serde_json::Value> = serde_yaml::Deserializer::from_str(&out)
+        .map(|d| serde::Deserialize::deserialize(d).expect("yaml"))
+        .filter(|v: &serde_json::Value| !v.is_null())
+        .collect();
+    assert!(!docs.is_empty(), "{out}");
+    assert!(
+        docs.iter()
+            .all(|d| d["kind"] == "CiliumNetworkPolicy" && d["metadata"]["namespace"] == "payments")
+    );
+    assert!(
+        out.contains("matchName: api.stripe.com"),
+        "the DNS name Hubble saw: {out}"
+    );
+    // What it prints, tighten reads back as valid policies.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("suggested.yaml");
+    std::fs::write(&path, &out).expect("write");
+    let (code, lint_out, _) = tighten(&["lint", "--policies", path.to_str().expect("utf-8")]);
+    assert!(code == 0 || code == 1, "readable: {lint_out}");
+    assert!(
+        !lint_out.contains("malformed") && !lint_out.contains("invalid"),
+        "{lint_out}"
+    );
+}

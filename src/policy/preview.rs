@@ -138,21 +138,10 @@ impl Preview {
         namespace: &str,
         flows: impl IntoIterator<Item = &'a Flow>,
     ) -> Vec<(&'a Flow, Direction)> {
-        let Some(engine) = &self.engine else { return Vec::new() };
-        let enforce = BTreeSet::from([namespace.to_string()]);
-        flows
-            .into_iter()
-            .filter_map(|f| {
-                let v = engine.evaluate_enforcing(f, &enforce);
-                match v.direction? {
-                    Direction::Ingress if !v.allowed && f.destination.namespace == namespace => {
-                        Some((f, Direction::Ingress))
-                    }
-                    Direction::Egress if !v.allowed && f.source.namespace == namespace => Some((f, Direction::Egress)),
-                    _ => None,
-                }
-            })
-            .collect()
+        match &self.engine {
+            Some(engine) => super::suggest::would_drops(engine, namespace, flows),
+            None => Vec::new(),
+        }
     }
 
     pub fn namespace(&self, name: &str) -> Option<&NamespacePreview> {

@@ -69,6 +69,47 @@ enum L4 {
 /// Groups flows into rules: subject workload → direction → peer → ports.
 type Grouped = BTreeMap<Vec<(String, String)>, BTreeMap<(bool, Peer), BTreeSet<L4>>>;
 
+/// Recorded flows a policy dropped on `namespace`'s side, with the direction.
+pub fn recorded_drops<'a>(namespace: &str, flows: impl IntoIterator<Item = &'a Flow>) -> Vec<(&'a Flow, Direction)> {
+    use crate::flows::Verdict;
+    flows
+        .into_iter()
+        .filter(|f| {
+            matches!(f.verdict, Verdict::Dropped | Verdict::Audit) && f.drop_reason.is_none_or(|r| r.is_policy())
+        })
+        .filter_map(|f| on_side(namespace, f, f.direction))
+        .collect()
+}
+
+/// Flows that enforcing `namespace` would drop on its side, per the engine.
+pub fn would_drops<'a>(
+    engine: &super::engine::Engine,
+    namespace: &str,
+    flows: impl IntoIterator<Item = &'a Flow>,
+) -> Vec<(&'a Flow, Direction)> {
+    let enforce = std::collections::BTreeSet::from([namespace.to_string()]);
+    flows
+        .into_iter()
+        .filter_map(|f| {
+            let v = engine.evaluate_enforcing(f, &enforce);
+            if v.allowed {
+                None
+            } else {
+                on_side(namespace, f, v.direction?)
+            }
+        })
+        .collect()
+}
+
+/// The flow with its direction, when that direction is decided in `namespace`.
+fn on_side<'a>(namespace: &str, flow: &'a Flow, direction: Direction) -> Option<(&'a Flow, Direction)> {
+    match direction {
+        Direction::Ingress if flow.destination.namespace == namespace => Some((flow, direction)),
+        Direction::Egress if flow.source.namespace == namespace => Some((flow, direction)),
+        _ => None,
+    }
+}
+
 /// Suggests policies for `namespace` from flows dropped there, each with the
 /// direction in which it was (or would be) dropped.
 pub fn suggest<'a>(namespace: &str, drops: impl IntoIterator<Item = (&'a Flow, Direction)>) -> Vec<PolicyObject> {

@@ -108,18 +108,10 @@ fn suggestions(state: &State, namespace: &str) -> Vec<crate::cluster::PolicyObje
         return Vec::new();
     };
     let flows = traffic.tail.iter().map(|f| f.as_ref());
-    let drops: Vec<(&crate::flows::Flow, crate::flows::Direction)> = if state.preview.is_audit(namespace) {
+    let drops = if state.preview.is_audit(namespace) {
         state.preview.would_drop(namespace, flows)
     } else {
-        use crate::flows::{Direction, Verdict};
-        flows
-            .filter(|f| f.verdict == Verdict::Dropped && f.drop_reason.is_some_and(|r| r.is_policy()))
-            .filter_map(|f| match f.direction {
-                Direction::Ingress if f.destination.namespace == namespace => Some((f, Direction::Ingress)),
-                Direction::Egress if f.source.namespace == namespace => Some((f, Direction::Egress)),
-                _ => None,
-            })
-            .collect()
+        crate::policy::suggest::recorded_drops(namespace, flows)
     };
     crate::policy::suggest::suggest(namespace, drops)
 }

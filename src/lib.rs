@@ -17,6 +17,7 @@ pub mod commands;
 pub mod config;
 pub mod flows;
 pub mod gate;
+pub mod hubble;
 pub mod policy;
 pub mod rollout;
 pub mod runtime;

@@ -55,6 +55,23 @@ pub enum Command {
         #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// Serve a Hubble recording over the observer API (as Hubble Relay would).
+    ///
+    /// Clients (the hubble CLI, tighten) connect with --server ADDRESS. Flows play at
+    /// their recorded pace times --speed; `follow` streams them as they come.
+    Replay {
+        /// Flows as `hubble observe -o jsonpb` or `-o json` writes them.
+        file: PathBuf,
+        /// Address to listen on (port 0 picks a free one; the first line printed says which).
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:4245")]
+        listen: String,
+        /// Playback speed: 2 plays twice as fast.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Start over at the end, with the times shifted.
+        #[arg(long = "loop")]
+        looping: bool,
+    },
     /// Propose minimal allow rules (CiliumNetworkPolicy YAML) for what a namespace drops.
     ///
     /// With --policies, for the flows that would be dropped once the namespace's

@@ -44,6 +44,22 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
     let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
     let (mut out, mut err) = (stdout.lock(), stderr.lock());
     let code = match command {
+        Command::Replay {
+            file,
+            listen,
+            speed,
+            looping,
+        } => {
+            // The replay server is the one command that needs the async runtime.
+            let options = tighten::commands::replay::ReplayOptions {
+                file,
+                listen,
+                speed,
+                looping,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(tighten::commands::replay::run(&options, &mut out, &mut err))?
+        }
         Command::Simulate {
             policies,
             flows,

@@ -195,3 +195,52 @@ async fn health_says_the_observer_is_serving() {
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
 }
+
+/// Stops the replay process by PID when dropped, even if the test fails.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn tighten_replay_serves_a_recording_to_any_client() {
+    use std::io::BufRead;
+    let mut child = Child(
+        std::process::Command::new(env!("CARGO_BIN_EXE_tighten"))
+            .args(["replay", SAMPLE, "--listen", "127.0.0.1:0", "--speed", "1000000"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("starts"),
+    );
+    let stdout = child.0.stdout.take().expect("stdout");
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    })
+    .await
+    .expect("joined")
+    .expect("first line");
+    assert!(line.starts_with("serving 10 flows"), "{line}");
+    let address = line
+        .split(" on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("address");
+    let mut client = ObserverClient::connect(format!("http://{address}"))
+        .await
+        .expect("connects");
+    let flows = collect(&mut client, GetFlowsRequest::default()).await;
+    assert_eq!(flows.len(), 10);
+    drop(child);
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tighten"))
+        .args(["replay", "/nonexistent.jsonpb", "--listen", "127.0.0.1:0"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.jsonpb"));
+}

@@ -236,14 +236,7 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
                 return Err(wrong_phase("carved-out namespaces are skipped; observe it first"));
             }
             for wanted in input.baseline {
-                match find(input.policies, wanted) {
-                    None => plan.changes.push(Change::Create(wanted.clone())),
-                    Some(current) if !same_content(current, wanted) => plan.changes.push(Change::Update {
-                        before: current.clone(),
-                        after: with_identity_of(wanted, current),
-                    }),
-                    Some(_) => {}
-                }
+                plan.changes.extend(converge(input.policies, wanted.clone()));
             }
             if plan.changes.is_empty() {
                 return Err(Refusal::NothingToDo("the baseline is present and up to date".into()));
@@ -353,15 +346,8 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
                 )));
             }
             for wanted in &objects {
-                let wanted = wanted.without_server_fields();
-                match find(input.policies, &wanted) {
-                    None => plan.changes.push(Change::Create(wanted)),
-                    Some(current) if !same_content(current, &wanted) => plan.changes.push(Change::Update {
-                        before: current.clone(),
-                        after: with_identity_of(&wanted, current),
-                    }),
-                    Some(_) => {}
-                }
+                plan.changes
+                    .extend(converge(input.policies, wanted.without_server_fields()));
             }
             if plan.changes.is_empty() {
                 return Err(Refusal::NothingToDo(
@@ -395,14 +381,7 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
                         input.namespace.name
                     )));
                 }
-                match find(input.policies, wanted) {
-                    None => plan.changes.push(Change::Create(wanted.clone())),
-                    Some(current) if !same_content(current, wanted) => plan.changes.push(Change::Update {
-                        before: current.clone(),
-                        after: with_identity_of(wanted, current),
-                    }),
-                    Some(_) => {}
-                }
+                plan.changes.extend(converge(input.policies, wanted.clone()));
             }
             if plan.changes.is_empty() {
                 return Err(Refusal::NothingToDo("the suggested allows are already applied".into()));
@@ -460,6 +439,19 @@ fn set_intent(plan: &mut RolloutPlan, input: &PlanInput<'_>, phase: Phase) {
     set.insert(labels::INTENT.into(), phase.intent_value().into());
     set.insert(labels::INTENT_AT.into(), annotation_time(input.now));
     set.insert(labels::INTENT_BY.into(), input.operator.into());
+}
+
+/// The change that makes the cluster hold `wanted`: a create, an update
+/// conditioned on the current object's version, or nothing when it already does.
+fn converge(policies: &[&PolicyObject], wanted: PolicyObject) -> Option<Change> {
+    match find(policies, &wanted) {
+        None => Some(Change::Create(wanted)),
+        Some(current) if !same_content(current, &wanted) => Some(Change::Update {
+            before: current.clone(),
+            after: with_identity_of(&wanted, current),
+        }),
+        Some(_) => None,
+    }
 }
 
 fn find<'a>(policies: &[&'a PolicyObject], wanted: &PolicyObject) -> Option<&'a PolicyObject> {

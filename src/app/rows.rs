@@ -12,7 +12,7 @@ use crate::flows::Traffic;
 use crate::flows::window::minute_of;
 use crate::gate::{self, Gate, GateInput, GateSummary};
 use crate::policy::preview::Preview;
-use crate::rollout::{Intent, NamespaceStatus, ObservedPolicies, Phase, labels};
+use crate::rollout::{NamespaceStatus, Phase, labels, status_in};
 
 /// Minutes the drop sparkline covers.
 pub const SPARK_MINUTES: usize = 10;
@@ -102,10 +102,7 @@ pub fn derive_rows(
         .iter()
         .map(|ns| {
             let own: &[&PolicyObject] = index.policies(&ns.name);
-            let status = NamespaceStatus::derive(
-                Intent::from_annotations(&ns.annotations),
-                ObservedPolicies::from_policies(own.iter().copied()),
-            );
+            let status = status_in(&index, ns);
             let selected = index.policies_for(ns);
             let ns_traffic = traffic.namespace(&ns.name);
             let tier = ns.labels.get(labels::TIER).cloned();

@@ -9,12 +9,25 @@ pub use phase::{DefaultDeny, Drift, Intent, NamespaceStatus, ObservedPolicies, P
 pub use plan::{Change, Refusal, Request, RolloutAction, RolloutPlan};
 pub use role::{BaselineComponent, PolicyRole};
 
-use crate::cluster::{ClusterSnapshot, NamespaceInfo};
+use crate::cluster::{ClusterSnapshot, NamespaceIndex, NamespaceInfo};
 
-/// The derived status of one namespace of a snapshot.
+/// The derived status of one namespace of a snapshot (scans the snapshot; for
+/// every namespace at once use [`status_in`]).
 pub fn status_for(snapshot: &ClusterSnapshot, namespace: &NamespaceInfo) -> NamespaceStatus {
+    derive(namespace, snapshot.namespaced_policies(&namespace.name))
+}
+
+/// The derived status of one namespace, from an index of the snapshot.
+pub fn status_in(index: &NamespaceIndex<'_>, namespace: &NamespaceInfo) -> NamespaceStatus {
+    derive(namespace, index.policies(&namespace.name).iter().copied())
+}
+
+fn derive<'a>(
+    namespace: &NamespaceInfo,
+    policies: impl IntoIterator<Item = &'a crate::cluster::PolicyObject>,
+) -> NamespaceStatus {
     NamespaceStatus::derive(
         Intent::from_annotations(&namespace.annotations),
-        ObservedPolicies::from_policies(snapshot.namespaced_policies(&namespace.name)),
+        ObservedPolicies::from_policies(policies),
     )
 }

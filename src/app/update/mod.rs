@@ -54,7 +54,7 @@ fn handle(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::Cluster(ClusterEvent::Snapshot(snapshot)) => {
             state.snapshot = snapshot;
-            view::refresh_rows(state);
+            // The preview first: the rows' gates read it.
             view::rebuild_preview(state);
             view::refresh_rows(state);
             state.lint = crate::policy::lint::lint(&crate::policy::lint::LintInput::from_snapshot(&state.snapshot));

@@ -26,12 +26,23 @@ pub(super) fn refresh_rows(state: &mut State) {
 /// Rebuilds the would-drop preview for the namespaces now in Audit and judges
 /// the flows already seen again, each once.
 pub(super) fn rebuild_preview(state: &mut State) {
-    let phases = state.rows.iter().map(|r| (r.name.clone(), r.status.phase));
+    let index = crate::cluster::NamespaceIndex::new(&state.snapshot);
+    let phases: Vec<(String, crate::rollout::Phase)> = state
+        .snapshot
+        .namespaces
+        .iter()
+        .map(|ns| (ns.name.clone(), crate::rollout::status_in(&index, ns).phase))
+        .collect();
     state.preview.rebuild(&state.snapshot, phases);
     let mut seen = std::collections::HashSet::new();
     let mut flows = Vec::new();
-    for row in state.rows.iter().filter(|r| state.preview.is_audit(&r.name)) {
-        if let Some(traffic) = state.traffic.namespace(&row.name) {
+    for ns in state
+        .snapshot
+        .namespaces
+        .iter()
+        .filter(|ns| state.preview.is_audit(&ns.name))
+    {
+        if let Some(traffic) = state.traffic.namespace(&ns.name) {
             for flow in &traffic.tail {
                 if seen.insert(std::sync::Arc::as_ptr(flow)) {
                     flows.push(std::sync::Arc::clone(flow));

@@ -50,6 +50,18 @@ fn style(state: &State, role: ThemeRole) -> Style {
     state.config.theme.style(role)
 }
 
+/// A one-line note in place of an empty table's first row: two lines below the
+/// table's top (title, header), `inset` columns in from each side.
+fn empty_note(frame: &mut Frame, area: Rect, inset: u16, line: ratatui::text::Line<'_>) {
+    let row = Rect {
+        x: area.x + inset,
+        y: area.y + 2,
+        width: area.width.saturating_sub(2 * inset),
+        height: 1,
+    };
+    frame.render_widget(line, row.intersection(area));
+}
+
 /// A rectangle of `percent_x` by `percent_y` of `area`, centred, at least
 /// `min_w` by `min_h` where the screen allows.
 fn centered(area: Rect, percent_x: u16, percent_y: u16, min_w: u16, min_h: u16) -> Rect {

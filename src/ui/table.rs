@@ -117,13 +117,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         } else {
             "no namespace matches the filter (esc clears it)"
         };
-        let inner = Rect {
-            x: area.x + 2,
-            y: area.y + 2,
-            width: area.width.saturating_sub(4),
-            height: 1,
-        };
-        frame.render_widget(Line::styled(message, style(state, ThemeRole::Muted)), inner);
+        super::empty_note(frame, area, 2, Line::styled(message, style(state, ThemeRole::Muted)));
     }
 }
 

@@ -97,15 +97,11 @@ fn render_preview(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceR
     .block(section(title, border, style(state, title_role)));
     frame.render_widget(table, area);
     if empty {
-        let inner = Rect {
-            x: area.x + 1,
-            y: area.y + 2,
-            width: area.width.saturating_sub(2),
-            height: 1,
-        };
-        frame.render_widget(
+        super::super::empty_note(
+            frame,
+            area,
+            1,
             Line::styled("nothing would be dropped", style(state, ThemeRole::Ok)),
-            inner,
         );
     }
 }
@@ -225,18 +221,14 @@ fn render_observed(frame: &mut Frame, area: Rect, state: &State, row: &Namespace
         let forwarded = traffic
             .forwarded
             .sum(crate::flows::window::minute_of(state.now), WINDOW);
-        let inner = Rect {
-            x: peers_area.x + 1,
-            y: peers_area.y + 2,
-            width: peers_area.width.saturating_sub(2),
-            height: 1,
-        };
-        frame.render_widget(
+        super::super::empty_note(
+            frame,
+            peers_area,
+            1,
             Line::styled(
                 format!("no drops in the last {WINDOW} min · {forwarded} flows forwarded"),
                 style(state, ThemeRole::Ok),
             ),
-            inner,
         );
     }
 }

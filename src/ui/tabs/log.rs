@@ -58,15 +58,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
     let mut table_state = TableState::default().with_offset(state.detail.cursor);
     frame.render_stateful_widget(table, area, &mut table_state);
     if empty {
-        let inner = Rect {
-            x: area.x + 1,
-            y: area.y + 2,
-            width: area.width.saturating_sub(2),
-            height: 1,
-        };
-        frame.render_widget(
+        super::super::empty_note(
+            frame,
+            area,
+            1,
             Line::styled("no actions recorded for this namespace", style(state, ThemeRole::Muted)),
-            inner,
         );
     }
 }

@@ -405,19 +405,27 @@ pub fn is_rejected(policy: &PolicyObject) -> bool {
     rejection(policy).is_some()
 }
 
-/// The agent's message for a rejected policy.
+/// The agent's message for a rejected policy (`Valid` condition false). This is
+/// the one reading of it: the gate, the preview, the demo and lint all use it.
 pub fn rejection(policy: &PolicyObject) -> Option<String> {
     let conditions = policy.body.get("status")?.get("conditions")?.as_array()?;
     conditions
         .iter()
         .find(|c| {
-            c.get("type").and_then(|t| t.as_str()) == Some("Valid")
-                && c.get("status").and_then(|s| s.as_str()) == Some("False")
+            let valid = c.get("type").and_then(|t| t.as_str()) == Some("Valid");
+            let false_ = match c.get("status") {
+                Some(serde_json::Value::String(s)) => s.eq_ignore_ascii_case("false"),
+                Some(serde_json::Value::Bool(b)) => !b,
+                _ => false,
+            };
+            valid && false_
         })
         .map(|c| {
             c.get("message")
                 .and_then(|m| m.as_str())
-                .unwrap_or("rejected")
+                .filter(|m| !m.trim().is_empty())
+                .or_else(|| c.get("reason").and_then(|r| r.as_str()))
+                .unwrap_or("(no message)")
                 .to_string()
         })
 }

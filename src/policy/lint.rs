@@ -1150,36 +1150,16 @@ fn check_policy(world: &World<'_>, p: &ParsedPolicy<'_>, out: &mut Vec<Finding>)
 
 /// 12. The agent's `Valid=False` condition.
 fn rejected_by_cilium(p: &ParsedPolicy<'_>, out: &mut Vec<Finding>) {
-    let conditions = p
-        .policy
-        .body
-        .get("status")
-        .and_then(|s| s.get("conditions"))
-        .and_then(Value::as_array);
-    for condition in conditions.into_iter().flatten() {
-        let is_valid = condition.get("type").and_then(Value::as_str) == Some("Valid");
-        let is_false = match condition.get("status") {
-            Some(Value::String(s)) => s.eq_ignore_ascii_case("false"),
-            Some(Value::Bool(b)) => !b,
-            _ => false,
-        };
-        if is_valid && is_false {
-            let said = condition
-                .get("message")
-                .and_then(Value::as_str)
-                .filter(|m| !m.trim().is_empty())
-                .or_else(|| condition.get("reason").and_then(Value::as_str))
-                .unwrap_or("(no message)");
-            out.push(p.finding(
-                Severity::Error,
-                code::REJECTED_BY_CILIUM,
-                format!(
-                    "the Cilium agent rejected this policy (status condition Valid=False): {said}; none of its \
-                     rules are enforced"
-                ),
-                "fix the spec as the agent's message says and apply it again",
-            ));
-        }
+    if let Some(said) = crate::gate::rejection(p.policy) {
+        out.push(p.finding(
+            Severity::Error,
+            code::REJECTED_BY_CILIUM,
+            format!(
+                "the Cilium agent rejected this policy (status condition Valid=False): {said}; none of its \
+                 rules are enforced"
+            ),
+            "fix the spec as the agent's message says and apply it again",
+        ));
     }
 }
 

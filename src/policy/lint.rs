@@ -385,6 +385,23 @@ impl ParsedPolicy<'_> {
         self.findings.push(f);
     }
 
+    /// The items of `value`, or `None` after recording that the field at
+    /// `at` is not `what` (a list of something).
+    fn expect_list<'v>(
+        &mut self,
+        value: &'v Value,
+        at: &str,
+        code: &'static str,
+        what: &str,
+        fix: impl Into<String>,
+    ) -> Option<&'v [Value]> {
+        let list = value.as_array().map(Vec::as_slice);
+        if list.is_none() {
+            self.push(Severity::Error, code, format!("`{at}` is not {what}"), fix);
+        }
+        list
+    }
+
     fn is_clusterwide(&self) -> bool {
         !self.policy.kind.is_namespaced()
     }
@@ -573,13 +590,8 @@ fn parse_cilium_entry(
         let Some(value) = map.get(&key) else { continue };
         entry.has_l3 = true;
         let at = format!("{}.{key}", entry.path);
-        let Some(list) = value.as_array() else {
-            p.push(
-                Severity::Error,
-                code::INVALID_SELECTOR,
-                format!("`{at}` is not a list of selectors"),
-                format!("write {key} as a list of label selectors"),
-            );
+        let fix = format!("write {key} as a list of label selectors");
+        let Some(list) = p.expect_list(value, &at, code::INVALID_SELECTOR, "a list of selectors", fix) else {
             continue;
         };
         for (i, selector) in list.iter().enumerate() {
@@ -601,31 +613,23 @@ fn parse_cilium_entry(
     if let Some(value) = map.get(&key) {
         entry.has_l3 = true;
         let at = format!("{}.{key}", entry.path);
-        match value.as_array() {
-            Some(list) => {
-                for (i, name) in list.iter().enumerate() {
-                    match name.as_str().and_then(Entity::parse) {
-                        Some(entity) => {
-                            if matches!(entity, Entity::Cluster | Entity::All) {
-                                entry.peer_namespaces.push(PeerNamespace::Own);
-                            }
-                            entry.entities.push(entity);
+        if let Some(list) = p.expect_list(value, &at, code::UNKNOWN_ENTITY, "a list of entity names", ENTITY_FIX) {
+            for (i, name) in list.iter().enumerate() {
+                match name.as_str().and_then(Entity::parse) {
+                    Some(entity) => {
+                        if matches!(entity, Entity::Cluster | Entity::All) {
+                            entry.peer_namespaces.push(PeerNamespace::Own);
                         }
-                        None => p.push(
-                            Severity::Error,
-                            code::UNKNOWN_ENTITY,
-                            format!("`{at}[{i}]` is {}, which is not an entity Cilium knows", show(name)),
-                            ENTITY_FIX,
-                        ),
+                        entry.entities.push(entity);
                     }
+                    None => p.push(
+                        Severity::Error,
+                        code::UNKNOWN_ENTITY,
+                        format!("`{at}[{i}]` is {}, which is not an entity Cilium knows", show(name)),
+                        ENTITY_FIX,
+                    ),
                 }
             }
-            None => p.push(
-                Severity::Error,
-                code::UNKNOWN_ENTITY,
-                format!("`{at}` is not a list of entity names"),
-                ENTITY_FIX,
-            ),
         }
     }
 
@@ -634,53 +638,43 @@ fn parse_cilium_entry(
     if let Some(value) = map.get(&key) {
         entry.has_l3 = true;
         let at = format!("{}.{key}", entry.path);
-        match value.as_array() {
-            Some(list) => {
-                for (i, cidr) in list.iter().enumerate() {
-                    let at = format!("{at}[{i}]");
-                    if let Some(cidr) = check_cidr(p, &at, cidr) {
-                        entry.cidrs.push((at, cidr));
-                    }
+        if let Some(list) = p.expect_list(value, &at, code::INVALID_CIDR, "a list of CIDRs", CIDR_FIX) {
+            for (i, cidr) in list.iter().enumerate() {
+                let at = format!("{at}[{i}]");
+                if let Some(cidr) = check_cidr(p, &at, cidr) {
+                    entry.cidrs.push((at, cidr));
                 }
             }
-            None => p.push(
-                Severity::Error,
-                code::INVALID_CIDR,
-                format!("`{at}` is not a list of CIDRs"),
-                CIDR_FIX,
-            ),
         }
     }
     let key = format!("{prefix}CIDRSet");
     if let Some(value) = map.get(&key) {
         entry.has_l3 = true;
         let at = format!("{}.{key}", entry.path);
-        match value.as_array() {
-            Some(list) => {
-                for (i, set) in list.iter().enumerate() {
-                    let at = format!("{at}[{i}]");
-                    if let Some(cidr) = set.get("cidr") {
-                        let cidr_at = format!("{at}.cidr");
-                        if let Some(parsed) = check_cidr(p, &cidr_at, cidr) {
-                            entry.cidrs.push((cidr_at, parsed));
-                        }
-                    } else if set.get("cidrGroupRef").is_none() && set.get("cidrGroupSelector").is_none() {
-                        p.push(
-                            Severity::Error,
-                            code::INVALID_CIDR,
-                            format!("`{at}` has no cidr"),
-                            "give each CIDR set a cidr (and optional except list)",
-                        );
+        if let Some(list) = p.expect_list(
+            value,
+            &at,
+            code::INVALID_CIDR,
+            "a list of CIDR sets",
+            "write it as a list of {cidr: ..., except: [...]}",
+        ) {
+            for (i, set) in list.iter().enumerate() {
+                let at = format!("{at}[{i}]");
+                if let Some(cidr) = set.get("cidr") {
+                    let cidr_at = format!("{at}.cidr");
+                    if let Some(parsed) = check_cidr(p, &cidr_at, cidr) {
+                        entry.cidrs.push((cidr_at, parsed));
                     }
-                    check_except(p, &at, set);
+                } else if set.get("cidrGroupRef").is_none() && set.get("cidrGroupSelector").is_none() {
+                    p.push(
+                        Severity::Error,
+                        code::INVALID_CIDR,
+                        format!("`{at}` has no cidr"),
+                        "give each CIDR set a cidr (and optional except list)",
+                    );
                 }
+                check_except(p, &at, set);
             }
-            None => p.push(
-                Severity::Error,
-                code::INVALID_CIDR,
-                format!("`{at}` is not a list of CIDR sets"),
-                "write it as a list of {cidr: ..., except: [...]}",
-            ),
         }
     }
 
@@ -716,52 +710,50 @@ fn parse_cilium_entry(
     // Ports.
     if let Some(value) = map.get("toPorts") {
         let at = format!("{}.toPorts", entry.path);
-        match value.as_array() {
-            Some(list) => {
-                for (i, port_rule) in list.iter().enumerate() {
-                    let rule_at = format!("{at}[{i}]");
-                    let before = entry.ports.len();
-                    match port_rule.get("ports") {
-                        None | Some(Value::Null) => entry.ports.push(PortEntry {
-                            path: format!("{rule_at}.ports"),
-                            value: PortValue::Any,
-                            end: None,
-                            protocol: "ANY".into(),
-                        }),
-                        Some(Value::Array(ports)) => {
-                            for (j, port) in ports.iter().enumerate() {
-                                if let Some(port) = parse_port(p, format!("{rule_at}.ports[{j}]"), port, "ANY") {
-                                    entry.ports.push(port);
-                                }
+        if let Some(list) = p.expect_list(
+            value,
+            &at,
+            code::MALFORMED_RULE,
+            "a list",
+            "write toPorts as a list of {ports: [...]}",
+        ) {
+            for (i, port_rule) in list.iter().enumerate() {
+                let rule_at = format!("{at}[{i}]");
+                let before = entry.ports.len();
+                match port_rule.get("ports") {
+                    None | Some(Value::Null) => entry.ports.push(PortEntry {
+                        path: format!("{rule_at}.ports"),
+                        value: PortValue::Any,
+                        end: None,
+                        protocol: "ANY".into(),
+                    }),
+                    Some(Value::Array(ports)) => {
+                        for (j, port) in ports.iter().enumerate() {
+                            if let Some(port) = parse_port(p, format!("{rule_at}.ports[{j}]"), port, "ANY") {
+                                entry.ports.push(port);
                             }
                         }
-                        Some(_) => p.push(
-                            Severity::Error,
-                            code::MALFORMED_RULE,
-                            format!("`{rule_at}.ports` is not a list"),
-                            "write ports as a list of {port, protocol}",
-                        ),
                     }
-                    let has_dns_rules = port_rule
-                        .get("rules")
-                        .and_then(|r| r.get("dns"))
-                        .and_then(Value::as_array)
-                        .is_some_and(|dns| !dns.is_empty());
-                    let on_53 = entry
-                        .ports
-                        .get(before..)
-                        .unwrap_or_default()
-                        .iter()
-                        .any(|port| port.value == PortValue::Number(53));
-                    entry.dns_proxy |= has_dns_rules && on_53;
+                    Some(_) => p.push(
+                        Severity::Error,
+                        code::MALFORMED_RULE,
+                        format!("`{rule_at}.ports` is not a list"),
+                        "write ports as a list of {port, protocol}",
+                    ),
                 }
+                let has_dns_rules = port_rule
+                    .get("rules")
+                    .and_then(|r| r.get("dns"))
+                    .and_then(Value::as_array)
+                    .is_some_and(|dns| !dns.is_empty());
+                let on_53 = entry
+                    .ports
+                    .get(before..)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|port| port.value == PortValue::Number(53));
+                entry.dns_proxy |= has_dns_rules && on_53;
             }
-            None => p.push(
-                Severity::Error,
-                code::MALFORMED_RULE,
-                format!("`{at}` is not a list"),
-                "write toPorts as a list of {ports: [...]}",
-            ),
         }
     }
     entry.icmps = map

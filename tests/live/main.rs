@@ -218,6 +218,14 @@ impl Live {
         plan
     }
 
+    /// Restores the backup `rollback` wrote, as the cockpit's restore does.
+    async fn restore(&mut self, namespace: &str, rollback: &RolloutPlan, expected: Phase) -> RolloutPlan {
+        let path = rollback.backup_to.clone().expect("the rollback wrote a backup");
+        let objects = backup::read(&path).expect("backup readable");
+        self.act(namespace, Request::Restore { backup: path, objects }, expected)
+            .await
+    }
+
     fn policies(&self, namespace: &str) -> Vec<PolicyObject> {
         let mut policies: Vec<_> = self.snapshot.namespaced_policies(namespace).cloned().collect();
         policies.sort_by(|a, b| a.name.cmp(&b.name));
@@ -377,15 +385,7 @@ async fn every_action_against_the_api_server_touching_only_its_namespace() {
     );
 
     // Restore: the specs come back exactly.
-    live.act(
-        &ns,
-        Request::Restore {
-            backup: partial.backup_to.clone().expect("path"),
-            objects: saved,
-        },
-        Phase::Enforced,
-    )
-    .await;
+    live.restore(&ns, &partial, Phase::Enforced).await;
     let spec_of = |ps: &[PolicyObject]| -> BTreeMap<String, serde_json::Value> {
         ps.iter()
             .map(|p| (p.name.clone(), p.spec().cloned().unwrap_or_default()))
@@ -407,16 +407,7 @@ async fn every_action_against_the_api_server_touching_only_its_namespace() {
         .await;
     assert_eq!(full.changes.len(), 7);
     assert!(live.policies(&ns).is_empty());
-    let restored = backup::read(full.backup_to.as_deref().expect("path")).expect("backup");
-    live.act(
-        &ns,
-        Request::Restore {
-            backup: full.backup_to.clone().expect("path"),
-            objects: restored,
-        },
-        Phase::Enforced,
-    )
-    .await;
+    live.restore(&ns, &full, Phase::Enforced).await;
     assert_eq!(
         spec_of(&live.policies(&ns)),
         spec_of(&before),

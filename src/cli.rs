@@ -71,6 +71,10 @@ pub enum Command {
         /// Start over at the end, with the times shifted.
         #[arg(long = "loop")]
         looping: bool,
+        /// Shift the recording's times so it begins now: an old incident then fills the
+        /// cockpit's 1m/5m/1h windows, which end at the wall clock.
+        #[arg(long)]
+        rebase: bool,
     },
     /// Propose minimal allow rules (CiliumNetworkPolicy YAML) for what a namespace drops.
     ///
@@ -119,4 +123,60 @@ pub struct CockpitArgs {
     /// Open on this namespace.
     #[arg(short = 'n', long, value_name = "NAME")]
     pub namespace: Option<String>,
+
+    #[command(flatten)]
+    pub hubble: HubbleArgs,
+}
+
+/// Where flows come from, and where they are recorded.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Hubble")]
+pub struct HubbleArgs {
+    /// Hubble Relay (or `tighten replay`) at HOST:PORT. Default: a port-forward through the
+    /// API server to the hubble-relay Service; the demo serves its own traffic.
+    #[arg(long, value_name = "HOST:PORT", env = "HUBBLE_SERVER")]
+    pub hubble_server: Option<String>,
+    /// Namespace of the hubble-relay Service, for the port-forward.
+    #[arg(long, value_name = "NAMESPACE", default_value = "kube-system")]
+    pub hubble_namespace: String,
+    /// Connect with TLS (implied by the other --hubble-tls options).
+    #[arg(long)]
+    pub hubble_tls: bool,
+    /// CA certificates (PEM) to trust for Hubble instead of the public roots.
+    #[arg(long, value_name = "FILE")]
+    pub hubble_tls_ca: Option<std::path::PathBuf>,
+    /// Client certificate (PEM) for mutual TLS.
+    #[arg(long, value_name = "FILE", requires = "hubble_tls_client_key")]
+    pub hubble_tls_client_cert: Option<std::path::PathBuf>,
+    /// Client key (PEM) for mutual TLS.
+    #[arg(long, value_name = "FILE", requires = "hubble_tls_client_cert")]
+    pub hubble_tls_client_key: Option<std::path::PathBuf>,
+    /// Name to expect in Hubble's certificate (e.g. *.hubble-relay.cilium.io).
+    #[arg(long, value_name = "NAME")]
+    pub hubble_tls_server_name: Option<String>,
+    /// Record every flow received, as `hubble observe -o jsonpb` writes them.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<std::path::PathBuf>,
+    /// Rotate the recording when it reaches this many megabytes.
+    #[arg(long, value_name = "MB", default_value_t = 100, requires = "record")]
+    pub record_max_size: u64,
+    /// Rotated recordings kept (FILE.1 … FILE.N).
+    #[arg(long, value_name = "N", default_value_t = 5, requires = "record")]
+    pub record_keep: usize,
+}
+
+impl HubbleArgs {
+    /// TLS settings, when any TLS option is given.
+    pub fn tls(&self) -> Option<tighten::hubble::client::TlsOptions> {
+        let wanted = self.hubble_tls
+            || self.hubble_tls_ca.is_some()
+            || self.hubble_tls_client_cert.is_some()
+            || self.hubble_tls_server_name.is_some();
+        wanted.then(|| tighten::hubble::client::TlsOptions {
+            ca: self.hubble_tls_ca.clone(),
+            client_cert: self.hubble_tls_client_cert.clone(),
+            client_key: self.hubble_tls_client_key.clone(),
+            server_name: self.hubble_tls_server_name.clone(),
+        })
+    }
 }

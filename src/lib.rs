@@ -12,6 +12,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod app;
+pub mod backoff;
 pub mod cluster;
 pub mod commands;
 pub mod config;

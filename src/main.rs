@@ -12,7 +12,8 @@ use tighten::app::State;
 use tighten::cluster::demo;
 use tighten::cluster::live::ConnectOptions;
 use tighten::config::{ConfigSources, Paths};
-use tighten::runtime::backend::Backends;
+use tighten::hubble::record::{RecordOptions, Recorder};
+use tighten::runtime::backend::{Backends, HubbleSettings};
 use tighten::runtime::{self, SessionSettings, terminal};
 
 use cli::{Cli, Command};
@@ -49,6 +50,7 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
             listen,
             speed,
             looping,
+            rebase,
         } => {
             // The replay server is the one command that needs the async runtime.
             let options = tighten::commands::replay::ReplayOptions {
@@ -56,6 +58,7 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
                 listen,
                 speed,
                 looping,
+                rebase,
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(tighten::commands::replay::run(&options, &mut out, &mut err))?
@@ -116,6 +119,23 @@ async fn run(cli: cli::CockpitArgs, paths: Paths) -> color_eyre::Result<()> {
             Err(err) => fail(&format!("{err}\nRun `tighten --demo` for the embedded demo cluster.")),
         }
     };
+    let recorder = match &cli.hubble.record {
+        Some(path) => {
+            let options = RecordOptions {
+                path: path.clone(),
+                max_bytes: cli.hubble.record_max_size.saturating_mul(1 << 20),
+                keep: cli.hubble.record_keep,
+            };
+            Some(Recorder::start(options).unwrap_or_else(|e| fail(&e)))
+        }
+        None => None,
+    };
+    let hubble = HubbleSettings {
+        server: cli.hubble.hubble_server.clone(),
+        tls: cli.hubble.tls(),
+        namespace: cli.hubble.hubble_namespace.clone(),
+        recorder,
+    };
     let backends = Backends {
         sources: ConfigSources {
             explicit_config: cli.config.clone(),
@@ -125,6 +145,7 @@ async fn run(cli: cli::CockpitArgs, paths: Paths) -> color_eyre::Result<()> {
         paths: paths.clone(),
         kubeconfig: cli.kubeconfig.clone(),
         readonly: cli.readonly,
+        hubble,
     };
     // Connection and configuration problems are the operator's to fix: say so
     // plainly before the terminal is taken over.

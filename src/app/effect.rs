@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::flows::FlowScope;
 use crate::rollout::RolloutPlan;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -27,4 +28,6 @@ pub enum Effect {
     /// Connect to another kubeconfig context (or `demo`) → `Msg::ContextSwitched`
     /// or `Msg::ContextFailed`.
     SwitchContext { context: String },
+    /// Ask the flow stream for these namespaces' flows only (or all again).
+    ScopeFlows(FlowScope),
 }

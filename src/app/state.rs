@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use crate::cluster::access::AccessReport;
 use crate::cluster::{AuditRecord, ClusterIdentity, ClusterSnapshot, ConnectionState};
 use crate::config::{Diagnostic, Keymap, ResolvedSettings, Theme};
-use crate::flows::{FlowStreamState, SharedFlowList, Traffic, Verdict};
+use crate::flows::{FlowScope, FlowStreamState, SharedFlowList, StreamHealth, Traffic, Verdict};
 use crate::policy::Templates;
 use crate::policy::preview::Preview;
 use crate::rollout::RolloutPlan;
@@ -164,6 +164,9 @@ pub struct State {
     pub identity: ClusterIdentity,
     pub connection: ConnectionState,
     pub flow_stream: FlowStreamState,
+    pub flow_health: StreamHealth,
+    /// The flows the stream was last asked for.
+    pub flow_scope: FlowScope,
     pub snapshot: Arc<ClusterSnapshot>,
     pub rows: Vec<NamespaceRow>,
     pub table: TableView,
@@ -206,6 +209,8 @@ impl State {
             identity,
             connection: ConnectionState::Connecting,
             flow_stream: FlowStreamState::Connecting,
+            flow_health: StreamHealth::default(),
+            flow_scope: FlowScope::All,
             snapshot: Arc::new(ClusterSnapshot::default()),
             rows: Vec::new(),
             table: TableView {

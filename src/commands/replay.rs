@@ -14,6 +14,7 @@ pub struct ReplayOptions {
     pub listen: String,
     pub speed: f64,
     pub looping: bool,
+    pub rebase: bool,
 }
 
 /// Serves until interrupted; returns only on bad input or a server error.
@@ -51,10 +52,11 @@ pub async fn run(options: &ReplayOptions, out: &mut impl Write, err: &mut impl W
         if options.looping { ", looping" } else { "" }
     )?;
     out.flush()?;
-    match Replay::new(recording.flows, options.speed, options.looping)
-        .serve(listener)
-        .await
-    {
+    let mut replay = Replay::new(recording.flows, options.speed, options.looping);
+    if options.rebase {
+        replay = replay.rebased(jiff::Timestamp::now());
+    }
+    match replay.serve(listener, None).await {
         Ok(()) => Ok(exit::OK),
         Err(e) => {
             writeln!(err, "tighten replay: {e}")?;

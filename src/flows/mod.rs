@@ -1,12 +1,12 @@
 //! Flows: the domain type, bounded per-namespace statistics, and the source
-//! trait the demo cluster (and later Hubble) implement.
+//! trait the Hubble client implements.
 
 pub mod aggregate;
 pub mod file;
 pub mod flow;
 pub mod window;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 pub use aggregate::{DropPeer, NamespaceTraffic, Side, Traffic};
 pub use flow::{Direction, DropReason, Endpoint, Flow, Icmp, Protocol, SharedFlow, SharedFlowList, Verdict};
@@ -26,14 +26,44 @@ pub enum FlowStreamState {
     Unavailable(String),
 }
 
+/// What the stream has lost or could not read, and the nodes behind it: the
+/// caveats an operator must see before trusting a quiet drop count.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamHealth {
+    /// Nodes Hubble Relay reaches, when it says.
+    pub nodes_connected: Option<u32>,
+    /// Nodes Hubble Relay cannot reach: their flows are missing.
+    pub nodes_unavailable: Vec<String>,
+    /// Events Hubble reported lost (ring buffers, slow queues).
+    pub lost: u64,
+    /// Flows tighten dropped because the cockpit fell behind the stream.
+    pub overflow: u64,
+    /// Messages that could not be decoded, and flows without a time.
+    pub malformed: u64,
+    /// Flows carrying enum values newer than this build (read as unknown).
+    pub unknown_values: u64,
+}
+
 /// What a flow source pushes to the cockpit.
 #[derive(Debug, Clone)]
 pub enum FlowEvent {
     Batch(Vec<Flow>),
     State(FlowStreamState),
+    Health(StreamHealth),
 }
 
-/// A stream of flows (the demo generator, a Hubble Relay, a recording).
+/// Which flows the cockpit asks for: the namespaces in view, or all of them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum FlowScope {
+    #[default]
+    All,
+    /// Flows with either end in one of these namespaces (sorted, deduplicated).
+    Namespaces(Vec<String>),
+}
+
+/// A stream of flows (Hubble Relay, a replayed recording, the demo's traffic).
 pub trait FlowSource: Send + Sync {
-    fn subscribe(&self) -> mpsc::Receiver<FlowEvent>;
+    /// Streams flows of `scope`; a change of scope takes effect without a
+    /// reconnect and without counting a flow twice.
+    fn subscribe(&self, scope: watch::Receiver<FlowScope>) -> mpsc::Receiver<FlowEvent>;
 }

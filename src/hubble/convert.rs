@@ -104,7 +104,48 @@ pub fn to_wire(flow: &Flow) -> wire::Flow {
         drop_reason_desc: reason as i32,
         is_reply: Some(flow.is_reply),
         uuid: String::new(),
+        egress_denied_by: if flow.direction == Direction::Egress {
+            policies(&flow.denied_by)
+        } else {
+            Vec::new()
+        },
+        ingress_denied_by: if flow.direction == Direction::Egress {
+            Vec::new()
+        } else {
+            policies(&flow.denied_by)
+        },
     }
+}
+
+/// `namespace/name` (or a cluster-wide `name`) as Hubble's policy reference.
+fn policies(names: &[String]) -> Vec<wire::Policy> {
+    names
+        .iter()
+        .map(|qualified| {
+            let (namespace, name) = qualified.split_once('/').unwrap_or(("", qualified));
+            wire::Policy {
+                name: name.to_string(),
+                namespace: namespace.to_string(),
+                kind: if namespace.is_empty() {
+                    "CiliumClusterwideNetworkPolicy".into()
+                } else {
+                    "CiliumNetworkPolicy".into()
+                },
+                ..wire::Policy::default()
+            }
+        })
+        .collect()
+}
+
+fn qualified(policy: &wire::Policy) -> Option<String> {
+    if policy.name.is_empty() {
+        return None;
+    }
+    Some(if policy.namespace.is_empty() {
+        policy.name.clone()
+    } else {
+        format!("{}/{}", policy.namespace, policy.name)
+    })
 }
 
 /// A flow as the cockpit uses it; `None` without a time.
@@ -138,7 +179,12 @@ pub fn from_wire(flow: &wire::Flow) -> Option<Flow> {
         is_reply: flow.is_reply.unwrap_or(false),
         node: flow.node_name.clone(),
         destination_names: flow.destination_names.clone(),
-        denied_by: Vec::new(),
+        denied_by: flow
+            .egress_denied_by
+            .iter()
+            .chain(&flow.ingress_denied_by)
+            .filter_map(qualified)
+            .collect(),
         icmp,
     })
 }
@@ -167,14 +213,7 @@ mod tests {
         assert_eq!(flows.len(), 10);
         for flow in flows {
             let back = from_wire(&to_wire(&flow)).expect("has a time");
-            // The wire carries no denied-by policies (not in tighten's proto).
-            assert_eq!(
-                back,
-                Flow {
-                    denied_by: Vec::new(),
-                    ..flow
-                }
-            );
+            assert_eq!(back, flow);
         }
     }
 }

@@ -1,9 +1,17 @@
-//! Hubble: the observer API (tighten's own .proto files, compiled at build time)
-//! and conversions between its flows and the cockpit's.
+//! Hubble: the observer API (tighten's own .proto files, compiled at build
+//! time), the client the cockpit reads flows with, the server that replays
+//! recordings, and the recording format.
 
+pub mod client;
+pub mod codec;
 pub mod convert;
 pub mod filter;
+pub mod jsonpb;
+pub mod portforward;
+pub mod record;
 pub mod replay;
+pub mod resume;
+pub mod server;
 
 /// Generated from `proto/`: the subset of Hubble's API tighten speaks.
 #[allow(clippy::all, clippy::pedantic, missing_docs)]

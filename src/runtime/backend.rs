@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
 
 use crate::app::ContextSwitch;
 use crate::app::state::AppConfig;
@@ -13,7 +13,10 @@ use crate::cluster::demo::{self, DemoCluster};
 use crate::cluster::live::{ConnectOptions, LiveCluster};
 use crate::cluster::{AuditLog, Cluster};
 use crate::config::{self, ConfigError, ConfigSources, Paths};
-use crate::flows::{FlowEvent, FlowSource, FlowStreamState};
+use crate::flows::FlowSource;
+use crate::hubble::client::{HubbleClient, Target, TlsOptions};
+use crate::hubble::record::Recorder;
+use crate::hubble::server::FlowRing;
 use crate::policy::Templates;
 
 /// Everything needed to connect to any context.
@@ -23,13 +26,33 @@ pub struct Backends {
     pub sources: ConfigSources,
     pub kubeconfig: Option<PathBuf>,
     pub readonly: bool,
+    pub hubble: HubbleSettings,
 }
+
+/// How to reach Hubble.
+#[derive(Clone, Default)]
+pub struct HubbleSettings {
+    /// `host:port` of Hubble Relay (or `tighten replay`), for every context;
+    /// without it, live contexts port-forward to Relay and the demo serves its
+    /// own traffic.
+    pub server: Option<String>,
+    pub tls: Option<TlsOptions>,
+    /// Where Cilium (and the `hubble-relay` Service) lives.
+    pub namespace: String,
+    /// Every flow received is also written here.
+    pub recorder: Option<Recorder>,
+}
+
+/// How many flows the demo's Hubble keeps: its hour of history.
+const DEMO_RING: usize = 65_536;
 
 /// A connected cluster with its flow source.
 pub struct Backend {
     pub cluster: Arc<dyn Cluster>,
     pub flows: Arc<dyn FlowSource>,
     pub backup_dir: PathBuf,
+    /// Servers the backend runs for itself (the demo's Hubble).
+    pub services: Vec<AbortHandle>,
 }
 
 impl Backends {
@@ -37,20 +60,46 @@ impl Backends {
     /// configuration and audit history that go with it.
     pub async fn connect(&self, context: &str) -> Result<(Backend, ContextSwitch), String> {
         let backup_dir = self.paths.backup_dir().join(sanitize(context));
-        let (cluster, flows, contexts): (Arc<dyn Cluster>, Arc<dyn FlowSource>, Vec<String>) =
-            if context == demo::CONTEXT {
-                let demo = DemoCluster::new(Timestamp::now(), &backup_dir);
-                (Arc::new(demo.clone()), Arc::new(demo), self.kubeconfig_contexts())
-            } else {
-                let options = ConnectOptions {
-                    kubeconfig: self.kubeconfig.clone(),
-                    context: Some(context.to_string()),
-                };
-                let live = LiveCluster::connect(&options).await.map_err(|e| e.to_string())?;
-                let mut contexts = live.contexts();
-                contexts.push(demo::CONTEXT.into());
-                (Arc::new(live), Arc::new(NoHubble), contexts)
+        let mut services = Vec::new();
+        let (cluster, target, contexts): (Arc<dyn Cluster>, Target, Vec<String>) = if context == demo::CONTEXT {
+            let demo = DemoCluster::new(Timestamp::now(), &backup_dir);
+            let target = match &self.hubble.server {
+                Some(server) => Target::Address(server.clone()),
+                None => {
+                    let (address, handles) = serve_demo_traffic(&demo).await?;
+                    services.extend(handles);
+                    Target::Address(address)
+                }
             };
+            (Arc::new(demo), target, self.kubeconfig_contexts())
+        } else {
+            let options = ConnectOptions {
+                kubeconfig: self.kubeconfig.clone(),
+                context: Some(context.to_string()),
+            };
+            let live = LiveCluster::connect(&options).await.map_err(|e| e.to_string())?;
+            let mut contexts = live.contexts();
+            contexts.push(demo::CONTEXT.into());
+            let target = match &self.hubble.server {
+                Some(server) => Target::Address(server.clone()),
+                None => Target::PortForward {
+                    client: live.client(),
+                    namespace: self.hubble.namespace.clone(),
+                },
+            };
+            (Arc::new(live), target, contexts)
+        };
+        // The demo's own Hubble is plain gRPC on loopback; TLS options are for the operator's.
+        let tls = if services.is_empty() {
+            self.hubble.tls.clone()
+        } else {
+            None
+        };
+        let mut client = HubbleClient::new(target, tls);
+        if let Some(recorder) = &self.hubble.recorder {
+            client = client.recording(recorder.clone());
+        }
+        let flows: Arc<dyn FlowSource> = Arc::new(client);
         let identity = cluster.identity();
         let (config, diagnostics) = self
             .app_config(context, backup_dir.clone())
@@ -67,6 +116,7 @@ impl Backends {
                 cluster,
                 flows,
                 backup_dir,
+                services,
             },
             ContextSwitch {
                 identity,
@@ -121,6 +171,25 @@ impl Backends {
     }
 }
 
+/// Starts the demo's Hubble on a free loopback port, fed with the demo's
+/// traffic; returns its address and the tasks to stop with the session.
+async fn serve_demo_traffic(demo: &DemoCluster) -> Result<(String, Vec<AbortHandle>), String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("cannot start the demo's Hubble on loopback: {e}"))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?.to_string();
+    let ring = FlowRing::new(DEMO_RING);
+    // The history is in the ring before anyone can ask for it.
+    let from = demo.backfill(&ring);
+    let feeder = tokio::spawn(demo.clone().feed(ring.clone(), from));
+    let server = tokio::spawn(async move {
+        if let Err(e) = ring.serve(listener, None).await {
+            tracing::error!(%e, "the demo's Hubble stopped");
+        }
+    });
+    Ok((address, vec![feeder.abort_handle(), server.abort_handle()]))
+}
+
 /// Context names may hold characters a directory name should not.
 fn sanitize(context: &str) -> String {
     context
@@ -133,27 +202,6 @@ fn sanitize(context: &str) -> String {
             }
         })
         .collect()
-}
-
-/// The flow source of a live cluster until the Hubble client exists: it says so
-/// on screen instead of showing an empty, healthy-looking stream.
-pub struct NoHubble;
-
-impl FlowSource for NoHubble {
-    fn subscribe(&self) -> mpsc::Receiver<FlowEvent> {
-        let (tx, rx) = mpsc::channel(1);
-        tokio::spawn(async move {
-            let reason = "no Hubble client in this build: drops and flows are not shown".to_string();
-            if tx
-                .send(FlowEvent::State(FlowStreamState::Unavailable(reason)))
-                .await
-                .is_ok()
-            {
-                tx.closed().await;
-            }
-        });
-        rx
-    }
 }
 
 #[cfg(test)]

@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::app::{ContextSwitch, Effect, Msg};
 use crate::cluster::{Cluster, Mutator, backup};
 use crate::config::Theme;
+use crate::flows::FlowScope;
 
 use super::backend::{Backend, Backends};
 
@@ -20,6 +21,8 @@ pub struct EffectRunner {
     pub cluster: Arc<dyn Cluster>,
     pub mutator: Mutator,
     pub tx: mpsc::Sender<Msg>,
+    /// The flows the Hubble stream asks for.
+    pub flow_scope: watch::Sender<FlowScope>,
     pub backup_dir: PathBuf,
     pub themes_dir: Option<PathBuf>,
     /// How to reach other contexts, and where to hand over a new one; `None`
@@ -31,6 +34,9 @@ impl EffectRunner {
     pub fn run(&self, effect: Effect) {
         let tx = self.tx.clone();
         match effect {
+            Effect::ScopeFlows(scope) => {
+                self.flow_scope.send_replace(scope);
+            }
             Effect::DryRun { id, plan } => {
                 let mutator = self.mutator.clone();
                 tokio::spawn(async move {

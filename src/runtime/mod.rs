@@ -17,13 +17,13 @@ use std::time::Duration;
 use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
 use jiff::Timestamp;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::sync::{mpsc, watch};
+use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
 
 use crate::app::{Effect, Msg, State, update};
 use crate::cluster::{AuditLog, Cluster, Mutator};
-use crate::flows::FlowSource;
+use crate::flows::{FlowScope, FlowSource};
 
 use backend::{Backend, Backends};
 use effects::{EffectRunner, Switched};
@@ -49,6 +49,8 @@ pub struct Session {
     pub runner: EffectRunner,
     pub rx: mpsc::Receiver<Msg>,
     sources: Vec<JoinHandle<()>>,
+    /// The backend's own servers (the demo's Hubble), stopped with the session.
+    services: Vec<AbortHandle>,
 }
 
 impl Session {
@@ -59,16 +61,23 @@ impl Session {
             settings.readonly,
             AuditLog::new(settings.audit_file.clone()),
         );
-        let sources = spawn_sources(Arc::clone(&backend.cluster), backend.flows, tx.clone());
+        let (scope, scope_rx) = watch::channel(FlowScope::All);
+        let sources = spawn_sources(Arc::clone(&backend.cluster), backend.flows, scope_rx, tx.clone());
         let runner = EffectRunner {
             cluster: backend.cluster,
             mutator,
             tx,
+            flow_scope: scope,
             backup_dir: backend.backup_dir,
             themes_dir: settings.themes_dir.clone(),
             switching: settings.backends.clone().map(|b| (b, handover)),
         };
-        Session { runner, rx, sources }
+        Session {
+            runner,
+            rx,
+            sources,
+            services: backend.services,
+        }
     }
 }
 
@@ -77,6 +86,9 @@ impl Drop for Session {
         for task in &self.sources {
             task.abort();
         }
+        for service in &self.services {
+            service.abort();
+        }
     }
 }
 
@@ -84,6 +96,7 @@ impl Drop for Session {
 pub fn spawn_sources(
     cluster: Arc<dyn Cluster>,
     flows: Arc<dyn FlowSource>,
+    scope: watch::Receiver<FlowScope>,
     tx: mpsc::Sender<Msg>,
 ) -> Vec<JoinHandle<()>> {
     let cluster_tx = tx.clone();
@@ -96,7 +109,7 @@ pub fn spawn_sources(
         }
     });
     let flow_tx = tx.clone();
-    let mut flow_events = flows.subscribe();
+    let mut flow_events = flows.subscribe(scope);
     let flow_task = tokio::spawn(async move {
         while let Some(event) = flow_events.recv().await {
             if flow_tx.send(Msg::Flows(event)).await.is_err() {

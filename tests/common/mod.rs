@@ -88,6 +88,7 @@ impl Cockpit {
             cluster: Arc::new(demo.clone()),
             mutator,
             tx,
+            flow_scope: tokio::sync::watch::channel(tighten::flows::FlowScope::All).0,
             backup_dir,
             themes_dir: None,
             switching: None,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use jiff::SignedDuration;
 
 use crate::cluster::ClusterEvent;
-use crate::flows::FlowEvent;
+use crate::flows::{FlowEvent, FlowScope};
 
 use super::effect::Effect;
 use super::msg::Msg;
@@ -26,7 +26,33 @@ const NOTICE_TTL: Duration = Duration::from_secs(6);
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     let mut effects = handle(state, msg);
     effects.extend(check_access(state));
+    effects.extend(scope_flows(state));
     effects
+}
+
+/// A filtered view this short asks Hubble for its namespaces' flows only.
+const SCOPED_VIEW: usize = 16;
+
+/// Narrows the flow stream to the namespaces in view when a filter shows only a
+/// few; the whole view is one unfiltered stream.
+fn scope_flows(state: &mut State) -> Option<Effect> {
+    let visible = &state.table.visible;
+    let wanted = if state.table.filter.is_none() || visible.is_empty() || visible.len() > SCOPED_VIEW {
+        FlowScope::All
+    } else {
+        let mut names: Vec<String> = visible
+            .iter()
+            .filter_map(|&i| state.rows.get(i).map(|r| r.name.clone()))
+            .collect();
+        names.sort();
+        names.dedup();
+        FlowScope::Namespaces(names)
+    };
+    if wanted == state.flow_scope {
+        return None;
+    }
+    state.flow_scope = wanted.clone();
+    Some(Effect::ScopeFlows(wanted))
 }
 
 /// Asks which actions are allowed in the selected namespace, once per namespace.
@@ -73,6 +99,10 @@ fn handle(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::Flows(FlowEvent::State(stream)) => {
             state.flow_stream = stream;
+            Vec::new()
+        }
+        Msg::Flows(FlowEvent::Health(health)) => {
+            state.flow_health = health;
             Vec::new()
         }
         Msg::DryRunDone { id, result } => actions::on_dry_run(state, id, result),

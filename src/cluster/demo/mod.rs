@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::mpsc;
 
-use crate::flows::{FlowEvent, FlowSource, FlowStreamState};
+use crate::hubble::server::FlowRing;
 use crate::policy::Templates;
 use crate::rollout::{Change, RolloutPlan};
 
@@ -34,7 +34,7 @@ pub const CONTEXT: &str = "demo";
 
 /// How much history the flow stream replays when it starts, so sparklines are
 /// populated the moment the cockpit opens.
-pub const BACKFILL: SignedDuration = SignedDuration::from_mins(10);
+pub const BACKFILL: SignedDuration = SignedDuration::from_mins(crate::flows::window::MINUTES as i64);
 
 /// The demo cluster. Cheap to clone; clones share the same world.
 #[derive(Clone)]
@@ -159,30 +159,29 @@ impl Cluster for DemoCluster {
     }
 }
 
-impl FlowSource for DemoCluster {
-    fn subscribe(&self) -> mpsc::Receiver<FlowEvent> {
-        let (tx, rx) = mpsc::channel(64);
-        let demo = self.clone();
-        tokio::spawn(async move {
-            let _ = tx
-                .send(FlowEvent::State(FlowStreamState::Connected {
-                    source: "demo traffic".into(),
-                }))
-                .await;
-            let mut rng = fastrand::Rng::with_seed(demo.inner.seed);
-            let mut last = Timestamp::now() - BACKFILL;
-            let mut tick = tokio::time::interval(Duration::from_millis(500));
-            loop {
-                tick.tick().await;
-                let now = Timestamp::now();
-                let flows = traffic::generate(&demo.snapshot(), last, now, &mut rng);
-                last = now;
-                if !flows.is_empty() && tx.send(FlowEvent::Batch(flows)).await.is_err() {
-                    return; // the cockpit is gone
-                }
-            }
-        });
-        rx
+impl DemoCluster {
+    /// The demo's Hubble history: an hour of traffic pushed into `ring`, so the
+    /// windows are full the moment the cockpit opens. Returns where it ends.
+    pub fn backfill(&self, ring: &FlowRing) -> Timestamp {
+        let now = Timestamp::now();
+        let mut rng = fastrand::Rng::with_seed(self.inner.seed);
+        ring.push(traffic::generate(&self.snapshot(), now - BACKFILL, now, &mut rng));
+        now
+    }
+
+    /// The demo's live traffic from `from` on, pushed every half second. The
+    /// cockpit reads it through the same client and observer API as a real
+    /// Hubble Relay.
+    pub async fn feed(self, ring: FlowRing, from: Timestamp) {
+        let mut rng = fastrand::Rng::with_seed(self.inner.seed.wrapping_add(1));
+        let mut last = from;
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+            let now = Timestamp::now();
+            ring.push(traffic::generate(&self.snapshot(), last, now, &mut rng));
+            last = now;
+        }
     }
 }
 

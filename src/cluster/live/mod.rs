@@ -48,6 +48,11 @@ impl LiveCluster {
         })
     }
 
+    /// The client, for the Hubble port-forward.
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
     /// Every context of the kubeconfig, for `:ctx`.
     pub fn contexts(&self) -> Vec<String> {
         self.contexts.clone()

@@ -16,7 +16,6 @@ use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use kube::api::PartialObjectMeta;
 use kube::api::{Api, DynamicObject};
 use kube::runtime::WatchStreamExt;
-use kube::runtime::utils::Backoff;
 use kube::runtime::watcher::{self, Event};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
@@ -39,36 +38,9 @@ const RECOVERED_AFTER: Duration = Duration::from_secs(8);
 /// How often an absent CRD is looked for again.
 const CRD_RECHECK: Duration = Duration::from_secs(30);
 
-/// Reconnect backoff: short, because an operator mid-incident needs the view
-/// back within seconds, and one cockpit is not a fleet of controllers.
-struct QuickBackoff {
-    next: Duration,
-}
-
-impl QuickBackoff {
-    const FIRST: Duration = Duration::from_millis(500);
-    const MAX: Duration = Duration::from_secs(5);
-
-    fn new() -> QuickBackoff {
-        QuickBackoff { next: Self::FIRST }
-    }
-}
-
-impl Iterator for QuickBackoff {
-    type Item = Duration;
-
-    fn next(&mut self) -> Option<Duration> {
-        let current = self.next;
-        self.next = (self.next * 2).min(Self::MAX);
-        // Up to a fifth of jitter, so many watches do not retry in lockstep.
-        Some(current.mul_f64(1.0 - fastrand::f64() * 0.2))
-    }
-}
-
-impl Backoff for QuickBackoff {
-    fn reset(&mut self) {
-        self.next = Self::FIRST;
-    }
+/// Watches retry quickly: the table is the operator's view of the cluster.
+fn reconnect_backoff() -> crate::backoff::Backoff {
+    crate::backoff::Backoff::new(Duration::from_millis(500), Duration::from_secs(5))
 }
 
 /// The rows of one kind, keyed by `namespace/name`.
@@ -246,7 +218,7 @@ where
     S: Stream<Item = Result<Event<K>, watcher::Error>> + Send + 'static,
 {
     tokio::spawn(async move {
-        let mut stream = std::pin::pin!(stream.backoff(QuickBackoff::new()));
+        let mut stream = std::pin::pin!(stream.backoff(reconnect_backoff()));
         while let Some(item) = stream.next().await {
             {
                 let mut m = shared.lock();
@@ -405,17 +377,6 @@ async fn combine(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reconnects_back_off_to_five_seconds_and_reset() {
-        let mut backoff = QuickBackoff::new();
-        let delays: Vec<Duration> = (&mut backoff).take(6).collect();
-        assert!(delays[0] <= QuickBackoff::FIRST && delays[0] >= QuickBackoff::FIRST.mul_f64(0.8));
-        assert!(delays.windows(2).take(3).all(|w| w[1] > w[0]), "{delays:?}");
-        assert!(delays.iter().all(|d| *d <= QuickBackoff::MAX));
-        backoff.reset();
-        assert!(backoff.next().is_some_and(|d| d <= QuickBackoff::FIRST));
-    }
 
     #[test]
     fn a_relist_replaces_rows_only_when_complete() {

@@ -342,3 +342,28 @@ fn rollout_progress_leaves_carved_out_namespaces_out() {
         "rollout 2/12 enforced · 4 audit · 1 baseline · 1 drifting · 1 carved out"
     );
 }
+
+#[test]
+fn a_narrow_filter_asks_hubble_for_its_namespaces_only() {
+    use tighten::app::Effect;
+    use tighten::flows::FlowScope;
+    let mut cockpit = Cockpit::new();
+    cockpit.key("/");
+    let effects = cockpit.type_text("^(auth|data)");
+    let scoped = FlowScope::Namespaces(vec!["auth".into(), "databases".into()]);
+    assert_eq!(effects.last(), Some(&Effect::ScopeFlows(scoped.clone())));
+    // Confirming the same filter asks nothing new.
+    assert!(!cockpit.key("enter").iter().any(|e| matches!(e, Effect::ScopeFlows(_))));
+    assert_eq!(cockpit.state.flow_scope, scoped);
+    cockpit.key("/");
+    cockpit.key("ctrl-u");
+    let effects = cockpit.type_text("lab");
+    assert_eq!(
+        effects.last(),
+        Some(&Effect::ScopeFlows(FlowScope::Namespaces(vec!["lab".into()])))
+    );
+    // Without a filter, the whole view is one unfiltered stream again.
+    let effects = cockpit.key("esc");
+    assert_eq!(effects, [Effect::ScopeFlows(FlowScope::All)]);
+    assert_eq!(cockpit.state.flow_scope, FlowScope::All);
+}

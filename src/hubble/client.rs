@@ -495,3 +495,61 @@ impl Outbox {
         self.tx.send(FlowEvent::State(state)).await.is_ok()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flows::{Direction, Endpoint, Protocol, Verdict};
+
+    fn flow() -> Flow {
+        Flow {
+            time: Timestamp::UNIX_EPOCH,
+            verdict: Verdict::Forwarded,
+            drop_reason: None,
+            direction: Direction::Ingress,
+            source: Endpoint::default(),
+            destination: Endpoint::default(),
+            protocol: Protocol::Tcp,
+            source_port: 1,
+            destination_port: 2,
+            is_reply: false,
+            node: String::new(),
+            destination_names: Vec::new(),
+            denied_by: Vec::new(),
+            icmp: None,
+        }
+    }
+
+    #[test]
+    fn a_full_channel_drops_the_batch_and_counts_it() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let mut out = Outbox::new(tx);
+        for _ in 0..3 {
+            out.flow(flow());
+        }
+        assert!(out.flush());
+        // The channel is full: the next batch is dropped, not queued.
+        out.flow(flow());
+        out.flow(flow());
+        assert!(out.flush());
+        assert_eq!(out.health.overflow, 2);
+        assert!(matches!(rx.try_recv(), Ok(FlowEvent::Batch(b)) if b.len() == 3));
+        // With room again, the count reaches the cockpit.
+        assert!(out.flush());
+        assert!(matches!(rx.try_recv(), Ok(FlowEvent::Health(h)) if h.overflow == 2));
+        drop(rx);
+        out.flow(flow());
+        assert!(!out.flush(), "a closed channel ends the stream");
+    }
+
+    #[test]
+    fn a_scope_becomes_hubbles_namespace_filters() {
+        assert!(filters(&FlowScope::All).is_empty());
+        let f = filters(&FlowScope::Namespaces(vec!["a".into(), "b".into()]));
+        // Either end in either namespace: two filters, ORed, as `hubble observe -n` sends.
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0].source_pod, ["a/", "b/"]);
+        assert_eq!(f[1].destination_pod, ["a/", "b/"]);
+        assert!(f[0].destination_pod.is_empty() && f[1].source_pod.is_empty());
+    }
+}

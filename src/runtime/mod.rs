@@ -15,8 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::{Event, EventStream};
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use jiff::Timestamp;
+use ratatui::Terminal;
 use tokio::sync::{mpsc, watch};
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
@@ -31,8 +32,9 @@ use terminal::Tui;
 
 /// Minimum time between frames.
 const FRAME: Duration = Duration::from_millis(16);
-/// Messages handled before a frame is drawn, so a burst cannot starve the screen.
-const BATCH: usize = 512;
+/// How long queued messages are handled before the loop looks at the screen
+/// again, so a burst cannot starve it.
+const DRAIN: Duration = Duration::from_millis(8);
 
 /// What every session shares.
 #[derive(Clone)]
@@ -129,17 +131,30 @@ pub fn spawn_sources(
     vec![cluster_task, flow_task, tick_task]
 }
 
-/// Runs the cockpit until the operator quits.
-pub async fn run(
-    terminal: &mut Tui,
+/// Runs the cockpit on the terminal until the operator quits.
+pub async fn run(terminal: &mut Tui, state: State, backend: Backend, settings: SessionSettings) -> std::io::Result<()> {
+    run_on(terminal, EventStream::new(), state, backend, settings)
+        .await
+        .map(drop)
+}
+
+/// The event loop on any ratatui backend and any stream of terminal events
+/// (tests drive it with a test backend and a channel); returns the final state.
+pub async fn run_on<B>(
+    terminal: &mut Terminal<B>,
+    mut keys: impl Stream<Item = std::io::Result<Event>> + Unpin,
     mut state: State,
     backend: Backend,
     settings: SessionSettings,
-) -> std::io::Result<()> {
+) -> std::io::Result<State>
+where
+    B: ratatui::backend::Backend,
+    B::Error: Send + Sync + 'static,
+{
+    let io = std::io::Error::other;
     let (handover, mut switched) = mpsc::channel::<Switched>(1);
     let mut session = Session::start(backend, &settings, handover.clone());
-    let mut keys = EventStream::new();
-    let size = terminal.size()?;
+    let size = terminal.size().map_err(io)?;
     dispatch(&mut state, &session.runner, Msg::Resize(size.width, size.height));
     session.runner.run(Effect::CheckBackupDir);
     let mut dirty = true;
@@ -148,7 +163,7 @@ pub async fn run(
 
     while state.running {
         if dirty && last_frame.elapsed() >= FRAME {
-            terminal.draw(|frame| crate::ui::render(frame, &state))?;
+            terminal.draw(|frame| crate::ui::render(frame, &state)).map_err(io)?;
             last_frame = Instant::now();
             dirty = false;
         }
@@ -162,7 +177,7 @@ pub async fn run(
                 Some(Ok(Event::Key(key))) => { dispatch(&mut state, &session.runner, Msg::Key(key)); dirty = true; }
                 Some(Ok(Event::Resize(w, h))) => {
                     dispatch(&mut state, &session.runner, Msg::Resize(w, h));
-                    terminal.autoresize()?;
+                    terminal.autoresize().map_err(io)?;
                     dirty = true;
                 }
                 Some(Ok(_)) => {}
@@ -171,7 +186,8 @@ pub async fn run(
             },
             Some(msg) = session.rx.recv() => {
                 dispatch(&mut state, &session.runner, msg);
-                for _ in 0..BATCH {
+                let until = Instant::now() + DRAIN;
+                while Instant::now() < until {
                     match session.rx.try_recv() {
                         Ok(msg) => dispatch(&mut state, &session.runner, msg),
                         Err(_) => break,
@@ -198,7 +214,7 @@ pub async fn run(
             }
         }
     }
-    Ok(())
+    Ok(state)
 }
 
 fn dispatch(state: &mut State, runner: &EffectRunner, msg: Msg) {

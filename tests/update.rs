@@ -367,3 +367,24 @@ fn a_narrow_filter_asks_hubble_for_its_namespaces_only() {
     assert_eq!(effects, [Effect::ScopeFlows(FlowScope::All)]);
     assert_eq!(cockpit.state.flow_scope, FlowScope::All);
 }
+
+#[test]
+fn w_cycles_the_drops_window_and_the_counts_follow() {
+    use tighten::app::state::Tab;
+    use tighten::flows::window::Window;
+    let mut cockpit = Cockpit::new();
+    cockpit.key("3");
+    assert_eq!(cockpit.state.detail.window, Window::FiveMinutes);
+    cockpit.key("w");
+    assert_eq!(cockpit.state.detail.window, Window::OneHour);
+    assert_eq!(cockpit.state.detail.tab, Tab::Drops, "w shows what it changed");
+    let auth = cockpit.state.traffic.namespace("auth").expect("auth has traffic");
+    let hour = auth.drops.window(cockpit.state.now, Window::OneHour.minutes());
+    let five = auth.drops.window(cockpit.state.now, Window::FiveMinutes.minutes());
+    // The harness holds ten minutes of traffic: the hour sees all of it.
+    assert!(hour > five && five > 0, "hour {hour}, five minutes {five}");
+    let screen = cockpit.render();
+    assert!(screen.contains(&format!("Drop reasons · {hour} in 1h")), "{screen}");
+    cockpit.key("w");
+    assert_eq!(cockpit.state.detail.window, Window::OneMinute);
+}

@@ -76,6 +76,7 @@ actions! {
     SortGate = "sort-gate", false, "Sort by gate status (again: reverse)";
     CycleVerdict = "cycle-verdict", false, "Flows: cycle the verdict filter (all, dropped, forwarded, audit)";
     TogglePause = "toggle-pause", false, "Flows: pause or resume the live tail";
+    CycleWindow = "cycle-window", false, "Drops: cycle the window counted over (1m, 5m, 1h)";
     Observe = "observe", true, "Start observing the namespace (also ends a carve-out)";
     ApplyBaseline = "apply-baseline", true, "Apply the golden baseline allows";
     StageDefaultDeny = "stage-default-deny", true, "Stage the default-deny (Audit: present, not enforced)";

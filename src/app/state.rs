@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use crate::cluster::access::AccessReport;
 use crate::cluster::{AuditRecord, ClusterIdentity, ClusterSnapshot, ConnectionState};
 use crate::config::{Diagnostic, Keymap, ResolvedSettings, Theme};
+use crate::flows::window::Window;
 use crate::flows::{FlowScope, FlowStreamState, SharedFlowList, StreamHealth, Traffic, Verdict};
 use crate::policy::Templates;
 use crate::policy::preview::Preview;
@@ -153,6 +154,8 @@ pub struct DetailView {
     /// Cursor in the Policies list; scroll in the others.
     pub cursor: usize,
     pub verdicts: VerdictFilter,
+    /// The window the Drops tab counts over.
+    pub window: Window,
     /// A frozen copy of the tail while paused.
     pub paused: Option<SharedFlowList>,
 }
@@ -225,6 +228,7 @@ impl State {
                 focus: Focus::Table,
                 cursor: 0,
                 verdicts: VerdictFilter::All,
+                window: Window::default(),
                 paused: None,
             },
             traffic: Traffic::default(),

@@ -14,6 +14,9 @@ pub const TAIL_CAPACITY: usize = 2_000;
 /// How many distinct keys each ranking keeps per namespace.
 pub const TOP_CAPACITY: usize = 128;
 
+/// What a policy drop without denied-by policies is: no rule allowed it.
+pub const NO_MATCHING_ALLOW: &str = "(default deny: no rule allowed it)";
+
 /// The namespace's part in a flow. Source and destination evidence stay apart:
 /// a drop *from* a namespace and a drop *into* it call for different fixes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -55,6 +58,10 @@ pub struct NamespaceTraffic {
     pub audit: MinuteSeries,
     pub reasons: TopCounts<DropReason>,
     pub peers: TopCounts<DropPeer>,
+    /// Drops and AUDIT verdicts by the policy that denied them (Hubble's
+    /// denied-by fields), or [`NO_MATCHING_ALLOW`] for a default-deny drop.
+    pub policies: TopCounts<String>,
+    pub directions: TopCounts<Direction>,
     pub tail: VecDeque<SharedFlow>,
     pub last_seen: Option<Timestamp>,
 }
@@ -68,6 +75,8 @@ impl Default for NamespaceTraffic {
             audit: MinuteSeries::default(),
             reasons: TopCounts::new(TOP_CAPACITY),
             peers: TopCounts::new(TOP_CAPACITY),
+            policies: TopCounts::new(TOP_CAPACITY),
+            directions: TopCounts::new(3),
             tail: VecDeque::with_capacity(64),
             last_seen: None,
         }
@@ -85,6 +94,8 @@ impl NamespaceTraffic {
                     self.policy_drops.add(minute, 1);
                 }
                 self.reasons.add(reason, minute);
+                self.directions.add(flow.direction, minute);
+                self.count_policies(flow, reason.is_policy(), minute);
                 self.peers.add(
                     DropPeer {
                         side,
@@ -98,7 +109,10 @@ impl NamespaceTraffic {
                     minute,
                 );
             }
-            Verdict::Audit => self.audit.add(minute, 1),
+            Verdict::Audit => {
+                self.audit.add(minute, 1);
+                self.count_policies(flow, true, minute);
+            }
             Verdict::Forwarded => self.forwarded.add(minute, 1),
             _ => {}
         }
@@ -107,6 +121,20 @@ impl NamespaceTraffic {
         }
         self.tail.push_back(Arc::clone(flow));
         self.last_seen = Some(self.last_seen.map_or(flow.time, |t| t.max(flow.time)));
+    }
+
+    /// Who denied it: Hubble names the deny rules; a policy drop it names none
+    /// for is the default deny.
+    fn count_policies(&mut self, flow: &SharedFlow, policy_drop: bool, minute: i64) {
+        if flow.denied_by.is_empty() {
+            if policy_drop {
+                self.policies.add(NO_MATCHING_ALLOW.to_string(), minute);
+            }
+            return;
+        }
+        for policy in &flow.denied_by {
+            self.policies.add(policy.clone(), minute);
+        }
     }
 
     /// Flows seen over the last `minutes` (any verdict): the evidence a gate needs.
@@ -215,6 +243,8 @@ mod tests {
         assert_eq!(db.peers.top(now, 10, 5)[0].key.side, Side::Destination);
         assert_eq!(db.policy_drops.sum(10, 1), 1);
         assert_eq!(db.flows_seen(now, 10), 1);
+        assert_eq!(db.policies.top(now, 10, 5)[0].key, NO_MATCHING_ALLOW);
+        assert_eq!(db.directions.top(now, 10, 5)[0].key, Direction::Ingress);
         assert_eq!(traffic.flows_total, 2);
     }
 
@@ -233,6 +263,35 @@ mod tests {
             .namespace("shop")
             .map(|t| t.peers.top(Timestamp::from_second(600).expect("t"), 1, 1));
         assert_eq!(peers.expect("peers")[0].key.destination, "world");
+    }
+
+    #[test]
+    fn deny_rules_and_audit_verdicts_count_by_policy() {
+        let mut traffic = Traffic::default();
+        let mut denied = flow(600, Verdict::Dropped, endpoint("shop", "api"), endpoint("shop", "db"));
+        denied.denied_by = vec!["shop/deny-db".into()];
+        traffic.record(denied);
+        let mut audited = flow(600, Verdict::Audit, endpoint("shop", "api"), endpoint("shop", "db"));
+        audited.denied_by = vec!["default-deny".into()];
+        traffic.record(audited);
+        let mut noise = flow(600, Verdict::Dropped, endpoint("shop", "api"), endpoint("shop", "db"));
+        noise.drop_reason = Some(DropReason::CT_MAP_INSERTION_FAILED);
+        traffic.record(noise);
+        let shop = traffic.namespace("shop").expect("seen");
+        let now = Timestamp::from_second(610).expect("t");
+        let mut policies: Vec<(String, u64)> = shop
+            .policies
+            .top(now, 1, 5)
+            .into_iter()
+            .map(|r| (r.key, r.count))
+            .collect();
+        policies.sort();
+        // A datapath drop is nobody's policy.
+        assert_eq!(
+            policies,
+            [("default-deny".to_string(), 1), ("shop/deny-db".to_string(), 1)]
+        );
+        assert_eq!(shop.audit.window(now, 1), 1);
     }
 
     #[test]

@@ -9,6 +9,41 @@ use jiff::Timestamp;
 /// How many minutes a series remembers.
 pub const MINUTES: usize = 60;
 
+/// The sliding windows the Drops tab offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Window {
+    OneMinute,
+    #[default]
+    FiveMinutes,
+    OneHour,
+}
+
+impl Window {
+    pub fn minutes(self) -> usize {
+        match self {
+            Window::OneMinute => 1,
+            Window::FiveMinutes => 5,
+            Window::OneHour => MINUTES,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Window::OneMinute => "1m",
+            Window::FiveMinutes => "5m",
+            Window::OneHour => "1h",
+        }
+    }
+
+    pub fn next(self) -> Window {
+        match self {
+            Window::OneMinute => Window::FiveMinutes,
+            Window::FiveMinutes => Window::OneHour,
+            Window::OneHour => Window::OneMinute,
+        }
+    }
+}
+
 /// The minute index of a timestamp (minutes since the Unix epoch).
 pub fn minute_of(t: Timestamp) -> i64 {
     t.as_second().div_euclid(60)
@@ -64,6 +99,23 @@ impl MinuteSeries {
         (0..minutes.min(MINUTES) as i64)
             .map(|back| u64::from(self.get(now - back)))
             .sum()
+    }
+
+    /// Events over the `minutes` ending at `now`, sliding: whole minutes, plus
+    /// the part of the oldest one still inside the window (when the ring
+    /// holds it).
+    pub fn window(&self, now: Timestamp, minutes: usize) -> u64 {
+        let minutes = minutes.clamp(1, MINUTES);
+        let minute = minute_of(now);
+        // The current minute is partial; the window reaches back into the
+        // minute before the oldest whole one by the part not yet elapsed.
+        let whole = self.sum(minute, minutes);
+        if minutes == MINUTES {
+            return whole;
+        }
+        let into = now.as_second().rem_euclid(60) as f64 / 60.0;
+        let oldest = f64::from(self.get(minute - minutes as i64));
+        whole + (oldest * (1.0 - into)).round() as u64
     }
 
     /// Per-minute counts, oldest first, ending with `now`'s minute.
@@ -126,13 +178,12 @@ impl<K: Hash + Eq + Clone> TopCounts<K> {
 
     /// The busiest keys over the last `minutes`, with their count and rate.
     pub fn top(&self, now: Timestamp, minutes: usize, n: usize) -> Vec<Ranked<K>> {
-        let minute = minute_of(now);
         let mut ranked: Vec<Ranked<K>> = self
             .entries
             .iter()
             .map(|(key, s)| Ranked {
                 key: key.clone(),
-                count: s.sum(minute, minutes),
+                count: s.window(now, minutes),
                 per_minute: s.rate_per_minute(now),
             })
             .filter(|r| r.count > 0)
@@ -190,6 +241,21 @@ mod tests {
         let rate = s.rate_per_minute(at(11 * 60 + 15));
         assert!((rate - 75.0).abs() < 1e-9, "{rate}");
         assert_eq!(s.rate_per_minute(at(20 * 60)), 0.0);
+    }
+
+    #[test]
+    fn windows_slide_over_the_minute_buckets() {
+        let mut s = MinuteSeries::default();
+        s.add(9, 60);
+        s.add(10, 12);
+        // 15 s into minute 10: the last minute is 3/4 of minute 9 plus minute 10.
+        assert_eq!(s.window(at(10 * 60 + 15), 1), 57);
+        assert_eq!(s.window(at(10 * 60 + 15), 5), 72);
+        assert_eq!(s.window(at(10 * 60 + 59), 1), 13);
+        // An hour is the whole ring.
+        assert_eq!(s.window(at(10 * 60 + 15), 60), 72);
+        assert_eq!(Window::OneMinute.next().next().next(), Window::OneMinute);
+        assert_eq!(Window::OneHour.minutes(), 60);
     }
 
     #[test]

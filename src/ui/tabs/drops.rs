@@ -2,13 +2,15 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
 use crate::app::rows::NamespaceRow;
 use crate::app::state::State;
 use crate::config::ThemeRole;
-use crate::flows::{Direction, Side};
+use crate::flows::aggregate::NO_MATCHING_ALLOW;
+use crate::flows::window::{Ranked, Window};
+use crate::flows::{Direction, NamespaceTraffic, Side};
 
 use super::super::format::{fit, rate};
 use super::super::style;
@@ -16,16 +18,15 @@ use super::section;
 
 /// Peer rows the Drops tab lists.
 pub const PEER_ROWS: usize = 50;
-/// Minutes the counts cover.
-const WINDOW: usize = 10;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) {
     // In Audit the first question is what enforcing would break: show that first.
     let area = if state.preview.is_audit(&row.name) {
-        let peers = state
-            .preview
-            .namespace(&row.name)
-            .map_or(0, |p| p.peers.top(state.now, WINDOW, PREVIEW_ROWS).len());
+        let peers = state.preview.namespace(&row.name).map_or(0, |p| {
+            p.peers
+                .top(state.now, state.detail.window.minutes(), PREVIEW_ROWS)
+                .len()
+        });
         let height = (peers.max(1) as u16 + 2).min(area.height / 2).max(3);
         let [preview_area, rest] = Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(area);
         render_preview(frame, preview_area, state, row);
@@ -35,6 +36,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
     };
     render_observed(frame, area, state, row);
 }
+
+/// Minutes the preview's sparkline shows.
+const SPARK_MINUTES: usize = 10;
 
 /// Would-drop peers the Drops tab lists.
 const PREVIEW_ROWS: usize = 8;
@@ -58,16 +62,20 @@ fn render_preview(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceR
         );
         return;
     };
-    let total = preview.series.sum(minute, WINDOW);
-    let judged = preview.judged.sum(minute, WINDOW);
-    let spark = super::super::format::sparkline(&preview.series.series(minute, WINDOW));
+    let window = state.detail.window;
+    let total = preview.series.window(state.now, window.minutes());
+    let judged = preview.judged.window(state.now, window.minutes());
+    let spark = super::super::format::sparkline(&preview.series.series(minute, SPARK_MINUTES));
     let title_role = if total > 0 { ThemeRole::Danger } else { ThemeRole::Ok };
-    let title = format!(" Would drop if enforced (preview): {total} of {judged} flows in {WINDOW}m {spark} ");
+    let title = format!(
+        " Would drop if enforced (preview): {total} of {judged} flows in {} {spark} ",
+        window.label()
+    );
     let narrow = area.width < 100;
     let name_width = if narrow { 20 } else { 30 };
     let rows: Vec<Row> = preview
         .peers
-        .top(state.now, WINDOW, PREVIEW_ROWS)
+        .top(state.now, window.minutes(), PREVIEW_ROWS)
         .iter()
         .map(|p| {
             let k = &p.key;
@@ -93,7 +101,10 @@ fn render_preview(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceR
             Constraint::Length(5),
         ],
     )
-    .header(Row::new(["DIR", "SOURCE", "DESTINATION", "PORT", "10m", "/min"]).style(style(state, ThemeRole::Header)))
+    .header(
+        Row::new(["DIR", "SOURCE", "DESTINATION", "PORT", window.label(), "/min"])
+            .style(style(state, ThemeRole::Header)),
+    )
     .block(section(title, border, style(state, title_role)));
     frame.render_widget(table, area);
     if empty {
@@ -117,17 +128,39 @@ fn render_observed(frame: &mut Frame, area: Rect, state: &State, row: &Namespace
         );
         return;
     };
+    let window = state.detail.window;
+    let minutes = window.minutes();
+    let [summary_area, area] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    render_summary(frame, summary_area, state, traffic);
+
     let wide = area.width >= 160;
-    let [reasons_area, peers_area] = if wide {
-        Layout::horizontal([Constraint::Length(44), Constraint::Min(0)]).areas(area)
+    let reasons = traffic.reasons.top(state.now, minutes, if wide { 8 } else { 4 });
+    let policies = traffic.policies.top(state.now, minutes, if wide { 8 } else { 3 });
+    let height = |rows: usize| (rows.max(1) as u16) + 2;
+    // The peers say what to fix: on a short screen they keep at least three
+    // rows, and the denied-by section gives way.
+    let peer_rows = traffic.peers.top(state.now, minutes, 3).len().max(1) as u16 + 2;
+    let stacked = height(reasons.len()) + height(policies.len()) + peer_rows;
+    let (reasons_area, policies_area, peers_area) = if wide {
+        let [left, peers] = Layout::horizontal([Constraint::Length(52), Constraint::Min(0)]).areas(area);
+        let [r, p] = Layout::vertical([Constraint::Length(height(reasons.len())), Constraint::Min(0)]).areas(left);
+        (r, Some(p), peers)
+    } else if area.height >= stacked {
+        let [r, p, peers] = Layout::vertical([
+            Constraint::Length(height(reasons.len())),
+            Constraint::Length(height(policies.len())),
+            Constraint::Min(0),
+        ])
+        .areas(area);
+        (r, Some(p), peers)
     } else {
-        let height = (traffic.reasons.len().min(4) as u16 + 2).max(3);
-        Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(area)
+        let [r, peers] = Layout::vertical([Constraint::Length(height(reasons.len())), Constraint::Min(0)]).areas(area);
+        (r, None, peers)
     };
     let border = style(state, ThemeRole::Border);
     let title = style(state, ThemeRole::Title);
+    let header = |name: &'static str| Row::new([name, window.label(), "/min"]).style(style(state, ThemeRole::Header));
 
-    let reasons = traffic.reasons.top(state.now, WINDOW, if wide { 8 } else { 4 });
     let reason_rows: Vec<Row> = reasons
         .iter()
         .map(|r| {
@@ -136,23 +169,143 @@ fn render_observed(frame: &mut Frame, area: Rect, state: &State, row: &Namespace
             } else {
                 ThemeRole::Warning
             };
-            Row::new(vec![
-                Cell::from(Line::styled(r.key.to_string(), style(state, role))),
-                Cell::from(Line::from(r.count.to_string()).right_aligned()),
-                Cell::from(Line::from(rate(r.per_minute)).right_aligned()),
-            ])
+            counted_row(
+                Line::styled(r.key.to_string(), style(state, role)),
+                r.count,
+                r.per_minute,
+            )
         })
         .collect();
-    let total = traffic.drops.sum(crate::flows::window::minute_of(state.now), WINDOW);
-    let reason_table = Table::new(
-        reason_rows,
-        [Constraint::Min(20), Constraint::Length(6), Constraint::Length(6)],
-    )
-    .header(Row::new(["REASON", "10m", "/min"]).style(style(state, ThemeRole::Header)))
-    .block(section(format!(" Drop reasons · {total} in {WINDOW}m "), border, title));
+    let total = traffic.drops.window(state.now, minutes);
+    let reason_table = Table::new(reason_rows, COUNTED).header(header("REASON")).block(section(
+        format!(" Drop reasons · {total} in {} ", window.label()),
+        border,
+        title,
+    ));
     frame.render_widget(reason_table, reasons_area);
 
-    let peers = traffic.peers.top(state.now, WINDOW, PEER_ROWS);
+    if let Some(policies_area) = policies_area {
+        render_policies(frame, policies_area, state, &policies);
+    }
+    render_peers(frame, peers_area, state, traffic);
+}
+
+fn render_policies(frame: &mut Frame, area: Rect, state: &State, policies: &[Ranked<String>]) {
+    let window = state.detail.window;
+    let policy_rows: Vec<Row> = policies
+        .iter()
+        .map(|p| {
+            let role = if p.key == NO_MATCHING_ALLOW {
+                ThemeRole::Muted
+            } else {
+                ThemeRole::Text
+            };
+            counted_row(Line::styled(p.key.clone(), style(state, role)), p.count, p.per_minute)
+        })
+        .collect();
+    let empty = policy_rows.is_empty();
+    let policy_table = Table::new(policy_rows, COUNTED)
+        .header(
+            Row::new(["DENIED BY (drops and audit)", window.label(), "/min"]).style(style(state, ThemeRole::Header)),
+        )
+        .block(section(
+            " Denied by policy ".into(),
+            style(state, ThemeRole::Border),
+            style(state, ThemeRole::Title),
+        ));
+    frame.render_widget(policy_table, area);
+    if empty {
+        super::super::empty_note(
+            frame,
+            area,
+            1,
+            Line::styled("no policy denied a flow", style(state, ThemeRole::Muted)),
+        );
+    }
+}
+
+/// Name, count and rate columns.
+const COUNTED: [Constraint; 3] = [Constraint::Min(20), Constraint::Length(6), Constraint::Length(6)];
+
+fn counted_row(name: Line<'static>, count: u64, per_minute: f64) -> Row<'static> {
+    Row::new(vec![
+        Cell::from(name),
+        Cell::from(Line::from(count.to_string()).right_aligned()),
+        Cell::from(Line::from(rate(per_minute)).right_aligned()),
+    ])
+}
+
+/// One line: the window's totals by direction and verdict, and the key to change it.
+fn render_summary(frame: &mut Frame, area: Rect, state: &State, traffic: &NamespaceTraffic) {
+    let window = state.detail.window;
+    let minutes = window.minutes();
+    let direction = |d: Direction| {
+        traffic
+            .directions
+            .top(state.now, minutes, 3)
+            .into_iter()
+            .find(|r| r.key == d)
+            .map_or(0, |r| r.count)
+    };
+    let drops = traffic.drops.window(state.now, minutes);
+    let muted = style(state, ThemeRole::Muted);
+    let (ingress, egress, forwarded) = if area.width < 100 {
+        ("in", "out", "fwd")
+    } else {
+        ("ingress", "egress", "forwarded")
+    };
+    let mut spans = vec![
+        Span::styled(
+            format!("{drops} dropped"),
+            style(
+                state,
+                if drops > 0 {
+                    ThemeRole::VerdictDropped
+                } else {
+                    ThemeRole::Ok
+                },
+            ),
+        ),
+        Span::styled(
+            format!(
+                " ({ingress} {} · {egress} {})",
+                direction(Direction::Ingress),
+                direction(Direction::Egress)
+            ),
+            muted,
+        ),
+        Span::styled(
+            format!(" · {} audit", traffic.audit.window(state.now, minutes)),
+            style(state, ThemeRole::Warning),
+        ),
+        Span::styled(
+            format!(" · {} {forwarded}", traffic.forwarded.window(state.now, minutes)),
+            style(state, ThemeRole::Text),
+        ),
+        Span::styled(" · ", muted),
+    ];
+    for choice in [Window::OneMinute, Window::FiveMinutes, Window::OneHour] {
+        let role = if choice == window {
+            ThemeRole::Title
+        } else {
+            ThemeRole::Muted
+        };
+        let text = if choice == window {
+            format!("[{}]", choice.label())
+        } else {
+            format!(" {} ", choice.label())
+        };
+        spans.push(Span::styled(text, style(state, role)));
+    }
+    spans.push(Span::styled(" (w)", muted));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn render_peers(frame: &mut Frame, area: Rect, state: &State, traffic: &NamespaceTraffic) {
+    let window = state.detail.window;
+    let border = style(state, ThemeRole::Border);
+    let title = style(state, ThemeRole::Title);
+    let peers = traffic.peers.top(state.now, window.minutes(), PEER_ROWS);
     let narrow = area.width < 100;
     let name_width = if narrow { 16 } else { 28 };
     let reason_width = if narrow { 14 } else { 18 };
@@ -210,23 +363,30 @@ fn render_observed(frame: &mut Frame, area: Rect, state: &State, row: &Namespace
         ],
     )
     .header(
-        Row::new(["SIDE", "DIR", "SOURCE", "DESTINATION", "PORT", "REASON", "10m", "/min"])
-            .style(style(state, ThemeRole::Header)),
+        Row::new([
+            "SIDE",
+            "DIR",
+            "SOURCE",
+            "DESTINATION",
+            "PORT",
+            "REASON",
+            window.label(),
+            "/min",
+        ])
+        .style(style(state, ThemeRole::Header)),
     )
     .block(section(format!(" Dropped flows by peer{evicted} "), border, title))
     .row_highlight_style(style(state, ThemeRole::Selection));
     let mut table_state = TableState::default().with_offset(state.detail.cursor.min(peers.len().saturating_sub(1)));
-    frame.render_stateful_widget(peer_table, peers_area, &mut table_state);
+    frame.render_stateful_widget(peer_table, area, &mut table_state);
     if peers.is_empty() {
-        let forwarded = traffic
-            .forwarded
-            .sum(crate::flows::window::minute_of(state.now), WINDOW);
+        let forwarded = traffic.forwarded.window(state.now, window.minutes());
         super::super::empty_note(
             frame,
-            peers_area,
+            area,
             1,
             Line::styled(
-                format!("no drops in the last {WINDOW} min · {forwarded} flows forwarded"),
+                format!("no drops in the last {} · {forwarded} flows forwarded", window.label()),
                 style(state, ThemeRole::Ok),
             ),
         );

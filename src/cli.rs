@@ -71,8 +71,8 @@ pub enum Command {
         /// Start over at the end, with the times shifted.
         #[arg(long = "loop")]
         looping: bool,
-        /// Shift the recording's times so it begins now: an old incident then fills the
-        /// cockpit's 1m/5m/1h windows, which end at the wall clock.
+        /// Give each flow the time it is played at (at any --speed): an old incident then
+        /// fills the cockpit's 1m/5m/1h windows, which end at the wall clock.
         #[arg(long)]
         rebase: bool,
     },
@@ -154,6 +154,10 @@ pub struct HubbleArgs {
     /// Name to expect in Hubble's certificate (e.g. *.hubble-relay.cilium.io).
     #[arg(long, value_name = "NAME")]
     pub hubble_tls_server_name: Option<String>,
+    /// Read flows from this recording instead of Hubble (`hubble observe -o jsonpb` or
+    /// `-o json` lines), moved in time so that its last flow is now.
+    #[arg(long, value_name = "FILE", conflicts_with = "hubble_server")]
+    pub flows: Option<std::path::PathBuf>,
     /// Record every flow received, as `hubble observe -o jsonpb` writes them.
     #[arg(long, value_name = "FILE")]
     pub record: Option<std::path::PathBuf>,

@@ -135,6 +135,7 @@ async fn run(cli: cli::CockpitArgs, paths: Paths) -> color_eyre::Result<()> {
         tls: cli.hubble.tls(),
         namespace: cli.hubble.hubble_namespace.clone(),
         recorder,
+        flows_file: cli.hubble.flows.clone(),
     };
     let backends = Backends {
         sources: ConfigSources {

@@ -240,3 +240,76 @@ async fn tighten_replay_serves_a_recording_to_any_client() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.jsonpb"));
 }
+
+/// The recording shipped for demos and incident drills: the demo's `databases`
+/// namespace enforced mid-recording, recorded by `tighten --demo --record`.
+const INCIDENT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/flows/demo-databases-enforced.jsonpb"
+);
+
+#[test]
+fn the_shipped_incident_recording_shows_the_enforcement() {
+    let recording = file::read(std::path::Path::new(INCIDENT)).expect("reads");
+    assert!(recording.flows.len() > 1_000, "{}", recording.flows.len());
+    let stage_to_databases: Vec<&tighten::flows::Flow> = recording
+        .flows
+        .iter()
+        .filter(|f| f.source.namespace == "stage" && f.destination.namespace == "databases")
+        .collect();
+    let last_forwarded = stage_to_databases
+        .iter()
+        .filter(|f| f.verdict == tighten::flows::Verdict::Forwarded)
+        .map(|f| f.time)
+        .max()
+        .expect("forwarded before");
+    let first_dropped = stage_to_databases
+        .iter()
+        .filter(|f| f.verdict == tighten::flows::Verdict::Dropped)
+        .map(|f| f.time)
+        .min()
+        .expect("dropped after");
+    assert!(
+        last_forwarded < first_dropped,
+        "allowed until the enforce, dropped after"
+    );
+}
+
+#[tokio::test]
+async fn rebased_flows_carry_the_time_they_are_played() {
+    // Five flows 200 ms apart, recorded long ago, played at twice the speed.
+    let base = sample()[0].clone();
+    let flows: Vec<_> = (0..5)
+        .map(|i| tighten::flows::Flow {
+            time: base.time + SignedDuration::from_millis(200 * i),
+            ..base.clone()
+        })
+        .collect();
+    let started = jiff::Timestamp::now();
+    let (mut client, _) = serve(Replay::new(flows, 2.0, false).with_played_times()).await;
+    let mut stream = client
+        .get_flows(GetFlowsRequest {
+            follow: true,
+            ..GetFlowsRequest::default()
+        })
+        .await
+        .expect("get_flows")
+        .into_inner();
+    let mut times = Vec::new();
+    while times.len() < 5 {
+        let item = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .expect("in time")
+            .expect("open")
+            .expect("ok");
+        if let Some(get_flows_response::ResponseTypes::Flow(f)) = item.response_types {
+            times.push(from_wire(&f).expect("time").time);
+        }
+    }
+    // Now, not in the recording's past, and 100 ms apart (200 ms at speed 2).
+    assert!(times[0] >= started - SignedDuration::from_millis(50), "{times:?}");
+    assert!(times[4] <= jiff::Timestamp::now());
+    for pair in times.windows(2) {
+        assert_eq!(pair[1].duration_since(pair[0]), SignedDuration::from_millis(100));
+    }
+}

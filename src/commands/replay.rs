@@ -54,7 +54,7 @@ pub async fn run(options: &ReplayOptions, out: &mut impl Write, err: &mut impl W
     out.flush()?;
     let mut replay = Replay::new(recording.flows, options.speed, options.looping);
     if options.rebase {
-        replay = replay.rebased(jiff::Timestamp::now());
+        replay = replay.with_played_times();
     }
     match replay.serve(listener, None).await {
         Ok(()) => Ok(exit::OK),

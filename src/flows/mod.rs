@@ -67,3 +67,24 @@ pub trait FlowSource: Send + Sync {
     /// reconnect and without counting a flow twice.
     fn subscribe(&self, scope: watch::Receiver<FlowScope>) -> mpsc::Receiver<FlowEvent>;
 }
+
+/// A source that cannot be read (a broken recording): it says why on screen
+/// instead of showing an empty, healthy-looking stream.
+pub struct Unavailable(pub String);
+
+impl FlowSource for Unavailable {
+    fn subscribe(&self, _scope: watch::Receiver<FlowScope>) -> mpsc::Receiver<FlowEvent> {
+        let (tx, rx) = mpsc::channel(1);
+        let reason = self.0.clone();
+        tokio::spawn(async move {
+            if tx
+                .send(FlowEvent::State(FlowStreamState::Unavailable(reason)))
+                .await
+                .is_ok()
+            {
+                tx.closed().await;
+            }
+        });
+        rx
+    }
+}

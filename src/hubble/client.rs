@@ -105,6 +105,8 @@ pub struct HubbleClient {
     target: Target,
     tls: Option<TlsOptions>,
     recorder: Option<Recorder>,
+    /// What the status bar calls the source, instead of its address.
+    label: Option<String>,
 }
 
 impl HubbleClient {
@@ -113,7 +115,14 @@ impl HubbleClient {
             target,
             tls,
             recorder: None,
+            label: None,
         }
+    }
+
+    /// Names the source on screen (tighten's own servers: the demo, a file).
+    pub fn labelled(mut self, label: String) -> HubbleClient {
+        self.label = Some(label);
+        self
     }
 
     /// Also writes every flow received to `recorder`.
@@ -205,7 +214,10 @@ impl Stream {
 
     async fn connect(&self) -> Result<Connection, Ended> {
         let (address, label, forward) = match &self.client.target {
-            Target::Address(address) => (address.clone(), format!("hubble {address}"), None),
+            Target::Address(address) => {
+                let label = self.client.label.clone().unwrap_or_else(|| format!("hubble {address}"));
+                (address.clone(), label, None)
+            }
             Target::PortForward { client, namespace } => {
                 let forward = portforward::open(client.clone(), namespace)
                     .await
@@ -321,25 +333,9 @@ impl Stream {
     /// One streamed message: decoded, checked, deduplicated, batched.
     fn receive(&mut self, bytes: Bytes) {
         let health = &mut self.out.health;
-        let Ok(response) = GetFlowsResponse::decode(bytes.as_ref()) else {
-            health.malformed += 1;
-            self.out.dirty = true;
-            return;
-        };
-        match response.response_types {
-            Some(get_flows_response::ResponseTypes::Flow(mut wire)) => {
-                if wire.time.is_none() {
-                    wire.time = response.time;
-                }
-                if wire.node_name.is_empty() {
-                    wire.node_name = response.node_name;
-                }
-                let Some(flow) = from_wire(&wire) else {
-                    health.malformed += 1;
-                    self.out.dirty = true;
-                    return;
-                };
-                if !(0..=7).contains(&wire.verdict) || !(0..=2).contains(&wire.traffic_direction) {
+        match decode(&bytes) {
+            Decoded::Flow { flow, unknown_values } => {
+                if unknown_values {
                     health.unknown_values += 1;
                     self.out.dirty = true;
                 }
@@ -347,19 +343,19 @@ impl Stream {
                     if let Some(recorder) = &self.client.recorder {
                         recorder.write(&flow);
                     }
-                    self.out.flow(flow);
+                    self.out.flow(*flow);
                 }
             }
-            Some(get_flows_response::ResponseTypes::LostEvents(lost)) => {
-                health.lost = health.lost.saturating_add(lost.num_events_lost);
+            Decoded::Malformed => {
+                health.malformed += 1;
                 self.out.dirty = true;
             }
-            Some(get_flows_response::ResponseTypes::NodeStatus(status)) => {
-                let unavailable = matches!(
-                    NodeState::try_from(status.state_change),
-                    Ok(NodeState::NodeUnavailable | NodeState::NodeError | NodeState::NodeGone)
-                );
-                for node in status.node_names {
+            Decoded::Lost(count) => {
+                health.lost = health.lost.saturating_add(count);
+                self.out.dirty = true;
+            }
+            Decoded::Nodes { names, unavailable } => {
+                for node in names {
                     health.nodes_unavailable.retain(|n| *n != node);
                     if unavailable {
                         health.nodes_unavailable.push(node);
@@ -367,9 +363,62 @@ impl Stream {
                 }
                 self.out.dirty = true;
             }
-            // A response type newer than this build.
-            None => {}
+            Decoded::Other => {}
         }
+    }
+}
+
+/// What one `GetFlows` message held.
+#[derive(Debug)]
+pub enum Decoded {
+    Flow {
+        flow: Box<Flow>,
+        unknown_values: bool,
+    },
+    /// Hubble lost this many events before they could be sent.
+    Lost(u64),
+    /// Nodes Relay gained or lost.
+    Nodes {
+        names: Vec<String>,
+        unavailable: bool,
+    },
+    /// Not a `GetFlowsResponse`, or a flow without a time.
+    Malformed,
+    /// A response type newer than this build.
+    Other,
+}
+
+/// Decodes one message as the client does (the benchmarks time this).
+pub fn decode(bytes: &[u8]) -> Decoded {
+    let Ok(response) = GetFlowsResponse::decode(bytes) else {
+        return Decoded::Malformed;
+    };
+    match response.response_types {
+        Some(get_flows_response::ResponseTypes::Flow(mut wire)) => {
+            if wire.time.is_none() {
+                wire.time = response.time;
+            }
+            if wire.node_name.is_empty() {
+                wire.node_name = response.node_name;
+            }
+            let unknown_values = !(0..=7).contains(&wire.verdict) || !(0..=2).contains(&wire.traffic_direction);
+            match from_wire(&wire) {
+                Some(flow) => Decoded::Flow {
+                    flow: Box::new(flow),
+                    unknown_values,
+                },
+                None => Decoded::Malformed,
+            }
+        }
+        Some(get_flows_response::ResponseTypes::LostEvents(lost)) => Decoded::Lost(lost.num_events_lost),
+        Some(get_flows_response::ResponseTypes::NodeStatus(status)) => Decoded::Nodes {
+            unavailable: matches!(
+                NodeState::try_from(status.state_change),
+                Ok(NodeState::NodeUnavailable | NodeState::NodeError | NodeState::NodeGone)
+            ),
+            names: status.node_names,
+        },
+        None => Decoded::Other,
     }
 }
 

@@ -26,6 +26,8 @@ pub struct Replay {
     flows: Vec<Flow>,
     speed: f64,
     looping: bool,
+    /// Each flow carries the moment it is played instead of its recorded time.
+    played_times: bool,
 }
 
 impl Replay {
@@ -36,7 +38,16 @@ impl Replay {
             flows,
             speed: if speed > 0.0 && speed.is_finite() { speed } else { 1.0 },
             looping,
+            played_times: false,
         }
+    }
+
+    /// Each flow gets the wall-clock time it is played at (`tighten replay
+    /// --rebase`): an old incident, at any speed, then fills the cockpit's
+    /// windows, which end at the wall clock.
+    pub fn with_played_times(mut self) -> Replay {
+        self.played_times = true;
+        self
     }
 
     /// The recording moved in time so that it begins at `start` (the gaps
@@ -81,20 +92,24 @@ impl Replay {
         // instant still advances.
         let span = last.time.duration_since(origin).max(SignedDuration::from_millis(1));
         let started = Instant::now();
+        let wall_start = jiff::Timestamp::now();
         let mut shift = SignedDuration::ZERO;
         loop {
             let mut batch = Vec::with_capacity(CHUNK);
             for flow in &self.flows {
                 let offset = flow.time.duration_since(origin) + shift;
-                let due = started + Duration::try_from(offset).unwrap_or_default().div_f64(self.speed);
+                let wait = Duration::try_from(offset).unwrap_or_default().div_f64(self.speed);
+                let due = started + wait;
                 if due > Instant::now() || batch.len() == CHUNK {
                     ring.push(std::mem::take(&mut batch));
                     tokio::time::sleep_until(due).await;
                 }
-                batch.push(Flow {
-                    time: flow.time + shift,
-                    ..flow.clone()
-                });
+                let time = if self.played_times {
+                    wall_start + SignedDuration::try_from(wait).unwrap_or_default()
+                } else {
+                    flow.time + shift
+                };
+                batch.push(Flow { time, ..flow.clone() });
             }
             ring.push(batch);
             if !self.looping {

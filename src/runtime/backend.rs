@@ -16,6 +16,7 @@ use crate::config::{self, ConfigError, ConfigSources, Paths};
 use crate::flows::FlowSource;
 use crate::hubble::client::{HubbleClient, Target, TlsOptions};
 use crate::hubble::record::Recorder;
+use crate::hubble::replay::Replay;
 use crate::hubble::server::FlowRing;
 use crate::policy::Templates;
 
@@ -41,6 +42,8 @@ pub struct HubbleSettings {
     pub namespace: String,
     /// Every flow received is also written here.
     pub recorder: Option<Recorder>,
+    /// Flows from this recording instead of Hubble (offline analysis).
+    pub flows_file: Option<PathBuf>,
 }
 
 /// How many flows the demo's Hubble keeps: its hour of history.
@@ -61,14 +64,30 @@ impl Backends {
     pub async fn connect(&self, context: &str) -> Result<(Backend, ContextSwitch), String> {
         let backup_dir = self.paths.backup_dir().join(sanitize(context));
         let mut services = Vec::new();
-        let (cluster, target, contexts): (Arc<dyn Cluster>, Target, Vec<String>) = if context == demo::CONTEXT {
+        // A recording that cannot be read degrades the flow panels, not the cockpit.
+        let mut label = None;
+        let recording: Option<Result<Target, String>> = match &self.hubble.flows_file {
+            Some(path) => Some(serve_recording(path).await.map(|(address, handle)| {
+                services.push(handle);
+                let name = path
+                    .file_name()
+                    .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+                label = Some(format!("recording {name} (ending now)"));
+                Target::Address(address)
+            })),
+            None => None,
+        };
+        type Flows = Result<Target, String>;
+        let (cluster, target, contexts): (Arc<dyn Cluster>, Flows, Vec<String>) = if context == demo::CONTEXT {
             let demo = DemoCluster::new(Timestamp::now(), &backup_dir);
-            let target = match &self.hubble.server {
-                Some(server) => Target::Address(server.clone()),
-                None => {
+            let target = match (recording, &self.hubble.server) {
+                (Some(target), _) => target,
+                (None, Some(server)) => Ok(Target::Address(server.clone())),
+                (None, None) => {
                     let (address, handles) = serve_demo_traffic(&demo).await?;
                     services.extend(handles);
-                    Target::Address(address)
+                    label = Some(format!("demo Hubble {address}"));
+                    Ok(Target::Address(address))
                 }
             };
             (Arc::new(demo), target, self.kubeconfig_contexts())
@@ -80,12 +99,13 @@ impl Backends {
             let live = LiveCluster::connect(&options).await.map_err(|e| e.to_string())?;
             let mut contexts = live.contexts();
             contexts.push(demo::CONTEXT.into());
-            let target = match &self.hubble.server {
-                Some(server) => Target::Address(server.clone()),
-                None => Target::PortForward {
+            let target = match (recording, &self.hubble.server) {
+                (Some(target), _) => target,
+                (None, Some(server)) => Ok(Target::Address(server.clone())),
+                (None, None) => Ok(Target::PortForward {
                     client: live.client(),
                     namespace: self.hubble.namespace.clone(),
-                },
+                }),
             };
             (Arc::new(live), target, contexts)
         };
@@ -95,11 +115,22 @@ impl Backends {
         } else {
             None
         };
-        let mut client = HubbleClient::new(target, tls);
-        if let Some(recorder) = &self.hubble.recorder {
-            client = client.recording(recorder.clone());
-        }
-        let flows: Arc<dyn FlowSource> = Arc::new(client);
+        let flows: Arc<dyn FlowSource> = match target {
+            Ok(target) => {
+                let mut client = HubbleClient::new(target, tls);
+                if let Some(label) = label {
+                    client = client.labelled(label);
+                }
+                if let Some(recorder) = &self.hubble.recorder {
+                    client = client.recording(recorder.clone());
+                }
+                Arc::new(client)
+            }
+            Err(reason) => {
+                tracing::warn!(%reason, "flows file");
+                Arc::new(crate::flows::Unavailable(reason))
+            }
+        };
         let identity = cluster.identity();
         let (config, diagnostics) = self
             .app_config(context, backup_dir.clone())
@@ -188,6 +219,31 @@ async fn serve_demo_traffic(demo: &DemoCluster) -> Result<(String, Vec<AbortHand
         }
     });
     Ok((address, vec![feeder.abort_handle(), server.abort_handle()]))
+}
+
+/// Serves a recording on a free loopback port, all of it at once and moved in
+/// time so that its last flow is now: the cockpit's windows then cover the
+/// recording's last hour.
+async fn serve_recording(path: &std::path::Path) -> Result<(String, AbortHandle), String> {
+    let recording = crate::flows::file::read(path).map_err(|e| e.to_string())?;
+    let span = match (
+        recording.flows.iter().map(|f| f.time).min(),
+        recording.flows.iter().map(|f| f.time).max(),
+    ) {
+        (Some(first), Some(last)) => last.duration_since(first),
+        _ => return Err(format!("{}: no flows in the file", path.display())),
+    };
+    let replay = Replay::new(recording.flows, f64::MAX, false).rebased(Timestamp::now() - span);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("cannot serve {} on loopback: {e}", path.display()))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?.to_string();
+    let server = tokio::spawn(async move {
+        if let Err(e) = replay.serve(listener, None).await {
+            tracing::error!(%e, "the recording's server stopped");
+        }
+    });
+    Ok((address, server.abort_handle()))
 }
 
 /// Context names may hold characters a directory name should not.

@@ -1,0 +1,88 @@
+//! Flows per second through the Hubble client's decode path, alone and
+//! followed by the cockpit's aggregation (per-namespace windows, rankings and
+//! the would-drop preview), on one core. The ratio of the two says where a
+//! busy stream's time goes. Figures are reported in issue notes.
+//!
+//! - `hubble/decode`: protobuf decoding and conversion of an hour of the
+//!   demo's traffic, as `GetFlowsResponse` messages.
+//! - `hubble/decode_aggregate`: the same, then handed to `update` as the
+//!   cockpit receives it.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use jiff::{SignedDuration, Timestamp};
+use prost::Message;
+
+use tighten::app::state::AppConfig;
+use tighten::app::{Msg, State, update};
+use tighten::cluster::Cluster;
+use tighten::cluster::ClusterEvent;
+use tighten::cluster::demo::DemoCluster;
+use tighten::config::{Keymap, Settings, Theme};
+use tighten::flows::{Flow, FlowEvent};
+use tighten::hubble::client::{Decoded, decode};
+use tighten::hubble::convert::to_wire;
+use tighten::hubble::proto::observer::{GetFlowsResponse, get_flows_response::ResponseTypes};
+use tighten::policy::Templates;
+
+fn now() -> Timestamp {
+    "2026-11-23T12:00:00Z".parse().expect("valid time")
+}
+
+fn flows_of(messages: &[Vec<u8>]) -> Vec<Flow> {
+    messages
+        .iter()
+        .filter_map(|m| match decode(m) {
+            Decoded::Flow { flow, .. } => Some(*flow),
+            _ => None,
+        })
+        .collect()
+}
+
+fn benches(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let demo = DemoCluster::new(now(), dir.path());
+    let flows = demo.flows_between(now() - SignedDuration::from_mins(60), now(), 7);
+    let messages: Vec<Vec<u8>> = flows
+        .iter()
+        .map(|f| {
+            GetFlowsResponse {
+                response_types: Some(ResponseTypes::Flow(to_wire(f))),
+                node_name: f.node.clone(),
+                time: None,
+            }
+            .encode_to_vec()
+        })
+        .collect();
+    let bytes: usize = messages.iter().map(Vec::len).sum();
+    eprintln!(
+        "{} messages, {} bytes ({} per flow)",
+        messages.len(),
+        bytes,
+        bytes / messages.len().max(1)
+    );
+
+    let config = AppConfig {
+        keymap: Keymap::embedded_default(),
+        theme: Theme::load("dark", None, &mut Vec::new()),
+        settings: Settings::default().for_context("demo"),
+        templates: Templates::embedded(),
+        readonly: false,
+        backup_dir: dir.path().to_path_buf(),
+    };
+    let mut state = State::new(config, demo.identity(), Vec::new(), now());
+    update(&mut state, Msg::Cluster(ClusterEvent::Snapshot(demo.snapshot())));
+    update(&mut state, Msg::Tick(now()));
+
+    let mut group = c.benchmark_group("hubble");
+    group.throughput(Throughput::Elements(messages.len() as u64));
+    group.bench_function("decode", |b| b.iter(|| black_box(flows_of(black_box(&messages)))));
+    group.bench_function("decode_aggregate", |b| {
+        b.iter(|| update(&mut state, Msg::Flows(FlowEvent::Batch(flows_of(black_box(&messages))))))
+    });
+    group.finish();
+}
+
+criterion_group!(hubble, benches);
+criterion_main!(hubble);

@@ -710,3 +710,83 @@ async fn the_watch_resumes_after_the_api_server_restarts() {
     .await;
     assert!(healthy.is_ok(), "not connected again; last state: {last:?}");
 }
+
+/// The automatic port-forward to Hubble Relay: what is missing is said, with
+/// what to do instead; once a ready pod is behind the Service, the forward
+/// resolves the Service's named port to the pod's and listens on loopback.
+/// (The bytes themselves need a kubelet, which this control plane has not.)
+#[tokio::test]
+async fn hubble_port_forward_finds_relay_or_says_what_is_missing() {
+    use k8s_openapi::api::core::v1::{Pod, Service};
+    use tighten::flows::{FlowEvent, FlowScope, FlowSource, FlowStreamState};
+    use tighten::hubble::client::{HubbleClient, Target};
+    use tighten::hubble::portforward;
+
+    let client = admin().await;
+    let namespace = unique("cilium");
+    create_namespace(&client, &namespace).await;
+
+    let missing = portforward::open(client.clone(), &namespace)
+        .await
+        .expect_err("no relay");
+    assert!(
+        missing.contains(&format!("no Service {namespace}/hubble-relay")) && missing.contains("--hubble-server"),
+        "{missing}"
+    );
+    // The cockpit shows the same on the flows line.
+    let (_scope, scope_rx) = tokio::sync::watch::channel(FlowScope::All);
+    let source = HubbleClient::new(
+        Target::PortForward {
+            client: client.clone(),
+            namespace: namespace.clone(),
+        },
+        None,
+    );
+    let mut events = source.subscribe(scope_rx);
+    let shown = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(FlowEvent::State(FlowStreamState::Unavailable(reason))) = events.recv().await {
+                return reason;
+            }
+        }
+    })
+    .await
+    .expect("said in time");
+    assert_eq!(shown, missing);
+
+    let service: Service = serde_json::from_value(json!({
+        "metadata": {"name": "hubble-relay"},
+        "spec": {"selector": {"k8s-app": "hubble-relay"}, "ports": [{"port": 80, "targetPort": "grpc"}]}
+    }))
+    .expect("service");
+    Api::<Service>::namespaced(client.clone(), &namespace)
+        .create(&PostParams::default(), &service)
+        .await
+        .expect("service created");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "hubble-relay-0", "labels": {"k8s-app": "hubble-relay"}},
+        "spec": {"containers": [{"name": "relay", "image": "quay.io/cilium/hubble-relay:v1.19.4",
+                                  "ports": [{"name": "grpc", "containerPort": 4245}]}]}
+    }))
+    .expect("pod");
+    let pods = Api::<Pod>::namespaced(client.clone(), &namespace);
+    pods.create(&PostParams::default(), &pod).await.expect("pod created");
+    let pending = portforward::open(client.clone(), &namespace)
+        .await
+        .expect_err("not running");
+    assert!(
+        pending.contains(&format!("no running hubble-relay pod in {namespace}")) && pending.contains("1 match"),
+        "{pending}"
+    );
+
+    // As the kubelet would report it: running and ready.
+    let status = json!({"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});
+    pods.patch_status("hubble-relay-0", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("status patched");
+    let forward = portforward::open(client.clone(), &namespace)
+        .await
+        .expect("forward opens");
+    assert_eq!(forward.target, format!("{namespace}/hubble-relay-0:4245"));
+    assert!(forward.local.ip().is_loopback());
+}

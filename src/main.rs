@@ -165,9 +165,9 @@ async fn run(cli: cli::CockpitArgs, paths: Paths) -> color_eyre::Result<()> {
         backends: Some(backends),
     };
 
-    let mut guard = terminal::TerminalGuard::enter().wrap_err("while setting up the terminal")?;
-    let result = runtime::run(&mut guard.terminal, state, backend, settings).await;
-    drop(guard);
+    let (guard, mut tui) = terminal::TerminalGuard::enter().wrap_err("while setting up the terminal")?;
+    let result = runtime::run(&mut tui, state, backend, settings).await;
+    guard.leave(tui);
     tracing::info!("stopped");
     result.wrap_err("while running the cockpit")
 }

@@ -200,15 +200,16 @@ async fn a_million_flows_keep_the_frames_coming_and_are_all_accounted_for() {
                     break;
                 }
             }
-            let quit = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
+            let quit = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
             keys.send(Ok(Event::Key(quit))).await.expect("loop running");
-            burst_over
+            // Kept open: the loop must end on the key, not on the stream's end.
+            (burst_over, keys)
         })
     };
     let state = run_on(&mut terminal, keys_stream, cockpit.state, backend, settings)
         .await
         .expect("runs");
-    let burst_over = watcher.await.expect("watcher");
+    let (burst_over, _keys) = watcher.await.expect("watcher");
 
     let delivered = delivered.load(Ordering::SeqCst);
     let overflow = health.lock().expect("health").overflow;

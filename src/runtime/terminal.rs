@@ -15,31 +15,38 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 
 pub type Tui = Terminal<CrosstermBackend<Stdout>>;
 
-/// Restores the terminal when dropped.
-pub struct TerminalGuard {
-    pub terminal: Tui,
-}
+/// Restores the terminal mode when dropped (on every path, panics included).
+pub struct TerminalGuard(());
 
 impl TerminalGuard {
-    pub fn enter() -> io::Result<TerminalGuard> {
+    /// Raw mode and the alternate screen, and the terminal to draw on.
+    pub fn enter() -> io::Result<(TerminalGuard, Tui)> {
         enable_raw_mode()?;
         ACTIVE.store(true, Ordering::SeqCst);
+        let guard = TerminalGuard(());
         let mut stdout = io::stdout();
-        if let Err(err) = execute!(stdout, EnterAlternateScreen) {
-            restore();
-            return Err(err);
-        }
-        let mut terminal = Terminal::new(CrosstermBackend::new(stdout)).inspect_err(|_| restore())?;
+        execute!(stdout, EnterAlternateScreen)?;
+        let mut terminal = Terminal::new(CrosstermBackend::new(stdout))?;
         terminal.hide_cursor()?;
         terminal.clear()?;
-        Ok(TerminalGuard { terminal })
+        Ok((guard, terminal))
+    }
+
+    /// Restores the terminal and shows the cursor. When the terminal is gone
+    /// (closed window, SIGHUP) the cursor cannot be shown, and ratatui's own
+    /// drop would then report that on a stderr that is gone too, which
+    /// panics: the terminal is forgotten instead, as the process is ending.
+    pub fn leave(self, mut terminal: Tui) {
+        restore();
+        if terminal.show_cursor().is_err() {
+            std::mem::forget(terminal);
+        }
     }
 }
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore();
-        let _ = self.terminal.show_cursor();
     }
 }
 
@@ -61,7 +68,8 @@ pub fn install_hooks() -> color_eyre::Result<()> {
     let panic_hook = panic_hook.into_panic_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore();
-        tracing::error!(%info, "panic");
+        let backtrace = std::backtrace::Backtrace::force_capture();
+        tracing::error!(%info, %backtrace, "panic");
         panic_hook(info);
     }));
     Ok(())

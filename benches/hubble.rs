@@ -7,6 +7,10 @@
 //!   demo's traffic, as `GetFlowsResponse` messages.
 //! - `hubble/decode_aggregate`: the same, then handed to `update` as the
 //!   cockpit receives it.
+//! - `interop/hubble_input_file` and `interop/tighten_reader`: the same hour
+//!   as a `-o jsonpb` file, through `hubble observe --input-file F -o jsonpb`
+//!   (the real CLI, built by `tests/cilium/build`) and through tighten's
+//!   reader, on the same machine in the same run.
 
 use std::hint::black_box;
 
@@ -80,6 +84,50 @@ fn benches(c: &mut Criterion) {
     group.bench_function("decode", |b| b.iter(|| black_box(flows_of(black_box(&messages)))));
     group.bench_function("decode_aggregate", |b| {
         b.iter(|| update(&mut state, Msg::Flows(FlowEvent::Batch(flows_of(black_box(&messages))))))
+    });
+    group.finish();
+
+    interop(c, &flows, dir.path());
+}
+
+/// The hubble CLI, built (or found cached) by the repo's script.
+fn hubble_cli() -> Option<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = std::process::Command::new(root.join("tests/cilium/build"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .ok()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let bin = std::path::PathBuf::from(stdout.lines().last()?.trim()).join("hubble");
+    (output.status.success() && bin.exists()).then_some(bin)
+}
+
+fn interop(c: &mut Criterion, flows: &[Flow], dir: &std::path::Path) {
+    let Some(hubble) = hubble_cli() else {
+        eprintln!("interop benchmarks skipped: tests/cilium/build could not build the hubble CLI");
+        return;
+    };
+    let path = dir.join("hour.jsonpb");
+    let text: String = flows.iter().map(|f| tighten::hubble::jsonpb::line(f) + "\n").collect();
+    std::fs::write(&path, &text).expect("written");
+    let mut group = c.benchmark_group("interop");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(flows.len() as u64));
+    group.bench_function("hubble_input_file", |b| {
+        b.iter(|| {
+            let output = std::process::Command::new(&hubble)
+                .args(["observe", "--input-file"])
+                .arg(&path)
+                .args(["-o", "jsonpb"])
+                .env("HUBBLE_CONFIG", "/dev/null")
+                .stdout(std::process::Stdio::null())
+                .status()
+                .expect("hubble runs");
+            assert!(output.success());
+        })
+    });
+    group.bench_function("tighten_reader", |b| {
+        b.iter(|| black_box(tighten::flows::file::read(black_box(&path)).expect("reads").flows.len()))
     });
     group.finish();
 }

@@ -7,6 +7,7 @@ use crate::cluster::{PolicyKind, PolicyObject};
 use crate::rollout::PolicyRole;
 
 use super::model::*;
+use super::selector::NAMESPACE_LABELS_PREFIX;
 use super::selector::{LabelSelector, POD_NAMESPACE_LABEL};
 
 /// A policy that cannot be read.
@@ -164,8 +165,10 @@ fn cilium_peer_rule(ctx: &Ctx, path: &str, value: &Value, ingress: bool) -> Resu
     {
         any_peer = true;
         let sel = selector(ctx, &format!("{path}.{endpoints}[{i}]"), s)?;
-        // Inside a CNP, peers are this namespace's unless the selector names one.
-        let namespace = if sel.mentions(POD_NAMESPACE_LABEL) {
+        // Inside a CNP, peers are this namespace's unless the selector names a
+        // namespace, or selects namespaces by their labels (as Cilium's
+        // getEndpointSelector leaves such selectors unscoped).
+        let namespace = if sel.mentions(POD_NAMESPACE_LABEL) || sel.mentions_prefix(NAMESPACE_LABELS_PREFIX) {
             None
         } else {
             ctx.namespace.clone()

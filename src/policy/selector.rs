@@ -100,12 +100,21 @@ impl LabelSelector {
 
     /// Whether any requirement names `key` (with or without a source prefix).
     pub fn mentions(&self, key: &str) -> bool {
-        self.match_labels.keys().any(|k| split_source(k).1 == key)
+        self.mentions_where(|k| k == key)
+    }
+
+    /// Whether a key starting with `prefix` is used (`io.cilium.k8s.namespace.labels.`).
+    pub fn mentions_prefix(&self, prefix: &str) -> bool {
+        self.mentions_where(|k| k.starts_with(prefix))
+    }
+
+    fn mentions_where(&self, test: impl Fn(&str) -> bool) -> bool {
+        self.match_labels.keys().any(|k| test(split_source(k).1))
             || self.match_expressions.iter().any(|r| match r {
                 Requirement::In(k, _)
                 | Requirement::NotIn(k, _)
                 | Requirement::Exists(k)
-                | Requirement::DoesNotExist(k) => split_source(k).1 == key,
+                | Requirement::DoesNotExist(k) => test(split_source(k).1),
             })
     }
 

@@ -49,6 +49,12 @@ impl Identity {
                 .entry(POD_NAMESPACE_LABEL.to_string())
                 .or_insert_with(|| ns.clone());
         }
+        // Cilium's kube-apiserver identity (7) carries the remote-node label
+        // too, so `toEntities: [remote-node]` reaches it; Hubble may report
+        // only the first.
+        if identity.reserved.contains("kube-apiserver") {
+            identity.reserved.insert("remote-node".into());
+        }
         // Hubble leaves world peers without labels in some versions: an address
         // outside any pod and without a reserved label is the world.
         if identity.namespace.is_none() && identity.reserved.is_empty() {

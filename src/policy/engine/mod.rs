@@ -32,6 +32,9 @@ pub enum Reason {
     DeniedByRule,
     /// Replies of allowed connections are not subject to policy.
     Reply,
+    /// The node's own stack reaching its pods: Cilium in Kubernetes always
+    /// allows it (`allow-localhost`), whatever the policies say.
+    Localhost,
 }
 
 /// The decision for one flow.
@@ -123,15 +126,35 @@ impl Engine {
         let ingress = destination
             .is_pod()
             .then(|| self.decide(&destination, &source, flow, Direction::Ingress, enforce));
+        // Kubernetes demands that a node reaches its own pods (kubelet probes),
+        // so Cilium allows ingress from the local host ahead of any allow or
+        // default-deny; only an explicit deny rule still stops it.
+        let ingress = match ingress {
+            Some(v) if !v.allowed && v.reason != Reason::DeniedByRule && source.has_reserved("host") => {
+                Some(FlowVerdict {
+                    allowed: true,
+                    direction: Some(Direction::Ingress),
+                    reason: Reason::Localhost,
+                    policies: Vec::new(),
+                    approximations: Vec::new(),
+                })
+            }
+            other => other,
+        };
         if let Some(v) = ingress.as_ref().filter(|v| !v.allowed) {
             return v.clone();
         }
-        // Allowed: by rule if either side had one, else by default.
+        // Allowed: by rule if either side had one, else by the localhost
+        // exception, else by default.
+        let localhost = ingress.clone().filter(|v| v.reason == Reason::Localhost);
         let mut allowed: Vec<FlowVerdict> = [egress, ingress]
             .into_iter()
             .flatten()
             .filter(|v| v.reason == Reason::AllowedByRule)
             .collect();
+        if let (true, Some(localhost)) = (allowed.is_empty(), localhost) {
+            return localhost;
+        }
         match allowed.len() {
             0 => FlowVerdict {
                 allowed: true,

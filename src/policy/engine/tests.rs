@@ -619,3 +619,75 @@ spec:
     let elsewhere = engine(staged).enforcing(["lab".to_string()]);
     assert!(elsewhere.evaluate(&f).allowed);
 }
+
+// The three rules below were found by the differential test against Cilium's
+// own engine (tests/cilium).
+
+#[test]
+fn the_local_host_reaches_its_pods_unless_a_deny_rule_says_otherwise() {
+    let e = engine(ALLOW_WEB_TO_API);
+    let probe = tcp(reserved(&["host"], "172.18.0.2"), pod("shop", &["app=api"]), 9090);
+    let v = e.evaluate(&probe);
+    assert_eq!(
+        (v.allowed, v.reason, v.direction),
+        (true, Reason::Localhost, Some(Direction::Ingress))
+    );
+    // A remote node is not the local host.
+    let remote = tcp(
+        reserved(&["remote-node"], "172.18.0.4"),
+        pod("shop", &["app=api"]),
+        9090,
+    );
+    assert_eq!(verdict(&e, &remote), (false, Reason::DefaultDeny));
+    let deny = engine(
+        r#"
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: no-dns, namespace: shop}
+spec:
+  endpointSelector: {}
+  ingressDeny: [{toPorts: [{ports: [{port: "53", protocol: ANY}]}]}]
+"#,
+    );
+    let probe = tcp(reserved(&["host"], "172.18.0.2"), pod("shop", &["app=api"]), 53);
+    assert_eq!(verdict(&deny, &probe), (false, Reason::DeniedByRule));
+}
+
+#[test]
+fn a_peer_selected_by_namespace_labels_is_not_limited_to_the_policys_namespace() {
+    let e = engine(
+        r#"
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: from-prod, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name: data}}]
+"#,
+    );
+    let from_data = tcp(pod("data", &["app=etl"]), pod("shop", &["app=api"]), 8080);
+    assert_eq!(verdict(&e, &from_data), (true, Reason::AllowedByRule));
+    let from_shop = tcp(pod("shop", &["app=web"]), pod("shop", &["app=api"]), 8080);
+    assert_eq!(verdict(&e, &from_shop), (false, Reason::DefaultDeny));
+}
+
+#[test]
+fn the_kube_apiserver_is_also_a_remote_node() {
+    let e = engine(
+        r#"
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: to-nodes, namespace: shop}
+spec:
+  endpointSelector: {}
+  egress: [{toEntities: [remote-node]}]
+"#,
+    );
+    let f = tcp(
+        pod("shop", &["app=api"]),
+        reserved(&["kube-apiserver"], "172.18.0.3"),
+        6443,
+    );
+    assert_eq!(verdict(&e, &f), (true, Reason::AllowedByRule));
+}

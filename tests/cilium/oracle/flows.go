@@ -109,11 +109,11 @@ func (o object) uint(names ...string) (uint64, error) {
 	var n json.Number
 	dec := json.NewDecoder(bytes.NewReader(v))
 	dec.UseNumber()
-	var any interface{}
-	if err := dec.Decode(&any); err != nil {
+	var val interface{}
+	if err := dec.Decode(&val); err != nil {
 		return 0, fmt.Errorf("%s: %v", names[0], err)
 	}
-	switch x := any.(type) {
+	switch x := val.(type) {
 	case json.Number:
 		n = x
 	case string:

@@ -122,8 +122,9 @@ func parseEndpointLabels(strs []string) parsedLabels {
 	return p
 }
 
-// isPod: the endpoint is a pod Cilium manages, i.e. it has a namespace and is
-// not a reserved or world identity (a host-network pod shows reserved:host).
+// namespace returns the namespace of an endpoint that is a pod Cilium manages:
+// one with a pod-namespace label, or with a namespace and no reserved, cidr:
+// or fqdn: label (a host-network pod shows reserved:host: it is the host).
 func (p parsedLabels) namespace(ep endpoint) (string, bool) {
 	if l, ok := p.k8s[k8sConst.PodNamespaceLabel]; ok && l.Value != "" {
 		return l.Value, true
@@ -172,15 +173,18 @@ func (ids *identities) classify(ep endpoint) endpointRef {
 		}
 	}
 
-	world := p.cidr || len(p.fqdn) > 0 || (len(p.k8s) == 0 && len(p.reserved) == 0)
-	worldID := identity.ReservedIdentityWorld
-	for name, id := range worldNames {
-		if p.reserved[name] {
-			world = true
-			if id != identity.ReservedIdentityWorld {
-				worldID = id
-			}
+	// World: reserved:world (or world-ipv4/-ipv6), cidr:/fqdn: labels, or no
+	// labels at all (Hubble leaves world peers unlabelled in some versions;
+	// an unknown reserved label is treated the same).
+	world := p.cidr || len(p.fqdn) > 0 || len(p.k8s) == 0
+	worldID := identity.NumericIdentity(0)
+	for _, name := range []string{labels.IDNameWorld, labels.IDNameWorldIPv4, labels.IDNameWorldIPv6} {
+		if p.reserved[name] && worldID == 0 {
+			world, worldID = true, worldNames[name]
 		}
+	}
+	if worldID == 0 {
+		worldID = identity.ReservedIdentityWorld
 	}
 	if world {
 		addr, err := netip.ParseAddr(strings.TrimSpace(ep.IP))
@@ -226,7 +230,7 @@ func (ids *identities) allocate(ref endpointRef) identity.NumericIdentity {
 		return id
 	}
 	var id identity.NumericIdentity
-	if _, isCIDR := ref.labels[labels.IDNameWorld]; isCIDR || hasCIDRLabel(ref.labels) {
+	if hasCIDRLabel(ref.labels) {
 		id = ids.nextCIDR
 		ids.nextCIDR++
 	} else {
@@ -238,6 +242,7 @@ func (ids *identities) allocate(ref endpointRef) identity.NumericIdentity {
 	return id
 }
 
+// hasCIDRLabel: a world peer's labels (cidr: and a reserved world label).
 func hasCIDRLabel(lbls labels.Labels) bool {
 	for _, l := range lbls {
 		if l.Source == labels.LabelSourceCIDR || l.Source == labels.LabelSourceReserved {

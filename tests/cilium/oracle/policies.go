@@ -54,7 +54,21 @@ type policyLoader struct {
 	enforce     map[string]bool
 	notes       *notes
 	policies    []loadedPolicy
-	seen        map[ipcachetypes.ResourceID]string
+	seen        map[ipcachetypes.ResourceID]bool
+}
+
+func newPolicyLoader(logger *slog.Logger, clusterName string, enforce []string, n *notes) *policyLoader {
+	l := &policyLoader{
+		logger:      logger,
+		clusterName: clusterName,
+		enforce:     map[string]bool{},
+		notes:       n,
+		seen:        map[ipcachetypes.ResourceID]bool{},
+	}
+	for _, ns := range enforce {
+		l.enforce[ns] = true
+	}
+	return l
 }
 
 func (l *policyLoader) loadPath(path string) error {
@@ -229,9 +243,9 @@ func (l *policyLoader) loadObject(obj map[string]interface{}) error {
 }
 
 func (l *policyLoader) add(p loadedPolicy) error {
-	if where, dup := l.seen[p.resource]; dup {
-		l.notes.add(fmt.Sprintf("%s %s is defined more than once (%s): the last one wins, as in a cluster",
-			p.kind, qualified(p.namespace, p.name), where))
+	if l.seen[p.resource] {
+		l.notes.add(fmt.Sprintf("%s %s is defined more than once: the last one wins, as in a cluster",
+			p.kind, qualified(p.namespace, p.name)))
 		for i := range l.policies {
 			if l.policies[i].resource == p.resource {
 				l.policies[i] = p
@@ -239,7 +253,7 @@ func (l *policyLoader) add(p loadedPolicy) error {
 			}
 		}
 	}
-	l.seen[p.resource] = string(p.resource)
+	l.seen[p.resource] = true
 	l.policies = append(l.policies, p)
 	return nil
 }

@@ -25,6 +25,9 @@ const FLOWS: usize = 500;
 struct Verdict {
     verdict: String,
     direction: Option<String>,
+    /// Why a drop: `default-deny` or `denied-by-rule` (the reasons for an
+    /// allow are each tool's own classification, not Cilium's decision).
+    reason: Option<String>,
 }
 
 fn verdicts(json_lines: &str) -> BTreeMap<usize, Verdict> {
@@ -39,7 +42,17 @@ fn verdicts(json_lines: &str) -> BTreeMap<usize, Verdict> {
             let direction = (verdict == "dropped")
                 .then(|| v["direction"].as_str().map(str::to_string))
                 .flatten();
-            (flow, Verdict { verdict, direction })
+            let reason = (verdict == "dropped")
+                .then(|| v["reason"].as_str().map(str::to_string))
+                .flatten();
+            (
+                flow,
+                Verdict {
+                    verdict,
+                    direction,
+                    reason,
+                },
+            )
         })
         .collect()
 }
@@ -105,7 +118,7 @@ fn oracle_verdicts(dir: &Path, enforce: &[String]) -> BTreeMap<usize, Verdict> {
 
 #[test]
 fn tighten_decides_as_ciliums_policy_engine() {
-    let (mut compared, mut disagreements) = (0usize, Vec::new());
+    let (mut compared, mut dropped, mut disagreements) = (0usize, 0usize, Vec::new());
     for seed in 0..SCENARIOS {
         let scenario = generate::scenario(seed, FLOWS);
         let dir = tempfile::tempdir().expect("tempdir");
@@ -122,6 +135,7 @@ fn tighten_decides_as_ciliums_policy_engine() {
         let cilium = oracle_verdicts(dir.path(), &scenario.enforce);
         for (index, expected) in &cilium {
             compared += 1;
+            dropped += usize::from(expected.verdict == "dropped");
             let got = ours.get(index);
             if got != Some(expected) {
                 let flow = &scenario.flows[*index];
@@ -148,8 +162,13 @@ fn tighten_decides_as_ciliums_policy_engine() {
         disagreements.retain(|(s, _)| *s == seed);
     }
     println!(
-        "differential: {agreed} of {compared} verdicts agree ({:.3}%) over {SCENARIOS} scenarios",
+        "differential: {agreed} of {compared} verdicts agree ({:.3}%) over {SCENARIOS} scenarios; Cilium dropped {dropped}",
         100.0 * agreed as f64 / compared.max(1) as f64
+    );
+    // Both outcomes must be well represented, or agreement says little.
+    assert!(
+        dropped > compared / 10 && dropped < compared * 9 / 10,
+        "{dropped} of {compared} dropped"
     );
     assert!(
         compared >= SCENARIOS as usize * FLOWS * 9 / 10,

@@ -242,12 +242,14 @@ impl Stream {
             let config = tls.config().map_err(Ended::Impossible)?;
             endpoint = endpoint
                 .tls_config(config)
-                .map_err(|e| Ended::Impossible(format!("TLS for {address}: {}", describe(&e))))?;
+                .map_err(|e| Ended::Impossible(format!("TLS for {address}: {}", crate::errors::with_causes(&e))))?;
         }
-        let channel = endpoint
-            .connect()
-            .await
-            .map_err(|e| Ended::Failed(format!("cannot connect to {address}: {}", describe(&e))))?;
+        let channel = endpoint.connect().await.map_err(|e| {
+            Ended::Failed(format!(
+                "cannot connect to {address}: {}",
+                crate::errors::with_causes(&e)
+            ))
+        })?;
         Ok(Connection {
             channel,
             label,
@@ -279,7 +281,7 @@ impl Stream {
                 ..GetFlowsRequest::default()
             };
             if let Err(e) = grpc.ready().await {
-                return Ended::Failed(format!("{}: {}", connection.label, describe(&e)));
+                return Ended::Failed(format!("{}: {}", connection.label, crate::errors::with_causes(&e)));
             }
             let path = PathAndQuery::from_static("/observer.Observer/GetFlows");
             let mut flows = match grpc
@@ -447,21 +449,6 @@ fn timestamp(t: Timestamp) -> prost_types::Timestamp {
         seconds: t.as_second(),
         nanos: t.subsec_nanosecond(),
     }
-}
-
-/// An error with its causes: tonic's own message is often just "transport error".
-fn describe(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-        source = source.and_then(std::error::Error::source);
-    }
-    text
 }
 
 fn describe_status(peer: &str, status: &tonic::Status) -> String {

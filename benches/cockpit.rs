@@ -92,11 +92,18 @@ fn benches(c: &mut Criterion) {
     let settings = Settings::default().for_context("demo");
     let traffic = tighten::flows::Traffic::default();
     let preview = tighten::policy::preview::Preview::default();
+    let prometheus = tighten::app::state::PromState::default();
+    let inputs = tighten::app::rows::RowInputs {
+        traffic: &traffic,
+        preview: &preview,
+        settings: &settings,
+        now: now(),
+        backups_writable: &Some(Ok(())),
+        prometheus: &prometheus,
+        stream_lost: 0,
+    };
     c.bench_function("rows/derive_1000_namespaces", |b| {
-        b.iter(|| {
-            tighten::app::rows::derive_rows(black_box(&large), &traffic, &preview, &settings, now(), &Some(Ok(())))
-                .len()
-        })
+        b.iter(|| tighten::app::rows::derive_rows(black_box(&large), &inputs).len())
     });
 }
 

@@ -124,6 +124,11 @@ pub struct CockpitArgs {
     #[arg(short = 'n', long, value_name = "NAME")]
     pub namespace: Option<String>,
 
+    /// Prometheus for the gate's evidence (drops, lost events, map pressure), for every
+    /// context; else the context's `prometheus` in config.toml.
+    #[arg(long, value_name = "URL", env = "TIGHTEN_PROMETHEUS")]
+    pub prometheus: Option<String>,
+
     #[command(flatten)]
     pub hubble: HubbleArgs,
 }

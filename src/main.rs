@@ -147,6 +147,7 @@ async fn run(cli: cli::CockpitArgs, paths: Paths) -> color_eyre::Result<()> {
         kubeconfig: cli.kubeconfig.clone(),
         readonly: cli.readonly,
         hubble,
+        prometheus: cli.prometheus.clone(),
     };
     // Connection and configuration problems are the operator's to fix: say so
     // plainly before the terminal is taken over.

@@ -388,3 +388,74 @@ fn w_cycles_the_drops_window_and_the_counts_follow() {
     cockpit.key("w");
     assert_eq!(cockpit.state.detail.window, Window::OneMinute);
 }
+
+#[test]
+fn the_gate_asks_prometheus_about_the_selected_namespace_and_shows_its_queries() {
+    use std::time::Duration;
+    use tighten::app::state::PromSetup;
+    use tighten::app::{Effect, Msg, update};
+    use tighten::prometheus::{PromEvidence, Queries};
+    let mut cockpit = Cockpit::new();
+    cockpit.state.prometheus.setup = PromSetup::Url("http://127.0.0.1:9".into());
+    // The first key already asks about the namespace selected at start.
+    let effects = cockpit.type_command("ns databases");
+    let asked = effects.iter().rev().find_map(|e| match e {
+        Effect::FetchPrometheus { namespace, window, url } => Some((namespace.clone(), *window, url.clone())),
+        _ => None,
+    });
+    // Over the namespace's soak window (prod: a day by default).
+    assert_eq!(
+        asked,
+        Some((
+            "databases".into(),
+            Duration::from_secs(24 * 3600),
+            "http://127.0.0.1:9".into()
+        ))
+    );
+    // Asked once: no second request while the first is on its way.
+    assert!(
+        !cockpit
+            .key("4")
+            .iter()
+            .any(|e| matches!(e, Effect::FetchPrometheus { .. }))
+    );
+
+    let window = Duration::from_secs(24 * 3600);
+    let evidence = PromEvidence {
+        window,
+        queries: Queries::new("databases", window),
+        namespace_labels: Ok(Some(true)),
+        drops_into: Ok(Default::default()),
+        drops_from: Ok(Default::default()),
+        policy_verdicts: Ok(Default::default()),
+        cluster_drops: Ok(Default::default()),
+        lost_events: Ok(Some(12.0)),
+        map_pressure: Ok(Some(("policy_00123".into(), 0.42))),
+    };
+    update(
+        &mut cockpit.state,
+        Msg::PrometheusFetched {
+            namespace: "databases".into(),
+            at: common::now(),
+            evidence: Box::new(evidence),
+        },
+    );
+    let row = cockpit.state.rows.iter().find(|r| r.name == "databases").expect("row");
+    let telemetry = row
+        .gate
+        .items
+        .iter()
+        .find(|i| i.name == "Telemetry healthy")
+        .expect("item");
+    assert!(
+        telemetry.evidence.starts_with("Hubble lost 12 events in 24h"),
+        "{telemetry:?}"
+    );
+    assert!(cockpit.render().contains("Q shows the queries"));
+    cockpit.key("Q");
+    let screen = cockpit.render();
+    assert!(
+        screen.contains(r#"increase(hubble_drop_total{destination_namespace="databases"}[86400s])"#),
+        "{screen}"
+    );
+}

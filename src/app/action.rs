@@ -77,6 +77,7 @@ actions! {
     CycleVerdict = "cycle-verdict", false, "Flows: cycle the verdict filter (all, dropped, forwarded, audit)";
     TogglePause = "toggle-pause", false, "Flows: pause or resume the live tail";
     CycleWindow = "cycle-window", false, "Drops: cycle the window counted over (1m, 5m, 1h)";
+    ToggleQueries = "toggle-queries", false, "Gate: show or hide the Prometheus queries behind the evidence";
     Observe = "observe", true, "Start observing the namespace (also ends a carve-out)";
     ApplyBaseline = "apply-baseline", true, "Apply the golden baseline allows";
     StageDefaultDeny = "stage-default-deny", true, "Stage the default-deny (Audit: present, not enforced)";

@@ -30,4 +30,11 @@ pub enum Effect {
     SwitchContext { context: String },
     /// Ask the flow stream for these namespaces' flows only (or all again).
     ScopeFlows(FlowScope),
+    /// Ask Prometheus about a namespace over the gate window →
+    /// `Msg::PrometheusFetched`.
+    FetchPrometheus {
+        url: String,
+        namespace: String,
+        window: std::time::Duration,
+    },
 }

@@ -53,6 +53,12 @@ pub enum Msg {
         context: String,
         error: String,
     },
+    /// Prometheus answered about a namespace (each part may have failed).
+    PrometheusFetched {
+        namespace: String,
+        at: Timestamp,
+        evidence: Box<crate::prometheus::PromEvidence>,
+    },
 }
 
 /// What a new context brings: who we are there, its configuration and history.

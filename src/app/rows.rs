@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use jiff::Timestamp;
 use regex::Regex;
 
+use super::state::PromState;
 use crate::cluster::{ClusterSnapshot, NamespaceIndex, PolicyObject};
 use crate::config::ResolvedSettings;
 use crate::flows::Traffic;
@@ -86,15 +87,29 @@ impl NamespaceRow {
     }
 }
 
+/// What rows are derived from besides the cluster.
+pub struct RowInputs<'a> {
+    pub traffic: &'a Traffic,
+    pub preview: &'a Preview,
+    pub settings: &'a ResolvedSettings,
+    pub now: Timestamp,
+    pub backups_writable: &'a Option<Result<(), String>>,
+    pub prometheus: &'a PromState,
+    /// Events the Hubble stream reported lost.
+    pub stream_lost: u64,
+}
+
 /// Derives every row from the cluster, the traffic and the clock.
-pub fn derive_rows(
-    snapshot: &ClusterSnapshot,
-    traffic: &Traffic,
-    preview: &Preview,
-    settings: &ResolvedSettings,
-    now: Timestamp,
-    backups_writable: &Option<Result<(), String>>,
-) -> Vec<NamespaceRow> {
+pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<NamespaceRow> {
+    let RowInputs {
+        traffic,
+        preview,
+        settings,
+        now,
+        backups_writable,
+        prometheus,
+        stream_lost,
+    } = *inputs;
     let minute = minute_of(now);
     let index = NamespaceIndex::new(snapshot);
     snapshot
@@ -121,6 +136,8 @@ pub fn derive_rows(
                 unlabelled_pods: unlabelled,
                 backups_writable: backups_writable.clone(),
                 would_drop: preview.window(&ns.name, now, gate::EVIDENCE_MINUTES),
+                prometheus: prometheus.gate(&ns.name),
+                stream_lost,
             });
             NamespaceRow {
                 name: ns.name.clone(),

@@ -11,8 +11,10 @@ use crate::cluster::{AuditRecord, ClusterIdentity, ClusterSnapshot, ConnectionSt
 use crate::config::{Diagnostic, Keymap, ResolvedSettings, Theme};
 use crate::flows::window::Window;
 use crate::flows::{FlowScope, FlowStreamState, SharedFlowList, StreamHealth, Traffic, Verdict};
+use crate::gate::PromGate;
 use crate::policy::Templates;
 use crate::policy::preview::Preview;
+use crate::prometheus::PromEvidence;
 use crate::rollout::RolloutPlan;
 
 use super::modal::Modal;
@@ -156,8 +158,61 @@ pub struct DetailView {
     pub verdicts: VerdictFilter,
     /// The window the Drops tab counts over.
     pub window: Window,
+    /// The Gate tab lists the Prometheus queries behind its evidence.
+    pub show_queries: bool,
     /// A frozen copy of the tail while paused.
     pub paused: Option<SharedFlowList>,
+}
+
+/// Where the gate's Prometheus is, and what it said per namespace.
+#[derive(Debug, Default)]
+pub struct PromState {
+    pub setup: PromSetup,
+    pub records: HashMap<String, PromRecord>,
+    /// Namespaces whose evidence is being fetched.
+    pub pending: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum PromSetup {
+    #[default]
+    NotConfigured,
+    /// A configured URL that cannot be used, and why.
+    Invalid(String),
+    Url(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct PromRecord {
+    pub fetched: Timestamp,
+    pub evidence: PromEvidence,
+}
+
+impl PromSetup {
+    /// A configured URL, checked once.
+    pub fn from_setting(url: Option<&str>) -> PromSetup {
+        match url {
+            None => PromSetup::NotConfigured,
+            Some(url) => match crate::prometheus::Prometheus::new(url) {
+                Ok(_) => PromSetup::Url(url.to_string()),
+                Err(why) => PromSetup::Invalid(why),
+            },
+        }
+    }
+}
+
+impl PromState {
+    /// The gate's view of one namespace's evidence.
+    pub fn gate(&self, namespace: &str) -> PromGate<'_> {
+        match &self.setup {
+            PromSetup::NotConfigured => PromGate::NotConfigured,
+            PromSetup::Invalid(why) => PromGate::Invalid(why),
+            PromSetup::Url(url) => match self.records.get(namespace) {
+                Some(record) => PromGate::Fetched(&record.evidence),
+                None => PromGate::Pending(url),
+            },
+        }
+    }
 }
 
 /// Everything the cockpit knows.
@@ -168,6 +223,7 @@ pub struct State {
     pub connection: ConnectionState,
     pub flow_stream: FlowStreamState,
     pub flow_health: StreamHealth,
+    pub prometheus: PromState,
     /// The flows the stream was last asked for.
     pub flow_scope: FlowScope,
     pub snapshot: Arc<ClusterSnapshot>,
@@ -206,6 +262,7 @@ pub struct State {
 
 impl State {
     pub fn new(config: AppConfig, identity: ClusterIdentity, diagnostics: Vec<Diagnostic>, now: Timestamp) -> State {
+        let prometheus = PromSetup::from_setting(config.settings.prometheus.as_deref());
         State {
             contexts: vec![identity.context.clone()],
             config,
@@ -213,6 +270,10 @@ impl State {
             connection: ConnectionState::Connecting,
             flow_stream: FlowStreamState::Connecting,
             flow_health: StreamHealth::default(),
+            prometheus: PromState {
+                setup: prometheus,
+                ..PromState::default()
+            },
             flow_scope: FlowScope::All,
             snapshot: Arc::new(ClusterSnapshot::default()),
             rows: Vec::new(),
@@ -229,6 +290,7 @@ impl State {
                 cursor: 0,
                 verdicts: VerdictFilter::All,
                 window: Window::default(),
+                show_queries: false,
                 paused: None,
             },
             traffic: Traffic::default(),

@@ -79,6 +79,8 @@ pub struct ContextSettings {
     /// `[contexts."<name>".baseline]` replaces the whole top-level `[baseline]`:
     /// fields it leaves out take the built-in defaults, not the top level's.
     pub baseline: Option<BaselineSettings>,
+    /// Prometheus for this context's gate (`http://…`).
+    pub prometheus: Option<String>,
 }
 
 /// The label key whose value fills the `${monitoring_app}` template placeholder.
@@ -118,6 +120,8 @@ pub struct ResolvedSettings {
     /// `None`: only the templates shipped in the binary.
     pub templates_dir: Option<PathBuf>,
     pub baseline: BaselineSettings,
+    /// The context's Prometheus, from `[contexts.NAME] prometheus`.
+    pub prometheus: Option<String>,
 }
 
 impl Default for BaselineSettings {
@@ -222,6 +226,7 @@ impl Settings {
             baseline: ctx
                 .and_then(|c| c.baseline.clone())
                 .unwrap_or_else(|| self.baseline.clone()),
+            prometheus: ctx.and_then(|c| c.prometheus.clone()),
         }
     }
 
@@ -308,7 +313,14 @@ fn parse_contexts(
     base_dir: &Path,
     contexts: &mut BTreeMap<String, ContextSettings>,
 ) {
-    const KNOWN: &[&str] = &["theme", "keymap", "protected_namespaces", "templates_dir", "baseline"];
+    const KNOWN: &[&str] = &[
+        "theme",
+        "keymap",
+        "protected_namespaces",
+        "templates_dir",
+        "baseline",
+        "prometheus",
+    ];
     let Some(table) = w.table(value, "[contexts]") else {
         return;
     };
@@ -322,6 +334,7 @@ fn parse_contexts(
             match key.get_ref().as_ref() {
                 "theme" => ctx.theme = w.string(value, "theme").map(str::to_string),
                 "keymap" => ctx.keymap = w.string(value, "keymap").map(str::to_string),
+                "prometheus" => ctx.prometheus = w.string(value, "prometheus").map(str::to_string),
                 "protected_namespaces" => {
                     ctx.protected_namespaces = w.string_list(value, "protected_namespaces");
                 }

@@ -11,6 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::cluster::PolicyObject;
 use crate::flows::NamespaceTraffic;
 use crate::flows::window::minute_of;
+use crate::prometheus::PromEvidence;
 use crate::rollout::{BaselineComponent, NamespaceStatus, Phase, PolicyRole, RolloutAction};
 
 /// Minutes of flow history the gate reads.
@@ -117,7 +118,26 @@ pub struct GateInput<'a> {
     /// The would-drop preview over the evidence window: (would drop, judged);
     /// `None` when the namespace is not in Audit.
     pub would_drop: Option<(u64, u64)>,
+    /// What Prometheus says about the namespace.
+    pub prometheus: PromGate<'a>,
+    /// Events the Hubble stream reported lost since the cockpit connected.
+    pub stream_lost: u64,
 }
+
+/// The Prometheus evidence as far as it has come.
+#[derive(Debug, Clone, Copy)]
+pub enum PromGate<'a> {
+    NotConfigured,
+    /// A configured URL that cannot be used, and why.
+    Invalid(&'a str),
+    /// Asked, no answer yet.
+    Pending(&'a str),
+    Fetched(&'a PromEvidence),
+}
+
+/// A BPF map this full is close to refusing entries (policy, conntrack): a
+/// guardrail before enforcing adds more.
+pub const MAP_PRESSURE_LIMIT: f64 = 0.9;
 
 /// Builds the checklist for the namespace's next step.
 pub fn evaluate(input: &GateInput<'_>) -> Gate {
@@ -190,6 +210,7 @@ pub fn evaluate(input: &GateInput<'_>) -> Gate {
             items.push(dns_item(input.policies));
             items.push(valid_item(input.policies));
             items.push(evidence);
+            items.extend(prometheus_items(input));
             items.push(drift_item(status));
         }
         Phase::Enforced => {
@@ -208,6 +229,7 @@ pub fn evaluate(input: &GateInput<'_>) -> Gate {
             });
             items.push(drops_item(input));
             items.push(forwarded_item(input));
+            items.extend(prometheus_items(input));
             items.push(drift_item(status));
         }
         Phase::CarvedOut => {}
@@ -251,6 +273,86 @@ fn info(name: &'static str, evidence: impl Into<String>) -> GateItem {
         check: Check::Info,
         evidence: evidence.into(),
     }
+}
+
+/// Telemetry health, the map-pressure guardrail and the namespace's drops over
+/// the gate window, from Prometheus. Without Prometheus the gate says so and
+/// rests on the flows alone; a Prometheus that cannot answer is no evidence.
+fn prometheus_items(input: &GateInput<'_>) -> Vec<GateItem> {
+    let evidence = match input.prometheus {
+        PromGate::NotConfigured => {
+            return vec![info(
+                "Prometheus",
+                "not configured (--prometheus URL): the gate rests on Hubble flows",
+            )];
+        }
+        PromGate::Invalid(why) => return vec![fail("Prometheus", why)],
+        PromGate::Pending(url) => {
+            return vec![GateItem {
+                name: "Prometheus",
+                check: Check::Waiting,
+                evidence: format!("asking {url}"),
+            }];
+        }
+        PromGate::Fetched(evidence) => evidence,
+    };
+    let window = human(evidence.window);
+    let telemetry = match &evidence.lost_events {
+        Err(e) => fail("Telemetry healthy", e.to_string()),
+        Ok(Some(lost)) if *lost >= 0.5 => fail(
+            "Telemetry healthy",
+            format!("Hubble lost {lost:.0} events in {window}: flows may be missing from the evidence"),
+        ),
+        Ok(_) if input.stream_lost > 0 => fail(
+            "Telemetry healthy",
+            format!("the flow stream reported {} lost events", input.stream_lost),
+        ),
+        Ok(None) => info(
+            "Telemetry healthy",
+            "no hubble_lost_events_total series (Hubble metrics off?); the flow stream lost none",
+        ),
+        Ok(Some(_)) => pass("Telemetry healthy", format!("Hubble lost no events in {window}")),
+    };
+    let pressure = match &evidence.map_pressure {
+        Err(e) => fail("BPF map pressure", e.to_string()),
+        Ok(None) => info("BPF map pressure", "no cilium_bpf_map_pressure series"),
+        Ok(Some((map, p))) if *p >= MAP_PRESSURE_LIMIT => fail(
+            "BPF map pressure",
+            format!(
+                "{map} is {:.0}% full (limit {:.0}%)",
+                p * 100.0,
+                MAP_PRESSURE_LIMIT * 100.0
+            ),
+        ),
+        Ok(Some((map, p))) => pass("BPF map pressure", format!("fullest: {map} at {:.0}%", p * 100.0)),
+    };
+    let drops = match (evidence.namespace_caveat(), &evidence.drops_into, &evidence.drops_from) {
+        (_, Err(e), _) | (_, _, Err(e)) => fail("Policy drops (Prometheus)", e.to_string()),
+        (Some(caveat), _, _) => info("Policy drops (Prometheus)", caveat),
+        (None, Ok(into), Ok(from)) => {
+            let policy = |m: &std::collections::BTreeMap<String, f64>| -> f64 {
+                m.iter()
+                    .filter(|(reason, _)| {
+                        crate::flows::DropReason::from_name(reason).is_some_and(crate::flows::DropReason::is_policy)
+                    })
+                    .map(|(_, n)| n)
+                    .sum()
+            };
+            let (into, from) = (policy(into), policy(from));
+            if into + from < 0.5 {
+                pass(
+                    "Policy drops (Prometheus)",
+                    format!("none in {window} (hubble_drop_total)"),
+                )
+            } else {
+                fail(
+                    "Policy drops (Prometheus)",
+                    format!("{into:.0} into and {from:.0} from the namespace in {window} (hubble_drop_total)"),
+                )
+            }
+        }
+    };
+    vec![telemetry, pressure, drops]
 }
 
 fn evidence(input: &GateInput<'_>) -> GateItem {

@@ -56,6 +56,8 @@ fn gate(snapshot: &ClusterSnapshot, namespace: &str, traffic: Option<&Traffic>, 
         backups_writable: Some(Ok(())),
         // The preview found nothing to drop in 5 judged flows.
         would_drop: (status.phase == crate::rollout::Phase::Audit).then_some((0, 5)),
+        prometheus: PromGate::NotConfigured,
+        stream_lost: 0,
     })
 }
 
@@ -165,6 +167,8 @@ fn carved_out_and_unwritable_backups() {
         unlabelled_pods: 1,
         backups_writable: Some(Err("read-only file system".into())),
         would_drop: None,
+        prometheus: PromGate::NotConfigured,
+        stream_lost: 0,
     });
     assert_eq!(check(&gate, "Rollback ready"), Check::Fail);
     assert_eq!(check(&gate, "Standard labels"), Check::Fail);
@@ -189,6 +193,8 @@ fn the_would_drop_preview_gates_enforcement() {
             unlabelled_pods: 0,
             backups_writable: Some(Ok(())),
             would_drop,
+            prometheus: PromGate::NotConfigured,
+            stream_lost: 0,
         })
     };
     assert_eq!(check(&with(Some((0, 40))), "Would-drop preview"), Check::Pass);
@@ -200,4 +206,137 @@ fn the_would_drop_preview_gates_enforcement() {
         Check::Fail,
         "no evidence is not a pass"
     );
+}
+
+/// Prometheus evidence with everything healthy unless changed by `edit`.
+fn prom(edit: impl FnOnce(&mut crate::prometheus::PromEvidence)) -> crate::prometheus::PromEvidence {
+    use std::collections::BTreeMap;
+    let window = Duration::from_secs(24 * 3600);
+    let mut evidence = crate::prometheus::PromEvidence {
+        window,
+        queries: crate::prometheus::Queries::new("databases", window),
+        namespace_labels: Ok(Some(true)),
+        drops_into: Ok(BTreeMap::new()),
+        drops_from: Ok(BTreeMap::new()),
+        policy_verdicts: Ok(BTreeMap::new()),
+        cluster_drops: Ok(BTreeMap::new()),
+        lost_events: Ok(Some(0.0)),
+        map_pressure: Ok(Some(("policy_00123".into(), 0.42))),
+    };
+    edit(&mut evidence);
+    evidence
+}
+
+#[test]
+fn prometheus_evidence_gates_enforcement_at_its_boundaries() {
+    let snapshot = demo();
+    let ns = snapshot.namespace("databases").expect("ns");
+    let status = status_for(&snapshot, ns);
+    let policies: Vec<_> = snapshot.namespaced_policies("databases").collect();
+    let flows = traffic("databases", Verdict::Forwarded);
+    let with = |prometheus: PromGate<'_>, stream_lost: u64| {
+        evaluate(&GateInput {
+            status: &status,
+            policies: &policies,
+            traffic: flows.namespace("databases"),
+            now: now(),
+            soak: HOUR,
+            pods: 2,
+            unlabelled_pods: 0,
+            backups_writable: Some(Ok(())),
+            would_drop: Some((0, 40)),
+            prometheus,
+            stream_lost,
+        })
+    };
+    // Not configured: said, and not a blocker.
+    assert_eq!(check(&with(PromGate::NotConfigured, 0), "Prometheus"), Check::Info);
+    assert_eq!(
+        check(&with(PromGate::Pending("http://p:9090"), 0), "Prometheus"),
+        Check::Waiting
+    );
+    assert_eq!(
+        check(&with(PromGate::Invalid("--prometheus x: bad"), 0), "Prometheus"),
+        Check::Fail
+    );
+
+    let healthy = prom(|_| {});
+    let gate = with(PromGate::Fetched(&healthy), 0);
+    for name in ["Telemetry healthy", "BPF map pressure", "Policy drops (Prometheus)"] {
+        assert_eq!(check(&gate, name), Check::Pass, "{name}: {gate:?}");
+    }
+    // Lost events, from Prometheus or from the stream itself.
+    let lost = prom(|e| e.lost_events = Ok(Some(3.0)));
+    assert_eq!(
+        check(&with(PromGate::Fetched(&lost), 0), "Telemetry healthy"),
+        Check::Fail
+    );
+    assert_eq!(
+        check(&with(PromGate::Fetched(&healthy), 2), "Telemetry healthy"),
+        Check::Fail
+    );
+    // The pressure limit: just below passes, at it fails.
+    let below = prom(|e| e.map_pressure = Ok(Some(("ct4_global".into(), MAP_PRESSURE_LIMIT - 0.001))));
+    let at = prom(|e| e.map_pressure = Ok(Some(("ct4_global".into(), MAP_PRESSURE_LIMIT))));
+    assert_eq!(
+        check(&with(PromGate::Fetched(&below), 0), "BPF map pressure"),
+        Check::Pass
+    );
+    let full = with(PromGate::Fetched(&at), 0);
+    assert_eq!(check(&full, "BPF map pressure"), Check::Fail);
+    assert!(
+        full.items
+            .iter()
+            .any(|i| i.evidence.starts_with("ct4_global is 90% full"))
+    );
+    // Policy drops count; a datapath drop does not.
+    let policy = prom(|e| e.drops_into = Ok([("POLICY_DENIED".to_string(), 4.0)].into()));
+    let datapath = prom(|e| e.drops_into = Ok([("STALE_OR_UNROUTABLE_IP".to_string(), 4.0)].into()));
+    assert_eq!(
+        check(&with(PromGate::Fetched(&policy), 0), "Policy drops (Prometheus)"),
+        Check::Fail
+    );
+    assert_eq!(
+        check(&with(PromGate::Fetched(&datapath), 0), "Policy drops (Prometheus)"),
+        Check::Pass
+    );
+    // Without namespace labels the drops cannot be attributed: said, not blocking.
+    let unlabelled = prom(|e| e.namespace_labels = Ok(Some(false)));
+    assert_eq!(
+        check(&with(PromGate::Fetched(&unlabelled), 0), "Policy drops (Prometheus)"),
+        Check::Info
+    );
+    // An unreachable Prometheus is no evidence.
+    let down = prom(|e| {
+        e.lost_events = Err(crate::prometheus::PromError::Unreachable {
+            url: "http://p:9090".into(),
+            message: "connection refused".into(),
+        })
+    });
+    let gate = with(PromGate::Fetched(&down), 0);
+    assert_eq!(check(&gate, "Telemetry healthy"), Check::Fail);
+    assert!(gate.items.iter().any(|i| i.evidence.contains("http://p:9090")));
+}
+
+#[test]
+fn no_lost_events_series_is_not_a_clean_bill_of_health() {
+    let snapshot = demo();
+    let ns = snapshot.namespace("databases").expect("ns");
+    let status = status_for(&snapshot, ns);
+    let policies: Vec<_> = snapshot.namespaced_policies("databases").collect();
+    let absent = prom(|e| e.lost_events = Ok(None));
+    let gate = evaluate(&GateInput {
+        status: &status,
+        policies: &policies,
+        traffic: None,
+        now: now(),
+        soak: HOUR,
+        pods: 2,
+        unlabelled_pods: 0,
+        backups_writable: Some(Ok(())),
+        would_drop: Some((0, 40)),
+        prometheus: PromGate::Fetched(&absent),
+        stream_lost: 0,
+    });
+    assert_eq!(check(&gate, "Telemetry healthy"), Check::Info);
 }

@@ -105,12 +105,12 @@ impl Prometheus {
             .await
             .map_err(|e| PromError::Unreachable {
                 url: self.base.clone(),
-                message: crate::errors::with_causes(&e),
+                message: reason(&e),
             })?;
         let status = response.status();
         let body = response.text().await.map_err(|e| PromError::Unreachable {
             url: self.base.clone(),
-            message: crate::errors::with_causes(&e),
+            message: reason(&e),
         })?;
         let malformed = |message: String| PromError::Malformed {
             url: self.base.clone(),
@@ -167,6 +167,19 @@ impl Prometheus {
             .filter(|k| k != "__name__")
             .collect())
     }
+}
+
+/// The part of a request error an operator acts on: reqwest's own message
+/// repeats the URL, the innermost cause says what happened.
+fn reason(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        return format!("no answer within {} s", TIMEOUT.as_secs());
+    }
+    let mut innermost: &dyn std::error::Error = error;
+    while let Some(cause) = innermost.source() {
+        innermost = cause;
+    }
+    innermost.to_string()
 }
 
 #[cfg(test)]

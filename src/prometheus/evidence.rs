@@ -81,6 +81,8 @@ impl Queries {
 /// failing query degrades one line of the gate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PromEvidence {
+    /// The window the increases cover.
+    pub window: Duration,
     pub queries: Queries,
     /// Whether `hubble_drop_total` carries namespace labels (`None`: the
     /// metric is not there at all).
@@ -90,7 +92,8 @@ pub struct PromEvidence {
     pub policy_verdicts: Result<BTreeMap<String, f64>, PromError>,
     /// By "reason/direction".
     pub cluster_drops: Result<BTreeMap<String, f64>, PromError>,
-    pub lost_events: Result<f64, PromError>,
+    /// `None`: no `hubble_lost_events_total` series at all.
+    pub lost_events: Result<Option<f64>, PromError>,
     /// The fullest map and its pressure (0..1).
     pub map_pressure: Result<Option<(String, f64)>, PromError>,
 }
@@ -131,13 +134,15 @@ impl PromEvidence {
                 }
                 out
             }),
-            lost_events: lost.map(|s| s.iter().map(|x| x.value).sum()),
+            // An empty answer means the metric is not there, not that nothing was lost.
+            lost_events: lost.map(|s| (!s.is_empty()).then(|| s.iter().map(|x| x.value).sum())),
             map_pressure: pressure.map(|s| {
                 s.iter()
                     .max_by(|a, b| a.value.total_cmp(&b.value))
                     .map(|x| (x.label("map_name").to_string(), x.value))
             }),
             queries,
+            window,
         }
     }
 

@@ -28,6 +28,9 @@ pub struct Backends {
     pub kubeconfig: Option<PathBuf>,
     pub readonly: bool,
     pub hubble: HubbleSettings,
+    /// `--prometheus`: the gate's Prometheus for every context (else the
+    /// context's `prometheus` setting).
+    pub prometheus: Option<String>,
 }
 
 /// How to reach Hubble.
@@ -166,7 +169,10 @@ impl Backends {
         backup_dir: PathBuf,
     ) -> Result<(AppConfig, Vec<config::Diagnostic>), ConfigError> {
         let mut loaded = config::load(&self.sources, context)?;
-        let settings = loaded.settings.for_context(context);
+        let mut settings = loaded.settings.for_context(context);
+        if let Some(url) = &self.prometheus {
+            settings.prometheus = Some(url.clone());
+        }
         // User templates replace the shipped ones file by file; a broken one is a
         // diagnostic and the shipped template stays.
         let templates = Templates::load(settings.templates_dir.as_deref(), &mut loaded.diagnostics);

@@ -37,6 +37,26 @@ impl EffectRunner {
             Effect::ScopeFlows(scope) => {
                 self.flow_scope.send_replace(scope);
             }
+            Effect::FetchPrometheus { url, namespace, window } => {
+                tokio::spawn(async move {
+                    let evidence = match crate::prometheus::Prometheus::new(&url) {
+                        Ok(client) => crate::prometheus::PromEvidence::fetch(&client, &namespace, window).await,
+                        // The URL was checked when the context was set up.
+                        Err(why) => {
+                            tracing::warn!(%why, "prometheus");
+                            return;
+                        }
+                    };
+                    let at = jiff::Timestamp::now();
+                    let _ = tx
+                        .send(Msg::PrometheusFetched {
+                            namespace,
+                            at,
+                            evidence: Box::new(evidence),
+                        })
+                        .await;
+                });
+            }
             Effect::DryRun { id, plan } => {
                 let mutator = self.mutator.clone();
                 tokio::spawn(async move {

@@ -194,7 +194,7 @@ async fn the_gate_reads_drops_verdicts_lost_events_and_map_pressure() {
     );
     let cluster = evidence.cluster_drops.clone().expect("cluster drops");
     assert!((cluster["Policy denied/INGRESS"] / cluster["Stale or unroutable IP/EGRESS"] - 10.0).abs() < 1e-9);
-    assert!(evidence.lost_events.clone().expect("lost") > 0.0);
+    assert!(evidence.lost_events.clone().expect("lost").is_some_and(|n| n > 0.0));
     assert_eq!(evidence.map_pressure, Ok(Some(("policy_00123".to_string(), 0.42))));
 
     // Another namespace: no drops of its own, and that is an empty answer, not an error.

@@ -89,6 +89,10 @@ fn on_normal_action(state: &mut State, action: Action) -> Vec<Effect> {
             state.detail.cursor = 0;
             view::select_tab(state, Tab::Flows);
         }
+        Action::ToggleQueries => {
+            state.detail.show_queries = !state.detail.show_queries;
+            view::select_tab(state, Tab::Gate);
+        }
         Action::CycleWindow => {
             state.detail.window = state.detail.window.next();
             view::select_tab(state, Tab::Drops);

@@ -27,7 +27,37 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     let mut effects = handle(state, msg);
     effects.extend(check_access(state));
     effects.extend(scope_flows(state));
+    effects.extend(ask_prometheus(state));
     effects
+}
+
+/// How old Prometheus evidence may be before it is asked for again.
+const PROMETHEUS_REFRESH: SignedDuration = SignedDuration::from_secs(30);
+
+/// Asks Prometheus about the selected namespace, over its gate window, when
+/// the evidence is missing or stale and no answer is on its way.
+fn ask_prometheus(state: &mut State) -> Option<Effect> {
+    let crate::app::state::PromSetup::Url(url) = &state.prometheus.setup else {
+        return None;
+    };
+    let namespace = state.table.selected.clone()?;
+    let fresh = state
+        .prometheus
+        .records
+        .get(&namespace)
+        .is_some_and(|r| state.now.duration_since(r.fetched) < PROMETHEUS_REFRESH);
+    if fresh || state.prometheus.pending.contains(&namespace) {
+        return None;
+    }
+    let tier = state
+        .rows
+        .iter()
+        .find(|r| r.name == namespace)
+        .and_then(|r| r.tier.clone());
+    let window = state.config.settings.soak.for_tier(tier.as_deref());
+    let url = url.clone();
+    state.prometheus.pending.push(namespace.clone());
+    Some(Effect::FetchPrometheus { url, namespace, window })
 }
 
 /// A filtered view this short asks Hubble for its namespaces' flows only.
@@ -157,6 +187,22 @@ fn handle(state: &mut State, msg: Msg) -> Vec<Effect> {
             };
             notify(state, NoticeLevel::Info, format!("switched to context {name}"));
             vec![Effect::CheckBackupDir]
+        }
+        Msg::PrometheusFetched {
+            namespace,
+            at,
+            evidence,
+        } => {
+            state.prometheus.pending.retain(|n| *n != namespace);
+            state.prometheus.records.insert(
+                namespace,
+                crate::app::state::PromRecord {
+                    fetched: at,
+                    evidence: *evidence,
+                },
+            );
+            view::refresh_rows(state);
+            Vec::new()
         }
         Msg::ContextFailed { context, error } => {
             state.switching_to = None;

@@ -6,14 +6,16 @@ use crate::gate::Check;
 
 /// Re-derives the rows and the visible order.
 pub(super) fn refresh_rows(state: &mut State) {
-    state.rows = rows::derive_rows(
-        &state.snapshot,
-        &state.traffic,
-        &state.preview,
-        &state.config.settings,
-        state.now,
-        &state.backups_writable,
-    );
+    let inputs = rows::RowInputs {
+        traffic: &state.traffic,
+        preview: &state.preview,
+        settings: &state.config.settings,
+        now: state.now,
+        backups_writable: &state.backups_writable,
+        prometheus: &state.prometheus,
+        stream_lost: state.flow_health.lost,
+    };
+    state.rows = rows::derive_rows(&state.snapshot, &inputs);
     refresh_visible(state);
     if let Some(namespace) = state.open_on.take()
         && !focus_namespace(state, &namespace)

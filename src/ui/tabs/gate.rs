@@ -38,8 +38,54 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
     let (verdict, role) = super::super::table::gate_cell(&gate.summary());
     let title = format!(" {} · {verdict} ", gate.title);
     let block = section(title, style(state, ThemeRole::Border), style(state, role));
-    let paragraph = Paragraph::new(checklist(state, gate))
+    let mut lines = checklist(state, gate);
+    lines.extend(queries(state, &row.name));
+    let paragraph = Paragraph::new(lines)
         .block(block)
         .scroll((state.detail.cursor as u16, 0));
     frame.render_widget(paragraph, area);
+}
+
+/// The PromQL behind the evidence, to paste into Grafana (`Q`), or the hint
+/// that it can be shown.
+fn queries(state: &State, namespace: &str) -> Vec<Line<'static>> {
+    let muted = style(state, ThemeRole::Muted);
+    let crate::app::state::PromSetup::Url(url) = &state.prometheus.setup else {
+        return Vec::new();
+    };
+    let Some(record) = state.prometheus.records.get(namespace) else {
+        return Vec::new();
+    };
+    let age = state.now.duration_since(record.fetched).unsigned_abs();
+    let asked = if age.as_secs() < 60 {
+        format!("{}s", age.as_secs())
+    } else {
+        crate::gate::human(age)
+    };
+    if !state.detail.show_queries {
+        return vec![
+            Line::default(),
+            Line::styled(
+                format!(" Prometheus {url}, asked {asked} ago · Q shows the queries"),
+                muted,
+            ),
+        ];
+    }
+    let mut lines = vec![
+        Line::default(),
+        Line::styled(
+            format!(
+                " Prometheus {url}, asked {asked} ago, over {}:",
+                crate::gate::human(record.evidence.window)
+            ),
+            style(state, ThemeRole::Header),
+        ),
+    ];
+    for (name, query) in record.evidence.queries.all() {
+        lines.push(Line::from(vec![
+            Span::styled(format!("   {name:<26}"), muted),
+            Span::styled(query.to_string(), style(state, ThemeRole::Text)),
+        ]));
+    }
+    lines
 }

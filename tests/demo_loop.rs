@@ -33,8 +33,27 @@ async fn open_dialog(cockpit: &mut Cockpit, key: &str) {
     assert_eq!(cockpit.demo.snapshot().namespaces, before.namespaces);
 }
 
+/// Gives the reason a gate that is not go requires, if it does: refused while
+/// too short, accepted with enter once long enough.
+fn override_gate(cockpit: &mut Cockpit) -> bool {
+    let needs = matches!(cockpit.top_modal(), Some(Modal::Confirm(d)) if d.override_reason.is_some());
+    if needs {
+        cockpit.type_text("drill");
+        assert!(cockpit.key("enter").is_empty());
+        assert!(
+            matches!(cockpit.top_modal(), Some(Modal::Confirm(d)) if d.override_reason.as_ref().is_some_and(|r| !r.accepted)),
+            "a five-letter reason is not enough"
+        );
+        cockpit.type_text(" with soak waived");
+        cockpit.key("enter");
+        assert!(matches!(cockpit.top_modal(), Some(Modal::Confirm(d)) if d.blocked().is_none() || d.typed.is_some()));
+    }
+    needs
+}
+
 /// Moves focus to the confirm button and activates it.
 async fn confirm(cockpit: &mut Cockpit) {
+    override_gate(cockpit);
     assert!(cockpit.key("tab").is_empty());
     let effects = cockpit.key("enter");
     assert!(matches!(effects.as_slice(), [Effect::Execute { .. }]), "{effects:?}");
@@ -57,7 +76,14 @@ async fn baseline_stage_enforce_partial_rollback_restore() {
     assert_eq!(cockpit.phase("network"), Phase::Audit);
 
     open_dialog(&mut cockpit, "E").await;
+    // Just staged: the soak has not passed, so enforcing overrides the gate,
+    // and the reason is on the record.
+    assert!(matches!(cockpit.top_modal(), Some(Modal::Confirm(d)) if d.override_reason.is_some()));
     confirm(&mut cockpit).await;
+    let record = cockpit.state.audit.last().expect("an audit record");
+    let reason = record.reason.as_deref().unwrap_or_default();
+    assert!(reason.starts_with("gate override (Soak window"), "{reason}");
+    assert!(reason.ends_with("drill with soak waived"), "{reason}");
     assert_eq!(cockpit.phase("network"), Phase::Enforced);
     assert!(
         cockpit

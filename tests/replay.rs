@@ -37,6 +37,18 @@ async fn collect(client: &mut ObserverClient<Channel>, request: GetFlowsRequest)
     flows
 }
 
+/// Waits until the server says it has seen `count` flows.
+async fn played(client: &mut ObserverClient<Channel>, count: u64) {
+    for _ in 0..200 {
+        let status = client.server_status(ServerStatusRequest {}).await.expect("status");
+        if status.into_inner().seen_flows >= count {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the server never played {count} flows");
+}
+
 fn sample() -> Vec<tighten::flows::Flow> {
     file::read(std::path::Path::new(SAMPLE)).expect("fixture").flows
 }
@@ -45,6 +57,7 @@ fn sample() -> Vec<tighten::flows::Flow> {
 async fn history_honours_filters_number_and_status() {
     // A very high speed: the whole recording has happened at once.
     let (mut client, _) = serve(Replay::new(sample(), 1e9, false)).await;
+    played(&mut client, 10).await;
     let all = collect(&mut client, GetFlowsRequest::default()).await;
     assert_eq!(all.len(), 10);
     let expected: Vec<_> = {
@@ -229,6 +242,9 @@ async fn tighten_replay_serves_a_recording_to_any_client() {
     let mut client = ObserverClient::connect(format!("http://{address}"))
         .await
         .expect("connects");
+    // The recording plays in microseconds at this speed, but on the server's
+    // own task: wait until it has been played before asking for history.
+    played(&mut client, 10).await;
     let flows = collect(&mut client, GetFlowsRequest::default()).await;
     assert_eq!(flows.len(), 10);
     drop(child);

@@ -32,6 +32,26 @@ pub struct ConfirmDialog {
     pub scroll: u16,
     /// The review text, computed once from the plan, dry run and gate.
     pub review: Vec<ReviewLine>,
+    /// Set when the gate for this step is not go: the operator must say why
+    /// they proceed, and that goes into the audit record.
+    pub override_reason: Option<OverrideReason>,
+}
+
+/// A typed reason for going past a gate that is not go.
+#[derive(Debug, Clone, Default)]
+pub struct OverrideReason {
+    pub input: TextInput,
+    /// `enter` accepted it; typing moves on to the namespace name, if any.
+    pub accepted: bool,
+}
+
+/// The shortest reason accepted: enough for "incident 4711, CAB approved".
+pub const OVERRIDE_MIN_CHARS: usize = 10;
+
+impl OverrideReason {
+    pub fn long_enough(&self) -> bool {
+        self.input.text().trim().chars().count() >= OVERRIDE_MIN_CHARS
+    }
 }
 
 impl ConfirmDialog {
@@ -41,6 +61,13 @@ impl ConfirmDialog {
             Err(err) => return Some(format!("the dry run failed: {err}")),
             Ok(report) if !report.accepted() => return Some("the server refused the dry run".into()),
             Ok(_) => {}
+        }
+        if let Some(reason) = &self.override_reason
+            && !reason.accepted
+        {
+            return Some(format!(
+                "type why you override the gate ({OVERRIDE_MIN_CHARS}+ characters), then enter"
+            ));
         }
         match &self.typed {
             Some(input) if input.text() != self.plan.namespace => {

@@ -130,8 +130,10 @@ fn confirm(frame: &mut Frame, area: Rect, state: &State, dialog: &ConfirmDialog)
     frame.render_widget(block, rect);
 
     let typed_height = if dialog.typed.is_some() { 2 } else { 0 };
-    let [body, typed_area, buttons_area] = Layout::vertical([
+    let override_height = if dialog.override_reason.is_some() { 2 } else { 0 };
+    let [body, override_area, typed_area, buttons_area] = Layout::vertical([
         Constraint::Min(3),
+        Constraint::Length(override_height),
         Constraint::Length(typed_height),
         Constraint::Length(2),
     ])
@@ -162,6 +164,32 @@ fn confirm(frame: &mut Frame, area: Rect, state: &State, dialog: &ConfirmDialog)
             .scroll((dialog.scroll.min(max_scroll), 0)),
         body,
     );
+
+    if let Some(reason) = &dialog.override_reason {
+        let [prompt, field] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(override_area);
+        let text = if reason.accepted {
+            "Gate overridden, for the audit record:".to_string()
+        } else {
+            format!(
+                "The gate is not go. Type why you proceed (at least {} characters), then enter:",
+                crate::app::modal::OVERRIDE_MIN_CHARS
+            )
+        };
+        frame.render_widget(Line::styled(text, style(state, ThemeRole::Danger)), prompt);
+        let role = if reason.accepted {
+            ThemeRole::Ok
+        } else {
+            ThemeRole::Input
+        };
+        let mut spans = vec![
+            Span::styled("> ", style(state, ThemeRole::HintKey)),
+            Span::styled(reason.input.text().to_string(), style(state, role)),
+        ];
+        if !reason.accepted {
+            spans.push(Span::styled("█", style(state, ThemeRole::Input)));
+        }
+        frame.render_widget(Line::from(spans), field);
+    }
 
     if let (Some(typed), Some(reason)) = (&dialog.typed, dialog.typed_reason) {
         let matches = typed.text() == plan.namespace;

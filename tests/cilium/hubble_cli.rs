@@ -90,11 +90,29 @@ fn recording() -> Vec<Flow> {
     file::read(Path::new(INCIDENT)).expect("fixture").flows
 }
 
-/// Everything the replay holds, played at once.
+/// Everything the replay holds, played at once: waits until the server says
+/// it has seen every flow of the file.
 fn served(file: &Path) -> Replay {
     let replay = Replay::start(file, &["--speed", "1000000000"]);
-    // The whole recording is in the ring within moments.
-    std::thread::sleep(Duration::from_millis(300));
+    let count = file::read(file).expect("recording").flows.len() as u64;
+    let address = format!("http://{}", replay.address);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        use tighten::hubble::proto::observer::ServerStatusRequest;
+        use tighten::hubble::proto::observer::observer_client::ObserverClient;
+        let mut client = ObserverClient::connect(address).await.expect("connects");
+        for _ in 0..200 {
+            let status = client.server_status(ServerStatusRequest {}).await.expect("status");
+            if status.into_inner().seen_flows >= count {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the replay never played its {count} flows");
+    });
     replay
 }
 

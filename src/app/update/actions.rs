@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use crate::app::action::Action;
 use crate::app::effect::Effect;
-use crate::app::modal::{Button, ConfirmDialog, Modal, PromptPurpose};
+use crate::app::modal::{Button, ConfirmDialog, Modal, OverrideReason, PromptPurpose};
 use crate::app::state::{NoticeLevel, State};
 use crate::app::text_input::TextInput;
 use crate::cluster::{AuditOutcome, AuditRecord, DryRunReport, PolicyObject};
+use crate::gate::{Check, GateSummary};
 use crate::policy::TemplateVars;
 use crate::rollout::RolloutAction;
 use crate::rollout::plan::{self, PlanInput, Request};
@@ -234,6 +235,11 @@ pub(super) fn on_dry_run(state: &mut State, id: u64, result: Result<DryRunReport
     };
     let gate = row.map(|r| r.gate.clone()).filter(|g| g.step == Some(plan.action));
     let review = crate::app::review::review(&plan, &result, gate.as_ref());
+    // Going past a gate that is not go takes a reason, on the record.
+    let override_reason = gate
+        .as_ref()
+        .filter(|g| !matches!(g.summary(), GateSummary::Go | GateSummary::Done))
+        .map(|_| OverrideReason::default());
     state.modals[position] = Modal::Confirm(Box::new(ConfirmDialog {
         review,
         id,
@@ -244,6 +250,7 @@ pub(super) fn on_dry_run(state: &mut State, id: u64, result: Result<DryRunReport
         typed: typed_reason.map(|_| TextInput::default()),
         typed_reason,
         scroll: 0,
+        override_reason,
     }));
     Vec::new()
 }
@@ -261,9 +268,22 @@ pub(super) fn on_confirm_submit(state: &mut State) -> Vec<Effect> {
         notify(state, NoticeLevel::Warning, why);
         return Vec::new();
     }
-    let Some(Modal::Confirm(dialog)) = state.modals.pop() else {
+    let Some(Modal::Confirm(mut dialog)) = state.modals.pop() else {
         return Vec::new();
     };
+    if let (Some(reason), Some(gate)) = (&dialog.override_reason, &dialog.gate) {
+        let open: Vec<&str> = gate
+            .items
+            .iter()
+            .filter(|i| matches!(i.check, Check::Fail | Check::Waiting))
+            .map(|i| i.name)
+            .collect();
+        let text = format!("gate override ({}): {}", open.join(", "), reason.input.text().trim());
+        dialog.plan.reason = Some(match dialog.plan.reason.take() {
+            Some(own) => format!("{own}; {text}"),
+            None => text,
+        });
+    }
     let id = dialog.id;
     let title = format!("{} — {}: applying…", dialog.plan.action.title(), dialog.plan.namespace);
     // The diff part of the review is what the audit record keeps.

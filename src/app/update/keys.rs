@@ -230,6 +230,30 @@ fn on_modal_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
             }
         },
         Modal::Confirm(dialog) => {
+            // The override reason comes first: printable keys are its text, and
+            // enter accepts it once it is long enough.
+            if let Some(reason) = dialog.override_reason.as_mut()
+                && !reason.accepted
+            {
+                match key.code {
+                    KeyCode::Enter if reason.long_enough() => {
+                        reason.accepted = true;
+                        return Vec::new();
+                    }
+                    // With a reason begun, enter must not fall through to the
+                    // buttons (focus is on Cancel); with none, it is the button's.
+                    KeyCode::Enter if !reason.input.text().is_empty() => {
+                        let hint = format!(
+                            "a reason of at least {} characters, please",
+                            crate::app::modal::OVERRIDE_MIN_CHARS
+                        );
+                        notify(state, NoticeLevel::Warning, hint);
+                        return Vec::new();
+                    }
+                    KeyCode::Char(_) | KeyCode::Backspace if reason.input.edit(&key) => return Vec::new(),
+                    _ => {}
+                }
+            }
             // While a name must be typed, printable keys are text, never bindings:
             // a namespace name may contain any letter the keymap uses.
             if let Some(typed) = dialog.typed.as_mut()

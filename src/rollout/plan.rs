@@ -124,6 +124,17 @@ pub struct RolloutPlan {
 }
 
 impl RolloutPlan {
+    /// Moves the time annotations (intent-at, staged-at, enforced-at) to `now`:
+    /// a plan is built when its dialog opens, but what happened, happened
+    /// when it was confirmed.
+    pub fn restamp(&mut self, now: Timestamp) {
+        for key in [labels::INTENT_AT, labels::STAGED_AT, labels::ENFORCED_AT] {
+            if let Some(value) = self.annotations.set.get_mut(key) {
+                *value = annotation_time(now);
+            }
+        }
+    }
+
     pub fn deletes(&self) -> impl Iterator<Item = &PolicyObject> {
         self.changes.iter().filter_map(|c| match c {
             Change::Delete(o) => Some(o),

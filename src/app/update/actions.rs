@@ -284,6 +284,7 @@ pub(super) fn on_confirm_submit(state: &mut State) -> Vec<Effect> {
             None => text,
         });
     }
+    dialog.plan.restamp(state.now);
     let id = dialog.id;
     let title = format!("{} — {}: applying…", dialog.plan.action.title(), dialog.plan.namespace);
     // The diff part of the review is what the audit record keeps.

@@ -327,3 +327,22 @@ fn an_old_cilium_or_missing_crds_refuse_what_they_cannot_do() {
     // Annotations alone need no CRD.
     assert!(plan_for(&bare, "legacy-batch", Request::Simple(RolloutAction::Observe)).is_ok());
 }
+
+#[test]
+fn confirming_later_moves_the_time_annotations_to_the_confirmation() {
+    let snapshot = demo();
+    let mut plan = plan_for(&snapshot, "databases", Request::Simple(RolloutAction::Enforce)).expect("plannable");
+    let opened = plan.annotations.set.get(labels::INTENT_AT).cloned();
+    assert_eq!(opened.as_deref(), Some("2026-11-23T12:00:00Z"));
+    let confirmed = now() + jiff::SignedDuration::from_secs(95);
+    plan.restamp(confirmed);
+    for key in [labels::INTENT_AT, labels::ENFORCED_AT] {
+        assert_eq!(
+            plan.annotations.set.get(key).map(String::as_str),
+            Some("2026-11-23T12:01:35Z"),
+            "{key}"
+        );
+    }
+    // Only the time annotations move; nothing is added.
+    assert!(!plan.annotations.set.contains_key(labels::STAGED_AT));
+}

@@ -160,6 +160,7 @@ async fn a_million_flows_keep_the_frames_coming_and_are_all_accounted_for() {
         flows: Arc::new(source),
         backup_dir: cockpit.dir.path().join("backups"),
         services: Vec::new(),
+        prometheus: None,
     };
     let settings = SessionSettings {
         readonly: false,

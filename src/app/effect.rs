@@ -33,7 +33,6 @@ pub enum Effect {
     /// Ask Prometheus about a namespace over the gate window →
     /// `Msg::PrometheusFetched`.
     FetchPrometheus {
-        url: String,
         namespace: String,
         window: std::time::Duration,
     },

@@ -193,8 +193,8 @@ impl PromSetup {
     pub fn from_setting(url: Option<&str>) -> PromSetup {
         match url {
             None => PromSetup::NotConfigured,
-            Some(url) => match crate::prometheus::Prometheus::new(url) {
-                Ok(_) => PromSetup::Url(url.to_string()),
+            Some(url) => match crate::prometheus::client::check_url(url) {
+                Ok(()) => PromSetup::Url(url.to_string()),
                 Err(why) => PromSetup::Invalid(why),
             },
         }

@@ -72,10 +72,7 @@ impl Prometheus {
     /// `url` is the server's base (`http://prometheus:9090`, or an API
     /// server's service-proxy path).
     pub fn new(url: &str) -> Result<Prometheus, String> {
-        let parsed = reqwest::Url::parse(url).map_err(|e| format!("--prometheus {url}: {e}"))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(format!("--prometheus {url}: want an http or https URL"));
-        }
+        check_url(url)?;
         let http = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .build()
@@ -167,6 +164,15 @@ impl Prometheus {
             .filter(|k| k != "__name__")
             .collect())
     }
+}
+
+/// Whether `url` can name a Prometheus (http or https); the error says why not.
+pub fn check_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("--prometheus {url}: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!("--prometheus {url}: want an http or https URL"));
+    }
+    Ok(())
 }
 
 /// The part of a request error an operator acts on: reqwest's own message

@@ -59,6 +59,9 @@ pub struct Backend {
     pub backup_dir: PathBuf,
     /// Servers the backend runs for itself (the demo's Hubble).
     pub services: Vec<AbortHandle>,
+    /// The gate's Prometheus, built once from the context's URL (a URL that
+    /// cannot be used is the state's to report).
+    pub prometheus: Option<crate::prometheus::Prometheus>,
 }
 
 impl Backends {
@@ -138,6 +141,11 @@ impl Backends {
         let (config, diagnostics) = self
             .app_config(context, backup_dir.clone())
             .map_err(|e| e.to_string())?;
+        let prometheus = config
+            .settings
+            .prometheus
+            .as_deref()
+            .and_then(|url| crate::prometheus::Prometheus::new(url).ok());
         // The demo starts afresh each run, so its old records would describe
         // another world; live contexts show their history.
         let audit = if identity.demo {
@@ -151,6 +159,7 @@ impl Backends {
                 flows,
                 backup_dir,
                 services,
+                prometheus,
             },
             ContextSwitch {
                 identity,

@@ -23,6 +23,8 @@ pub struct EffectRunner {
     pub tx: mpsc::Sender<Msg>,
     /// The flows the Hubble stream asks for.
     pub flow_scope: watch::Sender<FlowScope>,
+    /// The context's Prometheus, when it names one.
+    pub prometheus: Option<crate::prometheus::Prometheus>,
     pub backup_dir: PathBuf,
     pub themes_dir: Option<PathBuf>,
     /// How to reach other contexts, and where to hand over a new one; `None`
@@ -37,16 +39,14 @@ impl EffectRunner {
             Effect::ScopeFlows(scope) => {
                 self.flow_scope.send_replace(scope);
             }
-            Effect::FetchPrometheus { url, namespace, window } => {
+            Effect::FetchPrometheus { namespace, window } => {
+                // The state asks only when the context names a usable URL,
+                // from which the session built this client.
+                let Some(client) = self.prometheus.clone() else {
+                    return;
+                };
                 tokio::spawn(async move {
-                    let evidence = match crate::prometheus::Prometheus::new(&url) {
-                        Ok(client) => crate::prometheus::PromEvidence::fetch(&client, &namespace, window).await,
-                        // The URL was checked when the context was set up.
-                        Err(why) => {
-                            tracing::warn!(%why, "prometheus");
-                            return;
-                        }
-                    };
+                    let evidence = crate::prometheus::PromEvidence::fetch(&client, &namespace, window).await;
                     let at = jiff::Timestamp::now();
                     let _ = tx
                         .send(Msg::PrometheusFetched {

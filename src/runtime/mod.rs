@@ -70,6 +70,7 @@ impl Session {
             mutator,
             tx,
             flow_scope: scope,
+            prometheus: backend.prometheus,
             backup_dir: backend.backup_dir,
             themes_dir: settings.themes_dir.clone(),
             switching: settings.backends.clone().map(|b| (b, handover)),

@@ -89,6 +89,7 @@ impl Cockpit {
             mutator,
             tx,
             flow_scope: tokio::sync::watch::channel(tighten::flows::FlowScope::All).0,
+            prometheus: None,
             backup_dir,
             themes_dir: None,
             switching: None,

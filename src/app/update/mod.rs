@@ -37,9 +37,9 @@ const PROMETHEUS_REFRESH: SignedDuration = SignedDuration::from_secs(30);
 /// Asks Prometheus about the selected namespace, over its gate window, when
 /// the evidence is missing or stale and no answer is on its way.
 fn ask_prometheus(state: &mut State) -> Option<Effect> {
-    let crate::app::state::PromSetup::Url(url) = &state.prometheus.setup else {
+    if !matches!(state.prometheus.setup, crate::app::state::PromSetup::Url(_)) {
         return None;
-    };
+    }
     let namespace = state.table.selected.clone()?;
     let fresh = state
         .prometheus
@@ -55,9 +55,8 @@ fn ask_prometheus(state: &mut State) -> Option<Effect> {
         .find(|r| r.name == namespace)
         .and_then(|r| r.tier.clone());
     let window = state.config.settings.soak.for_tier(tier.as_deref());
-    let url = url.clone();
     state.prometheus.pending.push(namespace.clone());
-    Some(Effect::FetchPrometheus { url, namespace, window })
+    Some(Effect::FetchPrometheus { namespace, window })
 }
 
 /// A filtered view this short asks Hubble for its namespaces' flows only.

@@ -406,11 +406,10 @@ fn endpoint(wire: Option<Object<WireEndpoint>>, ip: String) -> Endpoint {
 impl WirePolicy {
     /// `namespace/name`, or `name` for cluster-wide policies; `None` without a name.
     fn qualified_name(self) -> Option<String> {
-        let name = self.name.filter(|n| !n.is_empty())?;
-        Some(match self.namespace {
-            Some(ns) if !ns.is_empty() => format!("{ns}/{name}"),
-            _ => name,
-        })
+        super::flow::qualified_policy(
+            self.namespace.as_deref().unwrap_or_default(),
+            self.name.as_deref().unwrap_or_default(),
+        )
     }
 }
 

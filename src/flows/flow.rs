@@ -274,10 +274,41 @@ pub struct Flow {
     pub node: String,
     /// DNS names of the destination, when Cilium's DNS proxy saw them.
     pub destination_names: Vec<String>,
-    /// Policies that denied the flow, when Hubble reports them.
+    /// Policies that denied the flow, when Hubble reports them, as
+    /// [`qualified_policy`] names them.
     pub denied_by: Vec<String>,
     /// ICMP type and code, for ICMP flows.
     pub icmp: Option<Icmp>,
+}
+
+impl Flow {
+    /// Hubble reports the policies that denied a flow on the side that
+    /// decided: `egress_denied_by` for egress, `ingress_denied_by` otherwise.
+    pub fn denied_on_egress(&self) -> bool {
+        self.direction == Direction::Egress
+    }
+}
+
+/// A denying policy as flows name it: `namespace/name`, or `name` for a
+/// cluster-wide policy; `None` without a name.
+pub fn qualified_policy(namespace: &str, name: &str) -> Option<String> {
+    if name.is_empty() {
+        return None;
+    }
+    Some(if namespace.is_empty() {
+        name.to_string()
+    } else {
+        format!("{namespace}/{name}")
+    })
+}
+
+/// The other way: namespace (empty for cluster-wide), name and the kind the
+/// name implies.
+pub fn policy_parts(qualified: &str) -> (&str, &str, &'static str) {
+    match qualified.split_once('/') {
+        Some((namespace, name)) => (namespace, name, "CiliumNetworkPolicy"),
+        None => ("", qualified, "CiliumClusterwideNetworkPolicy"),
+    }
 }
 
 /// The ICMP part of a flow.

@@ -9,7 +9,10 @@ pub mod window;
 use tokio::sync::{mpsc, watch};
 
 pub use aggregate::{DropPeer, NamespaceTraffic, Side, Traffic};
-pub use flow::{Direction, DropReason, Endpoint, Flow, Icmp, Protocol, SharedFlow, SharedFlowList, Verdict};
+pub use flow::{
+    Direction, DropReason, Endpoint, Flow, Icmp, Protocol, SharedFlow, SharedFlowList, Verdict, policy_parts,
+    qualified_policy,
+};
 
 /// Health of the flow stream, shown in the status bar.
 #[derive(Debug, Clone, PartialEq, Eq)]

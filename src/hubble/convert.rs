@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 
-use crate::flows::{Direction, DropReason, Endpoint, Flow, Icmp, Protocol, Verdict};
+use crate::flows::{Direction, DropReason, Endpoint, Flow, Icmp, Protocol, Verdict, policy_parts, qualified_policy};
 
 use super::proto::flow as wire;
 
@@ -104,12 +104,12 @@ pub fn to_wire(flow: &Flow) -> wire::Flow {
         drop_reason_desc: reason as i32,
         is_reply: Some(flow.is_reply),
         uuid: String::new(),
-        egress_denied_by: if flow.direction == Direction::Egress {
+        egress_denied_by: if flow.denied_on_egress() {
             policies(&flow.denied_by)
         } else {
             Vec::new()
         },
-        ingress_denied_by: if flow.direction == Direction::Egress {
+        ingress_denied_by: if flow.denied_on_egress() {
             Vec::new()
         } else {
             policies(&flow.denied_by)
@@ -122,15 +122,11 @@ fn policies(names: &[String]) -> Vec<wire::Policy> {
     names
         .iter()
         .map(|qualified| {
-            let (namespace, name) = qualified.split_once('/').unwrap_or(("", qualified));
+            let (namespace, name, kind) = policy_parts(qualified);
             wire::Policy {
                 name: name.to_string(),
                 namespace: namespace.to_string(),
-                kind: if namespace.is_empty() {
-                    "CiliumClusterwideNetworkPolicy".into()
-                } else {
-                    "CiliumNetworkPolicy".into()
-                },
+                kind: kind.to_string(),
                 ..wire::Policy::default()
             }
         })
@@ -138,14 +134,7 @@ fn policies(names: &[String]) -> Vec<wire::Policy> {
 }
 
 fn qualified(policy: &wire::Policy) -> Option<String> {
-    if policy.name.is_empty() {
-        return None;
-    }
-    Some(if policy.namespace.is_empty() {
-        policy.name.clone()
-    } else {
-        format!("{}/{}", policy.namespace, policy.name)
-    })
+    qualified_policy(&policy.namespace, &policy.name)
 }
 
 /// A flow as the cockpit uses it; `None` without a time.

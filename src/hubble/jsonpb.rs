@@ -6,7 +6,7 @@
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
-use crate::flows::{Direction, Endpoint, Flow, Protocol};
+use crate::flows::{Direction, Endpoint, Flow, Protocol, policy_parts};
 
 /// One response line (without the newline).
 pub fn line(flow: &Flow) -> String {
@@ -74,7 +74,7 @@ fn flow_object(flow: &Flow) -> Map<String, Value> {
     }
     f.insert("is_reply".into(), Value::Bool(flow.is_reply));
     if !flow.denied_by.is_empty() {
-        let field = if flow.direction == Direction::Egress {
+        let field = if flow.denied_on_egress() {
             "egress_denied_by"
         } else {
             "ingress_denied_by"
@@ -137,10 +137,12 @@ fn endpoint(e: &Endpoint) -> Map<String, Value> {
 
 /// `namespace/name`, or a cluster-wide `name`.
 fn policy(qualified: &str) -> Value {
-    match qualified.split_once('/') {
-        Some((namespace, name)) => json!({ "name": name, "namespace": namespace, "kind": "CiliumNetworkPolicy" }),
-        None => json!({ "name": qualified, "kind": "CiliumClusterwideNetworkPolicy" }),
-    }
+    let (namespace, name, kind) = policy_parts(qualified);
+    let mut m = Map::new();
+    put_str(&mut m, "name", name);
+    put_str(&mut m, "namespace", namespace);
+    put_str(&mut m, "kind", kind);
+    Value::Object(m)
 }
 
 fn put_str(map: &mut Map<String, Value>, key: &str, value: &str) {

@@ -12,6 +12,11 @@ use tighten::hubble::replay::Replay;
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
+#[path = "common/replay_process.rs"]
+mod replay_process;
+
+use replay_process::{ReplayProcess, played};
+
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/flows/sample.jsonpb");
 
 /// Starts a replay server on a free loopback port; returns a connected client.
@@ -37,16 +42,39 @@ async fn collect(client: &mut ObserverClient<Channel>, request: GetFlowsRequest)
     flows
 }
 
-/// Waits until the server says it has seen `count` flows.
-async fn played(client: &mut ObserverClient<Channel>, count: u64) {
-    for _ in 0..200 {
-        let status = client.server_status(ServerStatusRequest {}).await.expect("status");
-        if status.into_inner().seen_flows >= count {
-            return;
+/// `count` copies of the sample's first flow, 200 ms apart.
+fn spaced(count: i64) -> Vec<tighten::flows::Flow> {
+    let base = sample()[0].clone();
+    (0..count)
+        .map(|i| tighten::flows::Flow {
+            time: base.time + SignedDuration::from_millis(200 * i),
+            ..base.clone()
+        })
+        .collect()
+}
+
+/// The first `count` flows of a following stream, each within five seconds.
+async fn follow(client: &mut ObserverClient<Channel>, count: usize) -> Vec<tighten::flows::Flow> {
+    let mut stream = client
+        .get_flows(GetFlowsRequest {
+            follow: true,
+            ..GetFlowsRequest::default()
+        })
+        .await
+        .expect("get_flows")
+        .into_inner();
+    let mut got = Vec::new();
+    while got.len() < count {
+        let item = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .expect("in time")
+            .expect("open")
+            .expect("ok");
+        if let Some(get_flows_response::ResponseTypes::Flow(f)) = item.response_types {
+            got.push(from_wire(&f).expect("time"));
         }
-        tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("the server never played {count} flows");
+    got
 }
 
 fn sample() -> Vec<tighten::flows::Flow> {
@@ -56,8 +84,8 @@ fn sample() -> Vec<tighten::flows::Flow> {
 #[tokio::test]
 async fn history_honours_filters_number_and_status() {
     // A very high speed: the whole recording has happened at once.
-    let (mut client, _) = serve(Replay::new(sample(), 1e9, false)).await;
-    played(&mut client, 10).await;
+    let (mut client, address) = serve(Replay::new(sample(), 1e9, false)).await;
+    played(&address, 10).await;
     let all = collect(&mut client, GetFlowsRequest::default()).await;
     assert_eq!(all.len(), 10);
     let expected: Vec<_> = {
@@ -132,34 +160,10 @@ async fn history_honours_filters_number_and_status() {
 #[tokio::test]
 async fn follow_streams_the_recording_at_its_pace() {
     // Five flows 200 ms apart, played at real speed.
-    let base = sample()[0].clone();
-    let flows: Vec<_> = (0..5)
-        .map(|i| tighten::flows::Flow {
-            time: base.time + SignedDuration::from_millis(200 * i),
-            ..base.clone()
-        })
-        .collect();
+    let flows = spaced(5);
     let (mut client, _) = serve(Replay::new(flows.clone(), 1.0, false)).await;
     let started = std::time::Instant::now();
-    let mut stream = client
-        .get_flows(GetFlowsRequest {
-            follow: true,
-            ..GetFlowsRequest::default()
-        })
-        .await
-        .expect("get_flows")
-        .into_inner();
-    let mut got = Vec::new();
-    while got.len() < 5 {
-        let item = tokio::time::timeout(Duration::from_secs(5), stream.next())
-            .await
-            .expect("in time")
-            .expect("open")
-            .expect("ok");
-        if let Some(get_flows_response::ResponseTypes::Flow(f)) = item.response_types {
-            got.push(from_wire(&f).expect("time"));
-        }
-    }
+    let got = follow(&mut client, 5).await;
     assert_eq!(got, flows);
     // The last flow is 800 ms into the recording: it cannot arrive sooner.
     assert!(
@@ -205,49 +209,30 @@ async fn health_says_the_observer_is_serving() {
     );
 }
 
-/// Stops the replay process by PID when dropped, even if the test fails.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn tighten_replay_serves_a_recording_to_any_client() {
-    use std::io::BufRead;
-    let mut child = Child(
-        std::process::Command::new(env!("CARGO_BIN_EXE_tighten"))
-            .args(["replay", SAMPLE, "--listen", "127.0.0.1:0", "--speed", "1000000"])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("starts"),
-    );
-    let stdout = child.0.stdout.take().expect("stdout");
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        std::io::BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    let replay = tokio::task::spawn_blocking(|| {
+        ReplayProcess::start(
+            std::path::Path::new(SAMPLE),
+            &["--listen", "127.0.0.1:0", "--speed", "1000000"],
+        )
     })
     .await
-    .expect("joined")
-    .expect("first line");
-    assert!(line.starts_with("serving 10 flows"), "{line}");
-    let address = line
-        .split(" on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .expect("address");
-    let mut client = ObserverClient::connect(format!("http://{address}"))
+    .expect("started");
+    assert!(
+        replay.first_line.starts_with("serving 10 flows"),
+        "{}",
+        replay.first_line
+    );
+    let mut client = ObserverClient::connect(format!("http://{}", replay.address))
         .await
         .expect("connects");
     // The recording plays in microseconds at this speed, but on the server's
     // own task: wait until it has been played before asking for history.
-    played(&mut client, 10).await;
+    played(&replay.address, 10).await;
     let flows = collect(&mut client, GetFlowsRequest::default()).await;
     assert_eq!(flows.len(), 10);
-    drop(child);
+    drop(replay);
 
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_tighten"))
         .args(["replay", "/nonexistent.jsonpb", "--listen", "127.0.0.1:0"])
@@ -294,34 +279,9 @@ fn the_shipped_incident_recording_shows_the_enforcement() {
 #[tokio::test]
 async fn rebased_flows_carry_the_time_they_are_played() {
     // Five flows 200 ms apart, recorded long ago, played at twice the speed.
-    let base = sample()[0].clone();
-    let flows: Vec<_> = (0..5)
-        .map(|i| tighten::flows::Flow {
-            time: base.time + SignedDuration::from_millis(200 * i),
-            ..base.clone()
-        })
-        .collect();
     let started = jiff::Timestamp::now();
-    let (mut client, _) = serve(Replay::new(flows, 2.0, false).with_played_times()).await;
-    let mut stream = client
-        .get_flows(GetFlowsRequest {
-            follow: true,
-            ..GetFlowsRequest::default()
-        })
-        .await
-        .expect("get_flows")
-        .into_inner();
-    let mut times = Vec::new();
-    while times.len() < 5 {
-        let item = tokio::time::timeout(Duration::from_secs(5), stream.next())
-            .await
-            .expect("in time")
-            .expect("open")
-            .expect("ok");
-        if let Some(get_flows_response::ResponseTypes::Flow(f)) = item.response_types {
-            times.push(from_wire(&f).expect("time").time);
-        }
-    }
+    let (mut client, _) = serve(Replay::new(spaced(5), 2.0, false).with_played_times()).await;
+    let times: Vec<jiff::Timestamp> = follow(&mut client, 5).await.into_iter().map(|f| f.time).collect();
     // Now, not in the recording's past, and 100 ms apart (200 ms at speed 2).
     assert!(times[0] >= started - SignedDuration::from_millis(50), "{times:?}");
     assert!(times[4] <= jiff::Timestamp::now());

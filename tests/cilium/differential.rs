@@ -14,6 +14,7 @@ use tighten::commands::Output;
 use tighten::commands::simulate::{SimulateOptions, run};
 
 use super::generate::{self, CLUSTER, Scenario};
+use super::replay_process::write_recording;
 use super::tools;
 
 /// Scenarios per run and flows per scenario: tens of thousands of verdicts.
@@ -64,12 +65,7 @@ fn write(dir: &Path, scenario: &Scenario) {
         .map(|p| format!("---\n{}", serde_yaml::to_string(p).expect("yaml")))
         .collect();
     std::fs::write(dir.join("policies.yaml"), yaml).expect("policies written");
-    let flows: String = scenario
-        .flows
-        .iter()
-        .map(|f| tighten::hubble::jsonpb::line(f) + "\n")
-        .collect();
-    std::fs::write(dir.join("flows.jsonpb"), flows).expect("flows written");
+    write_recording(&dir.join("flows.jsonpb"), &scenario.flows);
 }
 
 fn tighten_verdicts(dir: &Path, enforce: &[String]) -> BTreeMap<usize, Verdict> {

@@ -3,13 +3,14 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use tighten::flows::{Flow, Verdict, file};
 
+use super::replay_process::{ReplayProcess, played, write_recording};
 use super::tools;
 
 /// The shipped incident recording (written by tighten's recorder).
@@ -19,43 +20,6 @@ const INCIDENT: &str = concat!(
 );
 /// A recording made by Hubble itself, with fields tighten's .proto leaves out.
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/flows/sample.jsonpb");
-
-/// `tighten replay` in its own process, stopped by PID when dropped.
-struct Replay {
-    child: Child,
-    address: String,
-}
-
-impl Replay {
-    fn start(file: &Path, extra: &[&str]) -> Replay {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tighten"))
-            .arg("replay")
-            .arg(file)
-            .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("tighten replay starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("first line");
-        let address = line
-            .split(" on ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Replay { child, address }
-    }
-}
-
-impl Drop for Replay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Runs the hubble CLI to completion; its stdout.
 fn hubble(args: &[&str]) -> String {
@@ -92,27 +56,14 @@ fn recording() -> Vec<Flow> {
 
 /// Everything the replay holds, played at once: waits until the server says
 /// it has seen every flow of the file.
-fn served(file: &Path) -> Replay {
-    let replay = Replay::start(file, &["--speed", "1000000000"]);
+fn served(file: &Path) -> ReplayProcess {
+    let replay = ReplayProcess::start(file, &["--listen", "127.0.0.1:0", "--speed", "1000000000"]);
     let count = file::read(file).expect("recording").flows.len() as u64;
-    let address = format!("http://{}", replay.address);
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        use tighten::hubble::proto::observer::ServerStatusRequest;
-        use tighten::hubble::proto::observer::observer_client::ObserverClient;
-        let mut client = ObserverClient::connect(address).await.expect("connects");
-        for _ in 0..200 {
-            let status = client.server_status(ServerStatusRequest {}).await.expect("status");
-            if status.into_inner().seen_flows >= count {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("the replay never played its {count} flows");
-    });
+        .expect("runtime")
+        .block_on(played(&replay.address, count));
     replay
 }
 
@@ -197,9 +148,8 @@ fn observe_follows_a_recording_as_it_plays() {
             ..f.clone()
         })
         .collect();
-    let text: String = flows.iter().map(|f| tighten::hubble::jsonpb::line(f) + "\n").collect();
-    std::fs::write(&path, text).expect("written");
-    let replay = Replay::start(&path, &["--speed", "1"]);
+    write_recording(&path, &flows);
+    let replay = ReplayProcess::start(&path, &["--listen", "127.0.0.1:0", "--speed", "1"]);
     let started = Instant::now();
     let mut child = Command::new(tools::hubble())
         .args(["observe", "--server", &replay.address, "--follow", "-o", "jsonpb"])

@@ -6,4 +6,6 @@
 mod differential;
 mod generate;
 mod hubble_cli;
+#[path = "../common/replay_process.rs"]
+mod replay_process;
 mod tools;

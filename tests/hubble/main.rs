@@ -14,6 +14,12 @@ use tighten::hubble::client::{HubbleClient, Target, TlsOptions};
 use tighten::hubble::record::{RecordOptions, Recorder};
 use tighten::hubble::server::FlowRing;
 
+mod raw_peer;
+#[path = "../common/replay_process.rs"]
+mod replay_process;
+
+use replay_process::{ReplayProcess, write_recording};
+
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/flows/sample.jsonpb");
 
 fn sample() -> Vec<Flow> {
@@ -131,55 +137,13 @@ async fn history_follow_and_a_narrower_scope() {
     assert_eq!(seen.flows[15..], payments[..]);
 }
 
-/// `tighten replay` as its own process, stopped by PID when dropped.
-struct ReplayProcess {
-    child: std::process::Child,
-    address: String,
-}
-
-impl ReplayProcess {
-    fn start(file: &Path, listen: &str) -> ReplayProcess {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tighten"))
-            .args(["replay"])
-            .arg(file)
-            .args(["--listen", listen, "--speed", "1000000"])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("starts");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("first line");
-        let address = line
-            .split(" on ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        ReplayProcess { child, address }
-    }
-}
-
-impl Drop for ReplayProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn write_recording(path: &Path, flows: &[Flow]) {
-    let text: String = flows.iter().map(|f| tighten::hubble::jsonpb::line(f) + "\n").collect();
-    std::fs::write(path, text).expect("written");
-}
-
 #[tokio::test]
 async fn a_restarted_server_is_resumed_without_counting_a_flow_twice() {
     let dir = tempfile::tempdir().expect("tempdir");
     let first = dir.path().join("first.jsonpb");
     let flows = sample();
     write_recording(&first, &flows);
-    let server = ReplayProcess::start(&first, "127.0.0.1:0");
+    let server = ReplayProcess::start(&first, &["--listen", "127.0.0.1:0", "--speed", "1000000"]);
     let address = server.address.clone();
     let (_scope, scope_rx) = watch::channel(FlowScope::All);
     let mut rx = HubbleClient::new(Target::Address(address.clone()), None).subscribe(scope_rx);
@@ -202,7 +166,7 @@ async fn a_restarted_server_is_resumed_without_counting_a_flow_twice() {
         })
         .collect();
     write_recording(&second, &[flows.clone(), newer.clone()].concat());
-    let _server = ReplayProcess::start(&second, &address);
+    let _server = ReplayProcess::start(&second, &["--listen", &address, "--speed", "1000000"]);
     seen.until(&mut rx, |s| s.flows.len() == 13).await;
     seen.settle(&mut rx, Duration::from_millis(500)).await;
     assert_eq!(seen.flows.len(), 13, "nothing counted twice");
@@ -243,7 +207,7 @@ async fn recorded_served_and_read_back_equals_the_original() {
     assert_eq!(written, original);
 
     // The recording, served by `tighten replay`, read by the client.
-    let server = ReplayProcess::start(&recording, "127.0.0.1:0");
+    let server = ReplayProcess::start(&recording, &["--listen", "127.0.0.1:0", "--speed", "1000000"]);
     let (_scope, scope_rx) = watch::channel(FlowScope::All);
     let mut rx = HubbleClient::new(Target::Address(server.address.clone()), None).subscribe(scope_rx);
     let mut replayed = Seen::default();
@@ -367,8 +331,6 @@ async fn nothing_listening_is_retried_with_the_reason_on_screen() {
         .collect();
     assert_eq!(attempts[..2], [1, 2]);
 }
-
-mod raw_peer;
 
 #[tokio::test]
 async fn malformed_messages_and_unknown_values_are_tolerated_and_counted() {

@@ -220,20 +220,12 @@ impl Backends {
 /// Starts the demo's Hubble on a free loopback port, fed with the demo's
 /// traffic; returns its address and the tasks to stop with the session.
 async fn serve_demo_traffic(demo: &DemoCluster) -> Result<(String, Vec<AbortHandle>), String> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| format!("cannot start the demo's Hubble on loopback: {e}"))?;
-    let address = listener.local_addr().map_err(|e| e.to_string())?.to_string();
     let ring = FlowRing::new(DEMO_RING);
     // The history is in the ring before anyone can ask for it.
     let from = demo.backfill(&ring);
-    let feeder = tokio::spawn(demo.clone().feed(ring.clone(), from));
-    let server = tokio::spawn(async move {
-        if let Err(e) = ring.serve(listener, None).await {
-            tracing::error!(%e, "the demo's Hubble stopped");
-        }
-    });
-    Ok((address, vec![feeder.abort_handle(), server.abort_handle()]))
+    let (address, server) = on_loopback("the demo's Hubble", |listener| ring.clone().serve(listener, None)).await?;
+    let feeder = tokio::spawn(demo.clone().feed(ring, from));
+    Ok((address, vec![feeder.abort_handle(), server]))
 }
 
 /// Serves a recording on a free loopback port, all of it at once and moved in
@@ -249,16 +241,33 @@ async fn serve_recording(path: &std::path::Path) -> Result<(String, AbortHandle)
         _ => return Err(format!("{}: no flows in the file", path.display())),
     };
     let replay = Replay::new(recording.flows, f64::MAX, false).rebased(Timestamp::now() - span);
+    on_loopback(&format!("the server of {}", path.display()), |listener| {
+        replay.serve(listener, None)
+    })
+    .await
+}
+
+/// Runs one of tighten's own observer servers on a free loopback port;
+/// returns its address and the task to stop with the session.
+async fn on_loopback<S>(
+    what: &str,
+    serve: impl FnOnce(tokio::net::TcpListener) -> S,
+) -> Result<(String, AbortHandle), String>
+where
+    S: std::future::Future<Output = Result<(), tonic::transport::Error>> + Send + 'static,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .map_err(|e| format!("cannot serve {} on loopback: {e}", path.display()))?;
+        .map_err(|e| format!("cannot start {what} on loopback: {e}"))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?.to_string();
-    let server = tokio::spawn(async move {
-        if let Err(e) = replay.serve(listener, None).await {
-            tracing::error!(%e, "the recording's server stopped");
+    let server = serve(listener);
+    let what = what.to_string();
+    let task = tokio::spawn(async move {
+        if let Err(e) = server.await {
+            tracing::error!(%e, "{what} stopped");
         }
     });
-    Ok((address, server.abort_handle()))
+    Ok((address, task.abort_handle()))
 }
 
 /// Context names may hold characters a directory name should not.

@@ -41,23 +41,37 @@ fn traffic(namespace: &str, verdict: Verdict) -> Traffic {
     traffic
 }
 
+/// A healthy input for `status`: two labelled pods, a writable backup
+/// directory, an hour's soak, no preview, no Prometheus, nothing lost.
+fn input<'a>(
+    status: &'a NamespaceStatus,
+    policies: &'a [&'a PolicyObject],
+    traffic: Option<&'a NamespaceTraffic>,
+) -> GateInput<'a> {
+    GateInput {
+        status,
+        policies,
+        traffic,
+        now: now(),
+        soak: HOUR,
+        pods: 2,
+        unlabelled_pods: 0,
+        backups_writable: Some(Ok(())),
+        would_drop: None,
+        prometheus: PromGate::NotConfigured,
+        stream_lost: 0,
+    }
+}
+
 fn gate(snapshot: &ClusterSnapshot, namespace: &str, traffic: Option<&Traffic>, soak: Duration) -> Gate {
     let ns = snapshot.namespace(namespace).expect("ns");
     let status = status_for(snapshot, ns);
     let policies: Vec<_> = snapshot.namespaced_policies(namespace).collect();
     evaluate(&GateInput {
-        status: &status,
-        policies: &policies,
-        traffic: traffic.and_then(|t| t.namespace(namespace)),
-        now: now(),
         soak,
-        pods: 2,
-        unlabelled_pods: 0,
-        backups_writable: Some(Ok(())),
         // The preview found nothing to drop in 5 judged flows.
         would_drop: (status.phase == crate::rollout::Phase::Audit).then_some((0, 5)),
-        prometheus: PromGate::NotConfigured,
-        stream_lost: 0,
+        ..input(&status, &policies, traffic.and_then(|t| t.namespace(namespace)))
     })
 }
 
@@ -158,17 +172,10 @@ fn carved_out_and_unwritable_backups() {
     let status = status_for(&snapshot, ns);
     let flows = traffic("network", Verdict::Forwarded);
     let gate = evaluate(&GateInput {
-        status: &status,
-        policies: &[],
-        traffic: flows.namespace("network"),
-        now: now(),
-        soak: HOUR,
         pods: 3,
         unlabelled_pods: 1,
         backups_writable: Some(Err("read-only file system".into())),
-        would_drop: None,
-        prometheus: PromGate::NotConfigured,
-        stream_lost: 0,
+        ..input(&status, &[], flows.namespace("network"))
     });
     assert_eq!(check(&gate, "Rollback ready"), Check::Fail);
     assert_eq!(check(&gate, "Standard labels"), Check::Fail);
@@ -184,17 +191,8 @@ fn the_would_drop_preview_gates_enforcement() {
     let flows = traffic("databases", Verdict::Forwarded);
     let with = |would_drop| {
         evaluate(&GateInput {
-            status: &status,
-            policies: &policies,
-            traffic: flows.namespace("databases"),
-            now: now(),
-            soak: HOUR,
-            pods: 2,
-            unlabelled_pods: 0,
-            backups_writable: Some(Ok(())),
             would_drop,
-            prometheus: PromGate::NotConfigured,
-            stream_lost: 0,
+            ..input(&status, &policies, flows.namespace("databases"))
         })
     };
     assert_eq!(check(&with(Some((0, 40))), "Would-drop preview"), Check::Pass);
@@ -236,17 +234,10 @@ fn prometheus_evidence_gates_enforcement_at_its_boundaries() {
     let flows = traffic("databases", Verdict::Forwarded);
     let with = |prometheus: PromGate<'_>, stream_lost: u64| {
         evaluate(&GateInput {
-            status: &status,
-            policies: &policies,
-            traffic: flows.namespace("databases"),
-            now: now(),
-            soak: HOUR,
-            pods: 2,
-            unlabelled_pods: 0,
-            backups_writable: Some(Ok(())),
             would_drop: Some((0, 40)),
             prometheus,
             stream_lost,
+            ..input(&status, &policies, flows.namespace("databases"))
         })
     };
     // Not configured: said, and not a blocker.
@@ -326,17 +317,9 @@ fn no_lost_events_series_is_not_a_clean_bill_of_health() {
     let policies: Vec<_> = snapshot.namespaced_policies("databases").collect();
     let absent = prom(|e| e.lost_events = Ok(None));
     let gate = evaluate(&GateInput {
-        status: &status,
-        policies: &policies,
-        traffic: None,
-        now: now(),
-        soak: HOUR,
-        pods: 2,
-        unlabelled_pods: 0,
-        backups_writable: Some(Ok(())),
         would_drop: Some((0, 40)),
         prometheus: PromGate::Fetched(&absent),
-        stream_lost: 0,
+        ..input(&status, &policies, None)
     });
     assert_eq!(check(&gate, "Telemetry healthy"), Check::Info);
 }

@@ -14,25 +14,19 @@
 
 use std::hint::black_box;
 
+mod support;
+
+use support::{cockpit, now};
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 use prost::Message;
 
-use tighten::app::state::AppConfig;
-use tighten::app::{Msg, State, update};
-use tighten::cluster::Cluster;
-use tighten::cluster::ClusterEvent;
-use tighten::cluster::demo::DemoCluster;
-use tighten::config::{Keymap, Settings, Theme};
+use tighten::app::{Msg, update};
 use tighten::flows::{Flow, FlowEvent};
 use tighten::hubble::client::{Decoded, decode};
 use tighten::hubble::convert::to_wire;
 use tighten::hubble::proto::observer::{GetFlowsResponse, get_flows_response::ResponseTypes};
-use tighten::policy::Templates;
-
-fn now() -> Timestamp {
-    "2026-11-23T12:00:00Z".parse().expect("valid time")
-}
 
 fn flows_of(messages: &[Vec<u8>]) -> Vec<Flow> {
     messages
@@ -46,7 +40,8 @@ fn flows_of(messages: &[Vec<u8>]) -> Vec<Flow> {
 
 fn benches(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let demo = DemoCluster::new(now(), dir.path());
+    // Ten minutes of traffic already in; the hour below is counted on top.
+    let (mut state, demo) = cockpit(dir.path());
     let flows = demo.flows_between(now() - SignedDuration::from_mins(60), now(), 7);
     let messages: Vec<Vec<u8>> = flows
         .iter()
@@ -66,18 +61,6 @@ fn benches(c: &mut Criterion) {
         bytes,
         bytes / messages.len().max(1)
     );
-
-    let config = AppConfig {
-        keymap: Keymap::embedded_default(),
-        theme: Theme::load("dark", None, &mut Vec::new()),
-        settings: Settings::default().for_context("demo"),
-        templates: Templates::embedded(),
-        readonly: false,
-        backup_dir: dir.path().to_path_buf(),
-    };
-    let mut state = State::new(config, demo.identity(), Vec::new(), now());
-    update(&mut state, Msg::Cluster(ClusterEvent::Snapshot(demo.snapshot())));
-    update(&mut state, Msg::Tick(now()));
 
     let mut group = c.benchmark_group("hubble");
     group.throughput(Throughput::Elements(messages.len() as u64));

@@ -80,6 +80,7 @@ fn benches(c: &mut Criterion) {
         backups_writable: &Some(Ok(())),
         prometheus: &prometheus,
         stream_lost: 0,
+        lint: &[],
     };
     c.bench_function("rows/derive_1000_namespaces", |b| {
         b.iter(|| tighten::app::rows::derive_rows(black_box(&large), &inputs).len())

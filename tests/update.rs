@@ -418,10 +418,22 @@ fn the_gate_asks_prometheus_about_the_selected_namespace_and_shows_its_queries()
         window,
         queries: Queries::new("databases", window),
         namespace_labels: Ok(Some(true)),
-        drops_into: Ok(Default::default()),
+        drops_into: Ok([
+            ("POLICY_DENIED".to_string(), 864.0),
+            ("STALE_OR_UNROUTABLE_IP".to_string(), 2.0),
+        ]
+        .into()),
         drops_from: Ok(Default::default()),
-        policy_verdicts: Ok(Default::default()),
+        policy_verdicts: Ok([("forwarded".to_string(), 86400.0), ("dropped".to_string(), 864.0)].into()),
         cluster_drops: Ok(Default::default()),
+        node_drops: Ok([(
+            "node-a".to_string(),
+            tighten::prometheus::NodeDrops {
+                policy: 864.0,
+                other: 2.0,
+            },
+        )]
+        .into()),
         lost_events: Ok(Some(12.0)),
         map_pressure: Ok(Some(("policy_00123".into(), 0.42))),
     };
@@ -444,7 +456,22 @@ fn the_gate_asks_prometheus_about_the_selected_namespace_and_shows_its_queries()
         telemetry.evidence.starts_with("Hubble lost 12 events in 24h"),
         "{telemetry:?}"
     );
-    assert!(cockpit.render().contains("Q shows the queries"));
+    // A taller terminal shows the whole Gate tab.
+    update(&mut cockpit.state, Msg::Resize(120, 60));
+    let screen = cockpit.render();
+    assert!(screen.contains("Q shows the queries"), "{screen}");
+    assert!(
+        screen.contains("864 into and 0 from the namespace in 24h, 0.010/s"),
+        "{screen}"
+    );
+    // The answers, biggest first, each increase with its rate over the window.
+    assert!(
+        screen.contains("POLICY_DENIED 864 (0.010/s) · STALE_OR_UNROUTABLE_IP 2 (0.000/s)"),
+        "{screen}"
+    );
+    assert!(screen.contains("forwarded 86400 (1.000/s) · dropped 864"), "{screen}");
+    assert!(screen.contains("node-a 864 policy, 2 other"), "{screen}");
+    assert!(screen.contains("Policy drops (Prometheus)"), "{screen}");
     cockpit.key("Q");
     let screen = cockpit.render();
     assert!(

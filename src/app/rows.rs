@@ -97,6 +97,8 @@ pub struct RowInputs<'a> {
     pub prometheus: &'a PromState,
     /// Events the Hubble stream reported lost.
     pub stream_lost: u64,
+    /// Lint findings over the snapshot (the gate reads the broad allowlists).
+    pub lint: &'a [crate::policy::lint::Finding],
 }
 
 /// Derives every row from the cluster, the traffic and the clock.
@@ -109,6 +111,7 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
         backups_writable,
         prometheus,
         stream_lost,
+        lint,
     } = *inputs;
     let minute = minute_of(now);
     let index = NamespaceIndex::new(snapshot);
@@ -126,6 +129,16 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
                 .iter()
                 .filter(|p| !p.labels.contains_key("app") && !p.labels.contains_key("app.kubernetes.io/name"))
                 .count();
+            let broad_allows: Vec<String> = lint
+                .iter()
+                .filter(|f| {
+                    f.code == crate::policy::lint::code::BROAD_ENTITY && f.namespace.as_deref() == Some(&ns.name)
+                })
+                .map(|f| match &f.policy {
+                    Some(policy) => format!("{policy}: {}", f.message),
+                    None => f.message.clone(),
+                })
+                .collect();
             let gate = gate::evaluate(&GateInput {
                 status: &status,
                 policies: own,
@@ -138,6 +151,7 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
                 would_drop: preview.window(&ns.name, now, gate::EVIDENCE_MINUTES),
                 prometheus: prometheus.gate(&ns.name),
                 stream_lost,
+                broad_allows: &broad_allows,
             });
             NamespaceRow {
                 name: ns.name.clone(),

@@ -122,6 +122,9 @@ pub struct GateInput<'a> {
     pub prometheus: PromGate<'a>,
     /// Events the Hubble stream reported lost since the cockpit connected.
     pub stream_lost: u64,
+    /// Lint's broad-entity findings on the namespace's policies (`policy: what`):
+    /// an allowlist that opens to world, cluster or all is not minimal.
+    pub broad_allows: &'a [String],
 }
 
 /// The Prometheus evidence as far as it has come.
@@ -133,6 +136,16 @@ pub enum PromGate<'a> {
     /// Asked, no answer yet.
     Pending(&'a str),
     Fetched(&'a PromEvidence),
+}
+
+/// How much of the Prometheus evidence a step weighs. Adding the baseline
+/// only grows the policy maps; staging the default-deny starts the evidence
+/// the enforce gate reads, so telemetry must be healthy; enforcing needs it all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Depth {
+    Guardrail,
+    Telemetry,
+    Full,
 }
 
 /// A BPF map this full is close to refusing entries (policy, conntrack): a
@@ -180,6 +193,7 @@ pub fn evaluate(input: &GateInput<'_>) -> Gate {
             }
             items.push(evidence);
             items.push(labels_item(input));
+            items.extend(prometheus_items(input, Depth::Guardrail));
         }
         Phase::Baseline => {
             items.push(baseline_item(status));
@@ -187,6 +201,7 @@ pub fn evaluate(input: &GateInput<'_>) -> Gate {
             items.push(valid_item(input.policies));
             items.push(evidence);
             items.push(labels_item(input));
+            items.extend(prometheus_items(input, Depth::Telemetry));
         }
         Phase::Audit => {
             let (soak, remaining) = soak_item(input);
@@ -210,7 +225,7 @@ pub fn evaluate(input: &GateInput<'_>) -> Gate {
             items.push(dns_item(input.policies));
             items.push(valid_item(input.policies));
             items.push(evidence);
-            items.extend(prometheus_items(input));
+            items.extend(prometheus_items(input, Depth::Full));
             items.push(drift_item(status));
         }
         Phase::Enforced => {
@@ -227,27 +242,56 @@ pub fn evaluate(input: &GateInput<'_>) -> Gate {
             } else {
                 fail("App allowlists exist", "none: only the baseline opens traffic")
             });
+            items.push(minimal_item(input));
             items.push(drops_item(input));
             items.push(forwarded_item(input));
-            items.extend(prometheus_items(input));
+            items.extend(prometheus_items(input, Depth::Full));
             items.push(drift_item(status));
         }
         Phase::CarvedOut => {}
     }
-    items.push(match &input.backups_writable {
-        Some(Ok(())) => pass("Rollback ready", "backup directory is writable"),
-        Some(Err(why)) => fail("Rollback ready", why.clone()),
-        None => GateItem {
-            name: "Rollback ready",
-            check: Check::Waiting,
-            evidence: "checking the backup directory".into(),
-        },
-    });
+    items.push(rollback_item(input, status.phase == Phase::Enforced));
     Gate {
         step,
         title,
         items,
         remaining_soak,
+    }
+}
+
+/// Whether the way back is open: a backup can be written before anything is
+/// deleted. For an enforced namespace (the definition of done) the item also
+/// names the two rollbacks the cockpit offers.
+fn rollback_item(input: &GateInput<'_>, done: bool) -> GateItem {
+    let name = if done {
+        "Rollback steps available"
+    } else {
+        "Rollback ready"
+    };
+    match &input.backups_writable {
+        Some(Ok(())) if done => pass(
+            name,
+            "partial (default-deny only) or whole namespace, each backed up first; backup directory writable",
+        ),
+        Some(Ok(())) => pass(name, "backup directory is writable"),
+        Some(Err(why)) => fail(name, why.clone()),
+        None => GateItem {
+            name,
+            check: Check::Waiting,
+            evidence: "checking the backup directory".into(),
+        },
+    }
+}
+
+/// App allowlists name their peers: no world, cluster or all entities.
+fn minimal_item(input: &GateInput<'_>) -> GateItem {
+    match input.broad_allows {
+        [] => pass("Allowlists minimal", "no broad entities (world, cluster, all)"),
+        [first] => fail("Allowlists minimal", first.clone()),
+        [first, rest @ ..] => fail(
+            "Allowlists minimal",
+            format!("{first} (and {} more: see `tighten lint`)", rest.len()),
+        ),
     }
 }
 
@@ -276,9 +320,10 @@ fn info(name: &'static str, evidence: impl Into<String>) -> GateItem {
 }
 
 /// Telemetry health, the map-pressure guardrail and the namespace's drops over
-/// the gate window, from Prometheus. Without Prometheus the gate says so and
-/// rests on the flows alone; a Prometheus that cannot answer is no evidence.
-fn prometheus_items(input: &GateInput<'_>) -> Vec<GateItem> {
+/// the gate window, from Prometheus, as far as `depth` asks. Without
+/// Prometheus the gate says so and rests on the flows alone; a Prometheus that
+/// cannot answer is no evidence.
+fn prometheus_items(input: &GateInput<'_>, depth: Depth) -> Vec<GateItem> {
     let evidence = match input.prometheus {
         PromGate::NotConfigured => {
             return vec![info(
@@ -332,11 +377,10 @@ fn prometheus_items(input: &GateInput<'_>) -> Vec<GateItem> {
         (None, Ok(into), Ok(from)) => {
             let policy = |m: &std::collections::BTreeMap<String, f64>| -> f64 {
                 m.iter()
-                    .filter(|(reason, _)| {
-                        crate::flows::DropReason::from_name(reason).is_some_and(crate::flows::DropReason::is_policy)
-                    })
+                    .filter(|(reason, _)| crate::prometheus::evidence::is_policy_reason(reason))
                     .map(|(_, n)| n)
-                    .sum()
+                    // An empty float sum is -0.0, which would print as "-0".
+                    .fold(0.0, |a, b| a + b)
             };
             let (into, from) = (policy(into), policy(from));
             if into + from < 0.5 {
@@ -347,12 +391,19 @@ fn prometheus_items(input: &GateInput<'_>) -> Vec<GateItem> {
             } else {
                 fail(
                     "Policy drops (Prometheus)",
-                    format!("{into:.0} into and {from:.0} from the namespace in {window} (hubble_drop_total)"),
+                    format!(
+                        "{into:.0} into and {from:.0} from the namespace in {window}, {:.3}/s (hubble_drop_total)",
+                        evidence.rate(into + from)
+                    ),
                 )
             }
         }
     };
-    vec![telemetry, pressure, drops]
+    match depth {
+        Depth::Guardrail => vec![pressure],
+        Depth::Telemetry => vec![telemetry, pressure],
+        Depth::Full => vec![telemetry, pressure, drops],
+    }
 }
 
 fn evidence(input: &GateInput<'_>) -> GateItem {

@@ -60,6 +60,7 @@ fn input<'a>(
         would_drop: None,
         prometheus: PromGate::NotConfigured,
         stream_lost: 0,
+        broad_allows: &[],
     }
 }
 
@@ -218,6 +219,7 @@ fn prom(edit: impl FnOnce(&mut crate::prometheus::PromEvidence)) -> crate::prome
         drops_from: Ok(BTreeMap::new()),
         policy_verdicts: Ok(BTreeMap::new()),
         cluster_drops: Ok(BTreeMap::new()),
+        node_drops: Ok(BTreeMap::new()),
         lost_events: Ok(Some(0.0)),
         map_pressure: Ok(Some(("policy_00123".into(), 0.42))),
     };
@@ -322,4 +324,86 @@ fn no_lost_events_series_is_not_a_clean_bill_of_health() {
         ..input(&status, &policies, None)
     });
     assert_eq!(check(&gate, "Telemetry healthy"), Check::Info);
+}
+
+#[test]
+fn done_needs_minimal_allowlists_and_rollback_steps() {
+    let snapshot = demo();
+    let ns = snapshot.namespace("cert-manager").expect("ns");
+    let status = status_for(&snapshot, ns);
+    let policies: Vec<_> = snapshot.namespaced_policies("cert-manager").collect();
+    let flows = traffic("cert-manager", Verdict::Forwarded);
+    let done = evaluate(&input(&status, &policies, flows.namespace("cert-manager")));
+    assert_eq!(check(&done, "Allowlists minimal"), Check::Pass);
+    assert_eq!(check(&done, "Rollback steps available"), Check::Pass);
+    assert!(!done.items.iter().any(|i| i.name == "Rollback ready"));
+
+    let one = ["cert-manager/webhook: `ingress[0].fromEntities` contains world".to_string()];
+    let broad = evaluate(&GateInput {
+        broad_allows: &one,
+        ..input(&status, &policies, flows.namespace("cert-manager"))
+    });
+    assert_eq!(check(&broad, "Allowlists minimal"), Check::Fail);
+    assert_eq!(broad.summary(), GateSummary::Blocked(1));
+    let two = [
+        one[0].clone(),
+        "cert-manager/x: `ingress[0].fromEntities` contains all".to_string(),
+    ];
+    let broader = evaluate(&GateInput {
+        broad_allows: &two,
+        ..input(&status, &policies, flows.namespace("cert-manager"))
+    });
+    assert!(
+        broader
+            .items
+            .iter()
+            .any(|i| i.name == "Allowlists minimal" && i.evidence.ends_with("(and 1 more: see `tighten lint`)"))
+    );
+
+    let unwritable = evaluate(&GateInput {
+        backups_writable: Some(Err("read-only file system".into())),
+        ..input(&status, &policies, flows.namespace("cert-manager"))
+    });
+    assert_eq!(check(&unwritable, "Rollback steps available"), Check::Fail);
+}
+
+#[test]
+fn earlier_steps_weigh_less_of_prometheus() {
+    let snapshot = demo();
+    let names = |gate: &Gate| -> Vec<&'static str> { gate.items.iter().map(|i| i.name).collect() };
+    let full = prom(|e| e.map_pressure = Ok(Some(("policy_00042".into(), 0.95))));
+    let for_phase = |namespace: &str| {
+        let ns = snapshot.namespace(namespace).expect("ns");
+        let status = status_for(&snapshot, ns);
+        let flows = traffic(namespace, Verdict::Forwarded);
+        let gate = evaluate(&GateInput {
+            prometheus: PromGate::Fetched(&full),
+            ..input(&status, &[], flows.namespace(namespace))
+        });
+        (status.phase, gate)
+    };
+    let mut seen = Vec::new();
+    for namespace in snapshot.namespaces.iter().map(|n| n.name.clone()) {
+        let (phase, gate) = for_phase(&namespace);
+        if seen.contains(&phase) || matches!(phase, Phase::CarvedOut | Phase::Enforced | Phase::Audit) {
+            continue;
+        }
+        seen.push(phase);
+        let names = names(&gate);
+        // The guardrail is in every step's gate, and fails at 95%.
+        assert!(names.contains(&"BPF map pressure"), "{phase:?}: {names:?}");
+        assert_eq!(check(&gate, "BPF map pressure"), Check::Fail);
+        match phase {
+            Phase::Baseline => {
+                assert!(names.contains(&"Telemetry healthy"), "{names:?}");
+                assert!(!names.contains(&"Policy drops (Prometheus)"), "{names:?}");
+            }
+            _ => {
+                assert!(!names.contains(&"Telemetry healthy"), "{phase:?}: {names:?}");
+                assert!(!names.contains(&"Policy drops (Prometheus)"), "{names:?}");
+            }
+        }
+    }
+    assert!(seen.contains(&Phase::Baseline), "{seen:?}");
+    assert!(seen.len() >= 2, "{seen:?}");
 }

@@ -6,4 +6,4 @@ pub mod client;
 pub mod evidence;
 
 pub use client::{PromError, Prometheus, Sample};
-pub use evidence::{PromEvidence, Queries};
+pub use evidence::{NodeDrops, PromEvidence, Queries};

@@ -39,8 +39,9 @@ fn exposition(scrapes: u64, metrics: Metrics) -> String {
          hubble_policy_verdicts_total{{{into_payments}action=\"forwarded\",direction=\"ingress\",match=\"l3-l4\"}} {}\n\
          hubble_policy_verdicts_total{{{into_payments}action=\"dropped\",direction=\"ingress\",match=\"none\"}} {}\n\
          # TYPE cilium_drop_count_total counter\n\
-         cilium_drop_count_total{{reason=\"Policy denied\",direction=\"INGRESS\"}} {}\n\
-         cilium_drop_count_total{{reason=\"Stale or unroutable IP\",direction=\"EGRESS\"}} {}\n\
+         cilium_drop_count_total{{node=\"n1\",reason=\"Policy denied\",direction=\"INGRESS\"}} {}\n\
+         cilium_drop_count_total{{node=\"n2\",reason=\"Stale or unroutable IP\",direction=\"EGRESS\"}} {}\n\
+         cilium_drop_count_total{{node=\"n2\",reason=\"Policy denied by denylist\",direction=\"EGRESS\"}} {}\n\
          # TYPE hubble_lost_events_total counter\n\
          hubble_lost_events_total{{source=\"hubble_ring_buffer\"}} {}\n\
          # TYPE cilium_bpf_map_pressure gauge\n\
@@ -53,6 +54,7 @@ fn exposition(scrapes: u64, metrics: Metrics) -> String {
         scrapes * 10,
         scrapes * 20,
         scrapes * 2,
+        scrapes * 5,
         scrapes * 4,
     )
 }
@@ -194,6 +196,24 @@ async fn the_gate_reads_drops_verdicts_lost_events_and_map_pressure() {
     );
     let cluster = evidence.cluster_drops.clone().expect("cluster drops");
     assert!((cluster["Policy denied/INGRESS"] / cluster["Stale or unroutable IP/EGRESS"] - 10.0).abs() < 1e-9);
+    // Per node, the agents' policy drops apart from the datapath's.
+    let nodes = evidence.node_drops.clone().expect("node drops");
+    assert_eq!(nodes.keys().collect::<Vec<_>>(), ["n1", "n2"]);
+    assert!(nodes["n1"].policy > 0.0 && nodes["n1"].other == 0.0, "{nodes:?}");
+    assert!((nodes["n2"].policy / nodes["n2"].other - 2.5).abs() < 1e-9, "{nodes:?}");
+    assert!(
+        (nodes["n1"].policy / nodes["n2"].policy - 4.0).abs() < 1e-9,
+        "{nodes:?}"
+    );
+    // The rate shown is the increase over the window, which is what rate()
+    // gives: Prometheus's own ratio of the two, at one instant, is the window.
+    let ratio = client
+        .query("sum(increase(cilium_drop_count_total[3600s])) / sum(rate(cilium_drop_count_total[3600s]))")
+        .await
+        .expect("ratio")[0]
+        .value;
+    assert!((ratio - 3600.0).abs() < 1e-6, "{ratio}");
+    assert!((evidence.rate(3600.0) - 1.0).abs() < 1e-12);
     assert!(evidence.lost_events.clone().expect("lost").is_some_and(|n| n > 0.0));
     assert_eq!(evidence.map_pressure, Ok(Some(("policy_00123".to_string(), 0.42))));
 
@@ -213,7 +233,7 @@ async fn hubble_metrics_without_namespace_labels_are_named_as_such() {
         "{caveat}"
     );
     // The cluster-wide series still count.
-    assert!(evidence.cluster_drops.expect("cluster drops").len() == 2);
+    assert!(evidence.cluster_drops.expect("cluster drops").len() == 3);
 }
 
 #[tokio::test]

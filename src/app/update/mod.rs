@@ -109,10 +109,10 @@ fn handle(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::Cluster(ClusterEvent::Snapshot(snapshot)) => {
             state.snapshot = snapshot;
-            // The preview first: the rows' gates read it.
+            // The preview and lint first: the rows' gates read them.
             view::rebuild_preview(state);
-            view::refresh_rows(state);
             state.lint = crate::policy::lint::lint(&crate::policy::lint::LintInput::from_snapshot(&state.snapshot));
+            view::refresh_rows(state);
             Vec::new()
         }
         Msg::Cluster(ClusterEvent::Connection(connection)) => {

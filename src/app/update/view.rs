@@ -14,6 +14,7 @@ pub(super) fn refresh_rows(state: &mut State) {
         backups_writable: &state.backups_writable,
         prometheus: &state.prometheus,
         stream_lost: state.flow_health.lost,
+        lint: &state.lint,
     };
     state.rows = rows::derive_rows(&state.snapshot, &inputs);
     refresh_visible(state);

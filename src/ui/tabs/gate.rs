@@ -8,7 +8,10 @@ use ratatui::widgets::Paragraph;
 use crate::app::rows::NamespaceRow;
 use crate::app::state::State;
 use crate::config::ThemeRole;
+use std::collections::BTreeMap;
+
 use crate::gate::{Check, Gate};
+use crate::prometheus::{PromError, PromEvidence};
 
 use super::super::style;
 use super::section;
@@ -46,46 +49,120 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
     frame.render_widget(paragraph, area);
 }
 
-/// The PromQL behind the evidence, to paste into Grafana (`Q`), or the hint
-/// that it can be shown.
+/// What Prometheus answered, as increases over the gate window with the
+/// average rate beside them, then the PromQL behind it (`Q`) to paste into
+/// Grafana, or the hint that it can be shown.
 fn queries(state: &State, namespace: &str) -> Vec<Line<'static>> {
     let muted = style(state, ThemeRole::Muted);
+    let text = style(state, ThemeRole::Text);
     let crate::app::state::PromSetup::Url(url) = &state.prometheus.setup else {
         return Vec::new();
     };
     let Some(record) = state.prometheus.records.get(namespace) else {
         return Vec::new();
     };
+    let evidence = &record.evidence;
     let age = state.now.duration_since(record.fetched).unsigned_abs();
     let asked = if age.as_secs() < 60 {
         format!("{}s", age.as_secs())
     } else {
         crate::gate::human(age)
     };
-    if !state.detail.show_queries {
-        return vec![
-            Line::default(),
-            Line::styled(
-                format!(" Prometheus {url}, asked {asked} ago · Q shows the queries"),
-                muted,
-            ),
-        ];
-    }
+    let hint = if state.detail.show_queries {
+        ""
+    } else {
+        " · Q shows the queries"
+    };
     let mut lines = vec![
         Line::default(),
         Line::styled(
             format!(
-                " Prometheus {url}, asked {asked} ago, over {}:",
-                crate::gate::human(record.evidence.window)
+                " Prometheus {url}, asked {asked} ago, over {}{hint}:",
+                crate::gate::human(evidence.window)
             ),
             style(state, ThemeRole::Header),
         ),
     ];
-    for (name, query) in record.evidence.queries.all() {
+    for (name, answer) in evidence_rows(evidence) {
         lines.push(Line::from(vec![
             Span::styled(format!("   {name:<26}"), muted),
-            Span::styled(query.to_string(), style(state, ThemeRole::Text)),
+            Span::styled(answer, text),
         ]));
     }
+    if state.detail.show_queries {
+        lines.push(Line::styled(
+            "   queries (rates: the same with rate() for increase()):",
+            muted,
+        ));
+        for (name, query) in evidence.queries.all() {
+            lines.push(Line::from(vec![
+                Span::styled(format!("   {name:<26}"), muted),
+                Span::styled(query.to_string(), text),
+            ]));
+        }
+    }
     lines
+}
+
+/// How many counts one line shows before "and N more".
+const SHOWN: usize = 4;
+
+/// One line per answer: the biggest counts first, each with its rate.
+fn evidence_rows(evidence: &PromEvidence) -> Vec<(&'static str, String)> {
+    let counts = |answer: &Result<BTreeMap<String, f64>, PromError>| -> String {
+        match answer {
+            Err(e) => e.to_string(),
+            Ok(map) => listed(
+                map.iter()
+                    .filter(|(_, n)| **n >= 0.5)
+                    .map(|(k, n)| (k.clone(), *n, format!("{n:.0} ({:.3}/s)", evidence.rate(*n))))
+                    .collect(),
+            ),
+        }
+    };
+    let nodes = match &evidence.node_drops {
+        Err(e) => e.to_string(),
+        Ok(map) => listed(
+            map.iter()
+                .filter(|(_, d)| d.policy + d.other >= 0.5)
+                .map(|(node, d)| {
+                    (
+                        node.clone(),
+                        d.policy + d.other,
+                        format!("{:.0} policy, {:.0} other", d.policy, d.other),
+                    )
+                })
+                .collect(),
+        ),
+    };
+    let mut rows = Vec::new();
+    if let Some(caveat) = evidence.namespace_caveat() {
+        rows.push(("namespace labels", caveat));
+    }
+    rows.extend([
+        ("drops into the namespace", counts(&evidence.drops_into)),
+        ("drops from the namespace", counts(&evidence.drops_from)),
+        ("policy verdicts", counts(&evidence.policy_verdicts)),
+        ("drops in the cluster", counts(&evidence.cluster_drops)),
+        ("drops per node", nodes),
+    ]);
+    rows
+}
+
+/// `key value · key value`, biggest first, at most [`SHOWN`]; "none" when empty.
+fn listed(mut entries: Vec<(String, f64, String)>) -> String {
+    if entries.is_empty() {
+        return "none".into();
+    }
+    entries.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let more = entries.len().saturating_sub(SHOWN);
+    let mut out: Vec<String> = entries
+        .into_iter()
+        .take(SHOWN)
+        .map(|(key, _, shown)| format!("{key} {shown}"))
+        .collect();
+    if more > 0 {
+        out.push(format!("and {more} more"));
+    }
+    out.join(" · ")
 }

@@ -155,9 +155,7 @@ async fn run(cli: cli::CockpitArgs, paths: Paths) -> color_eyre::Result<()> {
         Ok(connected) => connected,
         Err(err) => fail(&err),
     };
-    let mut state = State::new(switch.config, switch.identity, switch.diagnostics, Timestamp::now());
-    state.contexts = switch.contexts;
-    state.audit = switch.audit;
+    let mut state = State::from_switch(switch, Timestamp::now());
     state.open_on = cli.namespace.clone();
     let settings = SessionSettings {
         readonly: cli.readonly,

@@ -69,4 +69,7 @@ pub struct ContextSwitch {
     pub config: AppConfig,
     pub diagnostics: Vec<Diagnostic>,
     pub audit: Vec<AuditRecord>,
+    /// The gate's Prometheus as the connection found it (configured,
+    /// discovered, or why neither).
+    pub prometheus: super::state::PromSetup,
 }

@@ -179,6 +179,9 @@ pub enum PromSetup {
     NotConfigured,
     /// A configured URL that cannot be used, and why.
     Invalid(String),
+    /// Nothing configured and none found in the cluster, and how the search went.
+    NotFound(String),
+    /// The URL, or the Service found (`service NS/NAME:PORT (through the API server)`).
     Url(String),
 }
 
@@ -207,6 +210,7 @@ impl PromState {
         match &self.setup {
             PromSetup::NotConfigured => PromGate::NotConfigured,
             PromSetup::Invalid(why) => PromGate::Invalid(why),
+            PromSetup::NotFound(why) => PromGate::NotFound(why),
             PromSetup::Url(url) => match self.records.get(namespace) {
                 Some(record) => PromGate::Fetched(&record.evidence),
                 None => PromGate::Pending(url),
@@ -261,6 +265,15 @@ pub struct State {
 }
 
 impl State {
+    /// The state for a freshly connected context.
+    pub fn from_switch(switch: super::ContextSwitch, now: Timestamp) -> State {
+        let mut state = State::new(switch.config, switch.identity, switch.diagnostics, now);
+        state.contexts = switch.contexts;
+        state.audit = switch.audit;
+        state.prometheus.setup = switch.prometheus;
+        state
+    }
+
     pub fn new(config: AppConfig, identity: ClusterIdentity, diagnostics: Vec<Diagnostic>, now: Timestamp) -> State {
         let prometheus = PromSetup::from_setting(config.settings.prometheus.as_deref());
         State {

@@ -133,6 +133,8 @@ pub enum PromGate<'a> {
     NotConfigured,
     /// A configured URL that cannot be used, and why.
     Invalid(&'a str),
+    /// None configured and none found in the cluster, and how the search went.
+    NotFound(&'a str),
     /// Asked, no answer yet.
     Pending(&'a str),
     Fetched(&'a PromEvidence),
@@ -332,6 +334,12 @@ fn prometheus_items(input: &GateInput<'_>, depth: Depth) -> Vec<GateItem> {
             )];
         }
         PromGate::Invalid(why) => return vec![fail("Prometheus", why)],
+        PromGate::NotFound(why) => {
+            return vec![info(
+                "Prometheus",
+                format!("{why} (--prometheus URL): the gate rests on Hubble flows"),
+            )];
+        }
         PromGate::Pending(url) => {
             return vec![GateItem {
                 name: "Prometheus",

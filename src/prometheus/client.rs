@@ -41,11 +41,29 @@ pub enum PromError {
     },
 }
 
-/// A Prometheus server.
-#[derive(Debug, Clone)]
+/// A Prometheus server, reached directly or through the API server's service
+/// proxy.
+#[derive(Clone)]
 pub struct Prometheus {
+    /// The URL, or the service-proxy path under the API server.
     base: String,
-    http: reqwest::Client,
+    /// What errors and the Gate tab call it.
+    name: String,
+    transport: Transport,
+}
+
+#[derive(Clone)]
+enum Transport {
+    Http(reqwest::Client),
+    /// The kube client's credentials carry the request to
+    /// `/api/v1/namespaces/NS/services/NAME:PORT/proxy/…`.
+    ApiProxy(kube::Client),
+}
+
+impl std::fmt::Debug for Prometheus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prometheus").field("name", &self.name).finish()
+    }
 }
 
 #[derive(Deserialize)]
@@ -77,14 +95,82 @@ impl Prometheus {
             .timeout(TIMEOUT)
             .build()
             .map_err(|e| format!("--prometheus {url}: {e}"))?;
+        let base = url.trim_end_matches('/').to_string();
         Ok(Prometheus {
-            base: url.trim_end_matches('/').to_string(),
-            http,
+            name: base.clone(),
+            base,
+            transport: Transport::Http(http),
         })
     }
 
+    /// A Prometheus Service reached through the API server's service proxy,
+    /// with the kube client's credentials (RBAC: `get` on `services/proxy`).
+    /// `port` is the Service port's name or number.
+    pub fn through_api_server(client: kube::Client, namespace: &str, service: &str, port: &str) -> Prometheus {
+        Prometheus {
+            base: format!("/api/v1/namespaces/{namespace}/services/{service}:{port}/proxy"),
+            name: format!("service {namespace}/{service}:{port} (through the API server)"),
+            transport: Transport::ApiProxy(client),
+        }
+    }
+
+    /// What the operator knows it by: its URL, or the Service it was found as.
     pub fn url(&self) -> &str {
-        &self.base
+        &self.name
+    }
+
+    fn unreachable(&self, message: String) -> PromError {
+        PromError::Unreachable {
+            url: self.name.clone(),
+            message,
+        }
+    }
+
+    /// One GET: the HTTP status and the body.
+    async fn fetch(&self, path: &str, params: &[(&str, &str)]) -> Result<(u16, String), PromError> {
+        match &self.transport {
+            Transport::Http(http) => {
+                let response = http
+                    .get(format!("{}{path}", self.base))
+                    .query(params)
+                    .send()
+                    .await
+                    .map_err(|e| self.unreachable(reason(&e)))?;
+                let status = response.status().as_u16();
+                let body = response.text().await.map_err(|e| self.unreachable(reason(&e)))?;
+                Ok((status, body))
+            }
+            Transport::ApiProxy(client) => {
+                let mut url = reqwest::Url::parse("http://api-server").expect("a constant URL");
+                url.query_pairs_mut().extend_pairs(params);
+                let target = format!("{}{path}?{}", self.base, url.query().unwrap_or_default());
+                let request = http::Request::get(target)
+                    .body(kube::client::Body::empty())
+                    .map_err(|e| self.unreachable(e.to_string()))?;
+                let exchange = async {
+                    let response = client.send(request).await.map_err(|e| crate::errors::with_causes(&e))?;
+                    let status = response.status().as_u16();
+                    let bytes = response
+                        .into_body()
+                        .collect_bytes()
+                        .await
+                        .map_err(|e| crate::errors::with_causes(&e))?;
+                    Ok::<_, String>((status, String::from_utf8_lossy(&bytes).into_owned()))
+                };
+                let (status, body) = tokio::time::timeout(TIMEOUT, exchange)
+                    .await
+                    .map_err(|_| self.unreachable(format!("no answer within {} s", TIMEOUT.as_secs())))?
+                    .map_err(|e| self.unreachable(e))?;
+                // The API server's own refusal (no endpoints, forbidden) is a
+                // Kubernetes Status, not Prometheus's answer.
+                if status >= 400
+                    && let Some(message) = api_server_refusal(&body)
+                {
+                    return Err(self.unreachable(format!("the API server answered HTTP {status}: {message}")));
+                }
+                Ok((status, body))
+            }
+        }
     }
 
     async fn get<T: for<'de> Deserialize<'de>>(
@@ -93,24 +179,9 @@ impl Prometheus {
         params: &[(&str, &str)],
         query: &str,
     ) -> Result<T, PromError> {
-        let url = format!("{}{path}", self.base);
-        let response = self
-            .http
-            .get(&url)
-            .query(params)
-            .send()
-            .await
-            .map_err(|e| PromError::Unreachable {
-                url: self.base.clone(),
-                message: reason(&e),
-            })?;
-        let status = response.status();
-        let body = response.text().await.map_err(|e| PromError::Unreachable {
-            url: self.base.clone(),
-            message: reason(&e),
-        })?;
+        let (status, body) = self.fetch(path, params).await?;
         let malformed = |message: String| PromError::Malformed {
-            url: self.base.clone(),
+            url: self.name.clone(),
             query: query.to_string(),
             message,
         };
@@ -120,7 +191,7 @@ impl Prometheus {
         })?;
         if envelope.status != "success" {
             return Err(PromError::Rejected {
-                url: self.base.clone(),
+                url: self.name.clone(),
                 query: query.to_string(),
                 message: envelope.error.unwrap_or_else(|| format!("HTTP {status}")),
             });
@@ -133,7 +204,7 @@ impl Prometheus {
         let vector: Vector = self.get("/api/v1/query", &[("query", promql)], promql).await?;
         if vector.result_type != "vector" {
             return Err(PromError::Malformed {
-                url: self.base.clone(),
+                url: self.name.clone(),
                 query: promql.to_string(),
                 message: format!("a {} instead of a vector", vector.result_type),
             });
@@ -143,7 +214,7 @@ impl Prometheus {
             .into_iter()
             .map(|s| {
                 let value = s.value.1.parse::<f64>().map_err(|e| PromError::Malformed {
-                    url: self.base.clone(),
+                    url: self.name.clone(),
                     query: promql.to_string(),
                     message: format!("value {:?}: {e}", s.value.1),
                 })?;
@@ -175,6 +246,18 @@ pub fn check_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The message of a Kubernetes `Status` body, when that is what came back.
+fn api_server_refusal(body: &str) -> Option<String> {
+    let status: serde_json::Value = serde_json::from_str(body).ok()?;
+    (status.get("kind")?.as_str()? == "Status").then(|| {
+        status
+            .get("message")
+            .and_then(|m| m.as_str())
+            .unwrap_or("(no message)")
+            .to_string()
+    })
+}
+
 /// The part of a request error an operator acts on: reqwest's own message
 /// repeats the URL, the innermost cause says what happened.
 fn reason(error: &reqwest::Error) -> String {
@@ -201,5 +284,19 @@ mod tests {
         );
         assert!(Prometheus::new("ftp://x").is_err_and(|e| e.contains("http or https")));
         assert!(Prometheus::new("not a url").is_err_and(|e| e.starts_with("--prometheus not a url")));
+    }
+
+    #[test]
+    fn the_api_servers_refusals_are_told_from_prometheus_answers() {
+        let status = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"no endpoints available for service \"prometheus-k8s\"","reason":"ServiceUnavailable","code":503}"#;
+        assert_eq!(
+            api_server_refusal(status).as_deref(),
+            Some(r#"no endpoints available for service "prometheus-k8s""#)
+        );
+        assert_eq!(
+            api_server_refusal(r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#),
+            None
+        );
+        assert_eq!(api_server_refusal("<html>"), None);
     }
 }

@@ -3,6 +3,7 @@
 //! evidence that needs it, nothing else.
 
 pub mod client;
+pub mod discover;
 pub mod evidence;
 
 pub use client::{PromError, Prometheus, Sample};

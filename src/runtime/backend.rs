@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use tokio::task::AbortHandle;
 
 use crate::app::ContextSwitch;
-use crate::app::state::AppConfig;
+use crate::app::state::{AppConfig, PromSetup};
 use crate::cluster::demo::{self, DemoCluster};
 use crate::cluster::live::{ConnectOptions, LiveCluster};
 use crate::cluster::{AuditLog, Cluster};
@@ -84,6 +84,7 @@ impl Backends {
             None => None,
         };
         type Flows = Result<Target, String>;
+        let mut kube_client = None;
         let (cluster, target, contexts): (Arc<dyn Cluster>, Flows, Vec<String>) = if context == demo::CONTEXT {
             let demo = DemoCluster::new(Timestamp::now(), &backup_dir);
             let target = match (recording, &self.hubble.server) {
@@ -105,6 +106,7 @@ impl Backends {
             let live = LiveCluster::connect(&options).await.map_err(|e| e.to_string())?;
             let mut contexts = live.contexts();
             contexts.push(demo::CONTEXT.into());
+            kube_client = Some(live.proxy_client());
             let target = match (recording, &self.hubble.server) {
                 (Some(target), _) => target,
                 (None, Some(server)) => Ok(Target::Address(server.clone())),
@@ -141,11 +143,7 @@ impl Backends {
         let (config, diagnostics) = self
             .app_config(context, backup_dir.clone())
             .map_err(|e| e.to_string())?;
-        let prometheus = config
-            .settings
-            .prometheus
-            .as_deref()
-            .and_then(|url| crate::prometheus::Prometheus::new(url).ok());
+        let (prometheus, prometheus_setup) = prometheus_for(config.settings.prometheus.as_deref(), kube_client).await;
         // The demo starts afresh each run, so its old records would describe
         // another world; live contexts show their history.
         let audit = if identity.demo {
@@ -167,6 +165,7 @@ impl Backends {
                 config,
                 diagnostics,
                 audit,
+                prometheus: prometheus_setup,
             },
         ))
     }
@@ -214,6 +213,45 @@ impl Backends {
             contexts.extend(k.contexts.into_iter().map(|c| c.name));
         }
         contexts
+    }
+}
+
+/// How long looking for a Prometheus Service may delay the connection.
+const DISCOVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The gate's Prometheus: the configured URL, else (on a live cluster) a
+/// Prometheus Service found through the API server, else why there is none.
+async fn prometheus_for(
+    configured: Option<&str>,
+    client: Option<kube::Client>,
+) -> (Option<crate::prometheus::Prometheus>, PromSetup) {
+    if let Some(url) = configured {
+        return (
+            crate::prometheus::Prometheus::new(url).ok(),
+            PromSetup::from_setting(Some(url)),
+        );
+    }
+    let Some(client) = client else {
+        return (None, PromSetup::NotConfigured);
+    };
+    match tokio::time::timeout(DISCOVERY, crate::prometheus::discover::discover(client)).await {
+        Ok(Ok(Some((candidate, prometheus)))) => {
+            tracing::info!(service = %candidate, "found Prometheus");
+            let setup = PromSetup::Url(prometheus.url().to_string());
+            (Some(prometheus), setup)
+        }
+        Ok(Ok(None)) => (
+            None,
+            PromSetup::NotFound("not configured, and no Prometheus Service in the cluster".into()),
+        ),
+        Ok(Err(why)) => (None, PromSetup::NotFound(why)),
+        Err(_) => (
+            None,
+            PromSetup::NotFound(format!(
+                "looking for a Prometheus Service took over {} s",
+                DISCOVERY.as_secs()
+            )),
+        ),
     }
 }
 

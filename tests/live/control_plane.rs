@@ -72,13 +72,23 @@ fn read_env(path: &Path) -> HashMap<String, String> {
 
 /// A client for a kubeconfig file.
 pub async fn client(kubeconfig: &Path) -> Client {
-    let config = Config::from_custom_kubeconfig(
+    Client::try_from(config(kubeconfig).await).expect("client")
+}
+
+/// A client that does not retry, as tighten's service-proxy client.
+pub async fn client_once(kubeconfig: &Path) -> Client {
+    let mut config = config(kubeconfig).await;
+    config.default_retry = false;
+    Client::try_from(config).expect("client")
+}
+
+async fn config(kubeconfig: &Path) -> Config {
+    Config::from_custom_kubeconfig(
         Kubeconfig::read_from(kubeconfig).expect("kubeconfig"),
         &KubeConfigOptions::default(),
     )
     .await
-    .expect("config");
-    Client::try_from(config).expect("client")
+    .expect("config")
 }
 
 impl ControlPlane {

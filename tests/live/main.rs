@@ -5,6 +5,8 @@
 //! runs reuse the cached binaries.
 
 mod control_plane;
+mod netns;
+mod prometheus_discovery;
 
 use std::collections::BTreeMap;
 use std::path::Path;

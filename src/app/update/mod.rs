@@ -179,10 +179,8 @@ fn handle(state: &mut State, msg: Msg) -> Vec<Effect> {
             let name = switch.identity.context.clone();
             let viewport = state.viewport;
             *state = State {
-                contexts: switch.contexts,
-                audit: switch.audit,
                 viewport,
-                ..State::new(switch.config, switch.identity, switch.diagnostics, state.now)
+                ..State::from_switch(switch, state.now)
             };
             notify(state, NoticeLevel::Info, format!("switched to context {name}"));
             vec![Effect::CheckBackupDir]

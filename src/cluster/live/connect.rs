@@ -68,16 +68,25 @@ impl Target {
         self.kubeconfig.contexts.iter().map(|c| c.name.clone()).collect()
     }
 
-    /// A client for this context.
-    pub async fn client(&self) -> Result<Client, ClusterError> {
+    /// A client for this context, and one that does not retry: a request
+    /// through the API server's service proxy should hear "no endpoints"
+    /// (503) at once rather than have it retried until it times out.
+    pub async fn clients(&self) -> Result<(Client, Client), ClusterError> {
         let options = KubeConfigOptions {
             context: Some(self.context.clone()),
             ..KubeConfigOptions::default()
         };
+        let unavailable =
+            |e: &dyn std::fmt::Display| ClusterError::Unavailable(format!("context {}: {e}", self.context));
         let config = Config::from_custom_kubeconfig(self.kubeconfig.clone(), &options)
             .await
-            .map_err(|e| ClusterError::Unavailable(format!("context {}: {e}", self.context)))?;
-        Client::try_from(config).map_err(|e| ClusterError::Unavailable(format!("context {}: {e}", self.context)))
+            .map_err(|e| unavailable(&e))?;
+        let mut once = config.clone();
+        once.default_retry = false;
+        Ok((
+            Client::try_from(config).map_err(|e| unavailable(&e))?,
+            Client::try_from(once).map_err(|e| unavailable(&e))?,
+        ))
     }
 
     /// Who the API server says we are (SelfSubjectReview), falling back to the

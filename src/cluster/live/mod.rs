@@ -27,6 +27,7 @@ pub use connect::ConnectOptions;
 pub struct LiveCluster {
     client: Client,
     identity: ClusterIdentity,
+    proxy_client: Client,
     contexts: Vec<String>,
     watches: Arc<watch::Watches>,
 }
@@ -35,13 +36,14 @@ impl LiveCluster {
     /// Connects to the context `options` name and starts the watches.
     pub async fn connect(options: &ConnectOptions) -> Result<LiveCluster, ClusterError> {
         let target = options.read()?;
-        let client = target.client().await?;
+        let (client, proxy_client) = target.clients().await?;
         let identity = target.identity(&client).await;
         let cilium = detect_cilium(&client).await;
         tracing::info!(context = %identity.context, user = %identity.user, ?cilium, "connected");
         let watches = watch::start(client.clone(), cilium).await;
         Ok(LiveCluster {
             client,
+            proxy_client,
             identity,
             contexts: target.contexts(),
             watches: Arc::new(watches),
@@ -51,6 +53,12 @@ impl LiveCluster {
     /// The client, for the Hubble port-forward.
     pub fn client(&self) -> Client {
         self.client.clone()
+    }
+
+    /// A client for requests through the API server's service proxy: it does
+    /// not retry, so the API server's refusals come back as they are.
+    pub fn proxy_client(&self) -> Client {
+        self.proxy_client.clone()
     }
 
     /// Every context of the kubeconfig, for `:ctx`.

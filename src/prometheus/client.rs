@@ -141,7 +141,8 @@ impl Prometheus {
                 Ok((status, body))
             }
             Transport::ApiProxy(client) => {
-                let mut url = reqwest::Url::parse("http://api-server").expect("a constant URL");
+                // Only to encode the parameters as a query string.
+                let mut url = reqwest::Url::parse("http://api-server").map_err(|e| self.unreachable(e.to_string()))?;
                 url.query_pairs_mut().extend_pairs(params);
                 let target = format!("{}{path}?{}", self.base, url.query().unwrap_or_default());
                 let request = http::Request::get(target)

@@ -21,9 +21,27 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Offline commands: they read files, not a cluster.
+/// Subcommands: `status` reads the cluster; the others read files.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Each namespace's phase and go/no-go gate, as the cockpit's Gate tab shows it.
+    ///
+    /// Reads the cluster, the last 10 minutes of Hubble's flows and Prometheus (when
+    /// configured or found), once. Namespaces whose gate is open are listed with their open
+    /// items; with --namespace, every item of the checklist is shown.
+    ///
+    /// Exit status: 0 when every gate shown is go or done, 1 when one is open or waiting,
+    /// 2 on bad input (an unknown namespace, a broken config), 3 when the cluster cannot be read.
+    Status {
+        #[command(flatten)]
+        connect: Box<ConnectArgs>,
+        /// Only this namespace, with its whole checklist. Repeatable.
+        #[arg(short = 'n', long = "namespace", value_name = "NAME")]
+        namespaces: Vec<String>,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value_t = tighten::commands::status::Format::Table)]
+        output: tighten::commands::status::Format,
+    },
     /// Decide recorded flows against policy files, as Cilium would.
     ///
     /// Exit status: 0 when nothing is dropped, 1 when something is, 2 on bad input.
@@ -96,21 +114,33 @@ pub enum Command {
 /// The cockpit's flags.
 #[derive(Debug, Args)]
 pub struct CockpitArgs {
-    /// Open the cockpit on the embedded demo cluster (no Kubernetes needed).
-    #[arg(long)]
-    pub demo: bool,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 
     /// Refuse every change to the cluster; mutating keys are shown disabled.
     #[arg(long)]
     pub readonly: bool,
 
-    /// Use this config file instead of <config dir>/config.toml (must exist and parse).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
     /// Colour theme (dark, light, mono, production, or a file in <config dir>/themes).
     #[arg(long, value_name = "NAME")]
     pub theme: Option<String>,
+
+    /// Open on this namespace.
+    #[arg(short = 'n', long, value_name = "NAME")]
+    pub namespace: Option<String>,
+}
+
+/// Which cluster, and where its evidence comes from: the cockpit's and the
+/// cluster commands' shared flags.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// Use the embedded demo cluster (no Kubernetes needed).
+    #[arg(long)]
+    pub demo: bool,
+
+    /// Use this config file instead of <config dir>/config.toml (must exist and parse).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// Kubeconfig file (default: $KUBECONFIG, which may list several files, then ~/.kube/config).
     #[arg(long, value_name = "FILE")]
@@ -120,12 +150,9 @@ pub struct CockpitArgs {
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
 
-    /// Open on this namespace.
-    #[arg(short = 'n', long, value_name = "NAME")]
-    pub namespace: Option<String>,
-
     /// Prometheus for the gate's evidence (drops, lost events, map pressure), for every
-    /// context; else the context's `prometheus` in config.toml.
+    /// context; else the context's `prometheus` in config.toml; else a Prometheus Service
+    /// found in the cluster, asked through the API server.
     #[arg(long, value_name = "URL", env = "TIGHTEN_PROMETHEUS")]
     pub prometheus: Option<String>,
 

@@ -16,7 +16,7 @@ use tighten::hubble::record::{RecordOptions, Recorder};
 use tighten::runtime::backend::{Backends, HubbleSettings};
 use tighten::runtime::{self, SessionSettings, terminal};
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, ConnectArgs};
 
 fn main() -> color_eyre::Result<()> {
     terminal::install_hooks()?;
@@ -29,7 +29,7 @@ fn main() -> color_eyre::Result<()> {
     let _log = init_logging(&paths.log_file())?;
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
-        demo = cli.demo,
+        demo = cli.connect.demo,
         readonly = cli.readonly,
         "starting"
     );
@@ -89,6 +89,29 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
             };
             tighten::commands::lint::run(&options, &mut out, &mut err)?
         }
+        Command::Status {
+            connect,
+            namespaces,
+            output,
+        } => {
+            let paths =
+                Paths::discover().ok_or_else(|| eyre!("cannot find a home directory for config, data and state"))?;
+            let _log = init_logging(&paths.log_file())?;
+            let (context, backends) =
+                match context_of(&connect).and_then(|context| Ok((context, backends(&connect, &paths, true, None)?))) {
+                    Ok(found) => found,
+                    Err(e) => {
+                        use std::io::Write;
+                        writeln!(err, "tighten: {e}")?;
+                        return Ok(tighten::commands::exit::BAD_INPUT);
+                    }
+                };
+            let options = tighten::commands::status::StatusOptions { namespaces, output };
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(tighten::commands::status::run(
+                &backends, &context, &options, &mut out, &mut err,
+            ))?
+        }
         Command::Suggest {
             flows,
             namespace,
@@ -105,50 +128,59 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
     Ok(code)
 }
 
-async fn run(cli: cli::CockpitArgs, paths: Paths) -> color_eyre::Result<()> {
-    let context = if cli.demo {
-        demo::CONTEXT.to_string()
-    } else {
-        // As kubectl: --context, else the kubeconfig's current context.
-        let options = ConnectOptions {
-            kubeconfig: cli.kubeconfig.clone(),
-            context: cli.context.clone(),
-        };
-        match options.read() {
-            Ok(target) => target.context,
-            Err(err) => fail(&format!("{err}\nRun `tighten --demo` for the embedded demo cluster.")),
-        }
+/// The context the flags name: the demo, `--context`, else the kubeconfig's
+/// current context, as kubectl picks it.
+fn context_of(connect: &ConnectArgs) -> Result<String, String> {
+    if connect.demo {
+        return Ok(demo::CONTEXT.to_string());
+    }
+    let options = ConnectOptions {
+        kubeconfig: connect.kubeconfig.clone(),
+        context: connect.context.clone(),
     };
-    let recorder = match &cli.hubble.record {
+    options
+        .read()
+        .map(|target| target.context)
+        .map_err(|err| format!("{err}\nRun `tighten --demo` for the embedded demo cluster."))
+}
+
+/// How to reach any context with these flags.
+fn backends(connect: &ConnectArgs, paths: &Paths, readonly: bool, theme: Option<String>) -> Result<Backends, String> {
+    let recorder = match &connect.hubble.record {
         Some(path) => {
             let options = RecordOptions {
                 path: path.clone(),
-                max_bytes: cli.hubble.record_max_size.saturating_mul(1 << 20),
-                keep: cli.hubble.record_keep,
+                max_bytes: connect.hubble.record_max_size.saturating_mul(1 << 20),
+                keep: connect.hubble.record_keep,
             };
-            Some(Recorder::start(options).unwrap_or_else(|e| fail(&e)))
+            Some(Recorder::start(options)?)
         }
         None => None,
     };
     let hubble = HubbleSettings {
-        server: cli.hubble.hubble_server.clone(),
-        tls: cli.hubble.tls(),
-        namespace: cli.hubble.hubble_namespace.clone(),
+        server: connect.hubble.hubble_server.clone(),
+        tls: connect.hubble.tls(),
+        namespace: connect.hubble.hubble_namespace.clone(),
         recorder,
-        flows_file: cli.hubble.flows.clone(),
+        flows_file: connect.hubble.flows.clone(),
     };
-    let backends = Backends {
+    Ok(Backends {
         sources: ConfigSources {
-            explicit_config: cli.config.clone(),
-            theme_override: cli.theme.clone(),
-            ..ConfigSources::from_paths(&paths)
+            explicit_config: connect.config.clone(),
+            theme_override: theme,
+            ..ConfigSources::from_paths(paths)
         },
         paths: paths.clone(),
-        kubeconfig: cli.kubeconfig.clone(),
-        readonly: cli.readonly,
+        kubeconfig: connect.kubeconfig.clone(),
+        readonly,
         hubble,
-        prometheus: cli.prometheus.clone(),
-    };
+        prometheus: connect.prometheus.clone(),
+    })
+}
+
+async fn run(cli: cli::CockpitArgs, paths: Paths) -> color_eyre::Result<()> {
+    let context = context_of(&cli.connect).unwrap_or_else(|e| fail(&e));
+    let backends = backends(&cli.connect, &paths, cli.readonly, cli.theme.clone()).unwrap_or_else(|e| fail(&e));
     // Connection and configuration problems are the operator's to fix: say so
     // plainly before the terminal is taken over.
     let (backend, switch) = match backends.connect(&context).await {

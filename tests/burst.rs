@@ -77,7 +77,12 @@ struct Counting {
     first: Arc<Mutex<Option<Instant>>>,
 }
 
+#[async_trait::async_trait]
 impl FlowSource for Counting {
+    async fn history(&self, since: jiff::Timestamp) -> Result<tighten::flows::History, String> {
+        self.inner.history(since).await
+    }
+
     fn subscribe(&self, scope: watch::Receiver<FlowScope>) -> mpsc::Receiver<FlowEvent> {
         let mut events = self.inner.subscribe(scope);
         let (tx, rx) = mpsc::channel(1);

@@ -4,6 +4,7 @@
 pub mod lint;
 pub mod replay;
 pub mod simulate;
+pub mod status;
 pub mod suggest;
 
 /// How a command prints its results.

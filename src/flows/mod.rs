@@ -64,18 +64,40 @@ pub enum FlowScope {
     Namespaces(Vec<String>),
 }
 
+/// What a source still holds since a moment, read once.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    /// Where it came from, as the status line names it.
+    pub source: String,
+    pub flows: Vec<Flow>,
+    /// Events the source reported lost in that time.
+    pub lost: u64,
+    /// Messages that could not be decoded.
+    pub malformed: u64,
+}
+
 /// A stream of flows (Hubble Relay, a replayed recording, the demo's traffic).
+#[async_trait::async_trait]
 pub trait FlowSource: Send + Sync {
     /// Streams flows of `scope`; a change of scope takes effect without a
     /// reconnect and without counting a flow twice.
     fn subscribe(&self, scope: watch::Receiver<FlowScope>) -> mpsc::Receiver<FlowEvent>;
+
+    /// The flows since `since`, read once without following (one-shot
+    /// commands); the error says why there are none.
+    async fn history(&self, since: jiff::Timestamp) -> Result<History, String>;
 }
 
 /// A source that cannot be read (a broken recording): it says why on screen
 /// instead of showing an empty, healthy-looking stream.
 pub struct Unavailable(pub String);
 
+#[async_trait::async_trait]
 impl FlowSource for Unavailable {
+    async fn history(&self, _since: jiff::Timestamp) -> Result<History, String> {
+        Err(self.0.clone())
+    }
+
     fn subscribe(&self, _scope: watch::Receiver<FlowScope>) -> mpsc::Receiver<FlowEvent> {
         let (tx, rx) = mpsc::channel(1);
         let reason = self.0.clone();

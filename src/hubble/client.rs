@@ -19,7 +19,7 @@ use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use crate::backoff::Backoff;
-use crate::flows::{Flow, FlowEvent, FlowScope, FlowSource, FlowStreamState, StreamHealth};
+use crate::flows::{Flow, FlowEvent, FlowScope, FlowSource, FlowStreamState, History, StreamHealth};
 
 use super::codec::RawResponses;
 use super::convert::from_wire;
@@ -45,7 +45,7 @@ const UNAVAILABLE_RETRY: Duration = Duration::from_secs(30);
 /// Flows of history the first stream asks for: more than Relay keeps.
 const HISTORY: u64 = 1 << 20;
 /// The largest message accepted: a flow is a few kilobytes at most.
-const MAX_MESSAGE: usize = 16 << 20;
+pub(super) const MAX_MESSAGE: usize = 16 << 20;
 
 /// TLS as the hubble CLI offers it.
 #[derive(Debug, Clone, Default)]
@@ -132,6 +132,56 @@ impl HubbleClient {
     }
 }
 
+impl HubbleClient {
+    /// Opens a channel to the observer (through a port-forward when that is
+    /// the target).
+    pub(super) async fn connect(&self) -> Result<Connection, Ended> {
+        let (address, label, forward) = match &self.target {
+            Target::Address(address) => {
+                let label = self.label.clone().unwrap_or_else(|| format!("hubble {address}"));
+                (address.clone(), label, None)
+            }
+            Target::PortForward { client, namespace } => {
+                let forward = portforward::open(client.clone(), namespace)
+                    .await
+                    .map_err(Ended::Impossible)?;
+                let label = format!("hubble-relay (port-forward to {})", forward.target);
+                (forward.local.to_string(), label, Some(forward))
+            }
+        };
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let uri = if address.contains("://") {
+            address.clone()
+        } else {
+            format!("{scheme}://{address}")
+        };
+        let mut endpoint = Endpoint::from_shared(uri)
+            .map_err(|e| Ended::Impossible(format!("Hubble address {address}: {e}")))?
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_timeout(Duration::from_secs(10));
+        if let Some(tls) = &self.tls {
+            let config = tls.config().map_err(Ended::Impossible)?;
+            endpoint = endpoint
+                .tls_config(config)
+                .map_err(|e| Ended::Impossible(format!("TLS for {address}: {}", crate::errors::with_causes(&e))))?;
+        }
+        let channel = endpoint.connect().await.map_err(|e| {
+            Ended::Failed(format!(
+                "cannot connect to {address}: {}",
+                crate::errors::with_causes(&e)
+            ))
+        })?;
+        Ok(Connection {
+            channel,
+            label,
+            _forward: forward,
+        })
+    }
+}
+
+#[async_trait::async_trait]
 impl FlowSource for HubbleClient {
     fn subscribe(&self, scope: watch::Receiver<FlowScope>) -> mpsc::Receiver<FlowEvent> {
         let (tx, rx) = mpsc::channel(CHANNEL);
@@ -146,10 +196,14 @@ impl FlowSource for HubbleClient {
         tokio::spawn(session.run());
         rx
     }
+
+    async fn history(&self, since: Timestamp) -> Result<History, String> {
+        super::history::read(self, since).await
+    }
 }
 
 /// Why a connection ended.
-enum Ended {
+pub(super) enum Ended {
     /// The cockpit is gone: stop.
     Closed,
     /// Worth retrying soon.
@@ -158,9 +212,9 @@ enum Ended {
     Impossible(String),
 }
 
-struct Connection {
-    channel: Channel,
-    label: String,
+pub(super) struct Connection {
+    pub(super) channel: Channel,
+    pub(super) label: String,
     /// Keeps the port-forward listening while the connection lives.
     _forward: Option<Forward>,
 }
@@ -213,48 +267,7 @@ impl Stream {
     }
 
     async fn connect(&self) -> Result<Connection, Ended> {
-        let (address, label, forward) = match &self.client.target {
-            Target::Address(address) => {
-                let label = self.client.label.clone().unwrap_or_else(|| format!("hubble {address}"));
-                (address.clone(), label, None)
-            }
-            Target::PortForward { client, namespace } => {
-                let forward = portforward::open(client.clone(), namespace)
-                    .await
-                    .map_err(Ended::Impossible)?;
-                let label = format!("hubble-relay (port-forward to {})", forward.target);
-                (forward.local.to_string(), label, Some(forward))
-            }
-        };
-        let scheme = if self.client.tls.is_some() { "https" } else { "http" };
-        let uri = if address.contains("://") {
-            address.clone()
-        } else {
-            format!("{scheme}://{address}")
-        };
-        let mut endpoint = Endpoint::from_shared(uri)
-            .map_err(|e| Ended::Impossible(format!("Hubble address {address}: {e}")))?
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .keep_alive_timeout(Duration::from_secs(10));
-        if let Some(tls) = &self.client.tls {
-            let config = tls.config().map_err(Ended::Impossible)?;
-            endpoint = endpoint
-                .tls_config(config)
-                .map_err(|e| Ended::Impossible(format!("TLS for {address}: {}", crate::errors::with_causes(&e))))?;
-        }
-        let channel = endpoint.connect().await.map_err(|e| {
-            Ended::Failed(format!(
-                "cannot connect to {address}: {}",
-                crate::errors::with_causes(&e)
-            ))
-        })?;
-        Ok(Connection {
-            channel,
-            label,
-            _forward: forward,
-        })
+        self.client.connect().await
     }
 
     /// Follows flows on `connection` until it fails or the cockpit goes;
@@ -444,14 +457,14 @@ fn filters(scope: &FlowScope) -> Vec<FlowFilter> {
     }
 }
 
-fn timestamp(t: Timestamp) -> prost_types::Timestamp {
+pub(super) fn timestamp(t: Timestamp) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: t.as_second(),
         nanos: t.subsec_nanosecond(),
     }
 }
 
-fn describe_status(peer: &str, status: &tonic::Status) -> String {
+pub(super) fn describe_status(peer: &str, status: &tonic::Status) -> String {
     let message = status.message();
     if message.is_empty() {
         format!("{peer}: {:?}", status.code())

@@ -6,6 +6,7 @@ pub mod client;
 pub mod codec;
 pub mod convert;
 pub mod filter;
+pub mod history;
 pub mod jsonpb;
 pub mod portforward;
 pub mod record;

@@ -131,7 +131,7 @@ impl EffectRunner {
 }
 
 /// Proves the backup directory accepts files by writing and removing one.
-fn check_writable(dir: &std::path::Path) -> Result<(), String> {
+pub fn check_writable(dir: &std::path::Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let probe = dir.join(format!(".tighten-probe-{}", std::process::id()));
     std::fs::write(&probe, b"probe").map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;

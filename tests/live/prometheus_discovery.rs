@@ -155,6 +155,57 @@ async fn prometheus_is_found_and_asked_through_the_api_servers_service_proxy() {
     assert_eq!(evidence.lost_events, Ok(None));
     assert_eq!(evidence.map_pressure, Ok(None));
 
+    // `tighten status` finds it the same way, and the gate reads it.
+    let home = tempfile::tempdir().expect("home");
+    let admin_kubeconfig = control_plane::get().admin.display().to_string();
+    let output = Command::new(env!("CARGO_BIN_EXE_tighten"))
+        .args([
+            "status",
+            "--kubeconfig",
+            &admin_kubeconfig,
+            "-n",
+            &namespace,
+            "-o",
+            "json",
+        ])
+        .args(["--hubble-server", "127.0.0.1:1"])
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .env_remove("TIGHTEN_PROMETHEUS")
+        .output()
+        .expect("tighten status runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(
+        report["prometheus"],
+        format!("service {namespace}/prometheus-k8s:web (through the API server)")
+    );
+    assert!(
+        report["flows"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("unavailable: cannot connect to 127.0.0.1:1")),
+        "{report}"
+    );
+    let items = report["namespaces"][0]["gate"]["items"]
+        .as_array()
+        .expect("items")
+        .clone();
+    let item = |name: &str| items.iter().find(|i| i["name"] == name).cloned().unwrap_or_default();
+    assert_eq!(item("BPF map pressure")["check"], "info", "{items:?}");
+    assert_eq!(
+        item("BPF map pressure")["evidence"],
+        "no cilium_bpf_map_pressure series"
+    );
+    assert_eq!(item("Hubble evidence")["check"], "fail");
+
     // The read-only operator may list Services but not use the proxy: the
     // API server's refusal is named, not taken for Prometheus's answer.
     let operator = control_plane::client_once(&control_plane::get().operator).await;

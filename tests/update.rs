@@ -461,15 +461,18 @@ fn the_gate_asks_prometheus_about_the_selected_namespace_and_shows_its_queries()
     let screen = cockpit.render();
     assert!(screen.contains("Q shows the queries"), "{screen}");
     assert!(
-        screen.contains("864 into and 0 from the namespace in 24h, 0.010/s"),
+        screen.contains("864 into and 0 from the namespace in 24h, 36.00/h"),
         "{screen}"
     );
     // The answers, biggest first, each increase with its rate over the window.
     assert!(
-        screen.contains("POLICY_DENIED 864 (0.010/s) · STALE_OR_UNROUTABLE_IP 2 (0.000/s)"),
+        screen.contains("POLICY_DENIED 864 (36.00/h) · STALE_OR_UNROUTABLE_IP 2 (0.08/h)"),
         "{screen}"
     );
-    assert!(screen.contains("forwarded 86400 (1.000/s) · dropped 864"), "{screen}");
+    assert!(
+        screen.contains("forwarded 86400 (1.0/s) · dropped 864 (36.00/h)"),
+        "{screen}"
+    );
     assert!(screen.contains("node-a 864 policy, 2 other"), "{screen}");
     assert!(screen.contains("Policy drops (Prometheus)"), "{screen}");
     cockpit.key("Q");

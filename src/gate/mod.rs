@@ -85,6 +85,17 @@ pub fn human(d: Duration) -> String {
     }
 }
 
+/// A rate in the unit that keeps it readable: "2.5/s", "3.0/min", "0.40/h".
+pub fn per(per_second: f64) -> String {
+    if per_second >= 1.0 {
+        format!("{per_second:.1}/s")
+    } else if per_second * 60.0 >= 1.0 {
+        format!("{:.1}/min", per_second * 60.0)
+    } else {
+        format!("{:.2}/h", per_second * 3600.0)
+    }
+}
+
 impl Gate {
     pub fn failing(&self) -> usize {
         self.items.iter().filter(|i| i.check == Check::Fail).count()
@@ -400,8 +411,8 @@ fn prometheus_items(input: &GateInput<'_>, depth: Depth) -> Vec<GateItem> {
                 fail(
                     "Policy drops (Prometheus)",
                     format!(
-                        "{into:.0} into and {from:.0} from the namespace in {window}, {:.3}/s (hubble_drop_total)",
-                        evidence.rate(into + from)
+                        "{into:.0} into and {from:.0} from the namespace in {window}, {} (hubble_drop_total)",
+                        per(evidence.rate(into + from))
                     ),
                 )
             }

@@ -407,3 +407,13 @@ fn earlier_steps_weigh_less_of_prometheus() {
     assert!(seen.contains(&Phase::Baseline), "{seen:?}");
     assert!(seen.len() >= 2, "{seen:?}");
 }
+
+#[test]
+fn rates_read_in_their_unit() {
+    assert_eq!(per(2.5), "2.5/s");
+    assert_eq!(per(1.0), "1.0/s");
+    assert_eq!(per(0.05), "3.0/min");
+    assert_eq!(per(1.0 / 60.0), "1.0/min");
+    assert_eq!(per(0.4 / 3600.0), "0.40/h");
+    assert_eq!(per(0.0), "0.00/h");
+}

@@ -115,7 +115,13 @@ fn evidence_rows(evidence: &PromEvidence) -> Vec<(&'static str, String)> {
             Ok(map) => listed(
                 map.iter()
                     .filter(|(_, n)| **n >= 0.5)
-                    .map(|(k, n)| (k.clone(), *n, format!("{n:.0} ({:.3}/s)", evidence.rate(*n))))
+                    .map(|(k, n)| {
+                        (
+                            k.clone(),
+                            *n,
+                            format!("{n:.0} ({})", crate::gate::per(evidence.rate(*n))),
+                        )
+                    })
                     .collect(),
             ),
         }

@@ -482,3 +482,76 @@ fn the_gate_asks_prometheus_about_the_selected_namespace_and_shows_its_queries()
         "{screen}"
     );
 }
+
+#[test]
+fn an_unreachable_prometheus_is_asked_again_with_backoff_and_said_so() {
+    use std::time::Duration;
+    use tighten::app::state::PromSetup;
+    use tighten::app::{Effect, Msg, update};
+    use tighten::prometheus::{PromError, PromEvidence, Queries};
+    let mut cockpit = Cockpit::new();
+    cockpit.state.prometheus.setup = PromSetup::Url("http://127.0.0.1:9".into());
+    cockpit.type_command("ns databases");
+    cockpit.key("4");
+    let down = || {
+        let window = Duration::from_secs(24 * 3600);
+        let unreachable = PromError::Unreachable {
+            url: "http://127.0.0.1:9".into(),
+            message: "Connection refused (os error 111)".into(),
+        };
+        PromEvidence {
+            window,
+            queries: Queries::new("databases", window),
+            namespace_labels: Err(unreachable.clone()),
+            drops_into: Err(unreachable.clone()),
+            drops_from: Err(unreachable.clone()),
+            policy_verdicts: Err(unreachable.clone()),
+            cluster_drops: Err(unreachable.clone()),
+            node_drops: Err(unreachable.clone()),
+            lost_events: Err(unreachable.clone()),
+            map_pressure: Err(unreachable),
+        }
+    };
+    let asks = |effects: Vec<Effect>| effects.iter().any(|e| matches!(e, Effect::FetchPrometheus { .. }));
+    let mut now = common::now();
+    // Each failed answer doubles the wait: 5 s, then 10 s.
+    for (attempt, wait) in [(1, 5), (2, 10)] {
+        update(
+            &mut cockpit.state,
+            Msg::PrometheusFetched {
+                namespace: "databases".into(),
+                at: now,
+                evidence: Box::new(down()),
+            },
+        );
+        assert_eq!(cockpit.state.prometheus.failures, attempt);
+        assert!(!asks(update(
+            &mut cockpit.state,
+            Msg::Tick(now + jiff::SignedDuration::from_secs(wait - 1))
+        )));
+        update(&mut cockpit.state, Msg::Resize(120, 60));
+        let screen = cockpit.render();
+        assert!(
+            screen.contains(&format!("unreachable, attempt {attempt}, asking again in 1s")),
+            "{screen}"
+        );
+        now += jiff::SignedDuration::from_secs(wait);
+        assert!(
+            asks(update(&mut cockpit.state, Msg::Tick(now))),
+            "asked again after {wait}s"
+        );
+    }
+    // An answer resets the backoff.
+    let mut healthy = down();
+    healthy.lost_events = Ok(Some(0.0));
+    update(
+        &mut cockpit.state,
+        Msg::PrometheusFetched {
+            namespace: "databases".into(),
+            at: now,
+            evidence: Box::new(healthy),
+        },
+    );
+    assert_eq!(cockpit.state.prometheus.failures, 0);
+    assert_eq!(cockpit.state.prometheus.retry_after(), Duration::from_secs(30));
+}

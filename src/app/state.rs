@@ -171,6 +171,22 @@ pub struct PromState {
     pub records: HashMap<String, PromRecord>,
     /// Namespaces whose evidence is being fetched.
     pub pending: Vec<String>,
+    /// Answers in a row that found Prometheus unreachable: the next ask backs off.
+    pub failures: u32,
+}
+
+/// How often healthy evidence is asked for again.
+pub const PROMETHEUS_REFRESH: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl PromState {
+    /// How long after an answer the namespace is asked again: the refresh
+    /// interval, or while Prometheus is unreachable 5 s doubling up to a minute.
+    pub fn retry_after(&self) -> std::time::Duration {
+        match self.failures {
+            0 => PROMETHEUS_REFRESH,
+            n => std::time::Duration::from_secs((5u64 << (n - 1).min(4)).min(60)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -346,5 +362,25 @@ impl State {
     /// Audit records of one namespace, newest first.
     pub fn audit_for<'a>(&'a self, namespace: &'a str) -> impl Iterator<Item = &'a AuditRecord> + 'a {
         self.audit.iter().rev().filter(move |r| r.namespace == namespace)
+    }
+}
+
+#[cfg(test)]
+mod prometheus_tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_from_five_seconds_to_a_minute() {
+        let waits: Vec<u64> = (0..8)
+            .map(|failures| {
+                PromState {
+                    failures,
+                    ..PromState::default()
+                }
+                .retry_after()
+                .as_secs()
+            })
+            .collect();
+        assert_eq!(waits, [30, 5, 10, 20, 40, 60, 60, 60]);
     }
 }

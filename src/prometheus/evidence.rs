@@ -192,6 +192,15 @@ impl PromEvidence {
         }
     }
 
+    /// Why Prometheus could not be asked at all, when it could not (the
+    /// connection failed, as opposed to one query being rejected).
+    pub fn unreachable(&self) -> Option<&PromError> {
+        self.lost_events
+            .as_ref()
+            .err()
+            .filter(|e| matches!(e, PromError::Unreachable { .. }))
+    }
+
     /// The average rate per second over the window of an increase over it:
     /// what `rate(…[window])` gives for the same series.
     pub fn rate(&self, increase: f64) -> f64 {

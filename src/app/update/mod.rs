@@ -31,9 +31,6 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     effects
 }
 
-/// How old Prometheus evidence may be before it is asked for again.
-const PROMETHEUS_REFRESH: SignedDuration = SignedDuration::from_secs(30);
-
 /// Asks Prometheus about the selected namespace, over its gate window, when
 /// the evidence is missing or stale and no answer is on its way.
 fn ask_prometheus(state: &mut State) -> Option<Effect> {
@@ -45,7 +42,7 @@ fn ask_prometheus(state: &mut State) -> Option<Effect> {
         .prometheus
         .records
         .get(&namespace)
-        .is_some_and(|r| state.now.duration_since(r.fetched) < PROMETHEUS_REFRESH);
+        .is_some_and(|r| state.now.duration_since(r.fetched).unsigned_abs() < state.prometheus.retry_after());
     if fresh || state.prometheus.pending.contains(&namespace) {
         return None;
     }
@@ -191,6 +188,13 @@ fn handle(state: &mut State, msg: Msg) -> Vec<Effect> {
             evidence,
         } => {
             state.prometheus.pending.retain(|n| *n != namespace);
+            match evidence.unreachable() {
+                Some(why) => {
+                    state.prometheus.failures += 1;
+                    tracing::warn!(%why, attempt = state.prometheus.failures, "Prometheus unreachable");
+                }
+                None => state.prometheus.failures = 0,
+            }
             state.prometheus.records.insert(
                 namespace,
                 crate::app::state::PromRecord {

@@ -69,9 +69,20 @@ fn queries(state: &State, namespace: &str) -> Vec<Line<'static>> {
         crate::gate::human(age)
     };
     let hint = if state.detail.show_queries {
-        ""
+        String::new()
     } else {
-        " · Q shows the queries"
+        " · Q shows the queries".to_string()
+    };
+    // Unreachable: say that it is retried, and when.
+    let hint = match evidence.unreachable() {
+        Some(_) => {
+            let next = state.prometheus.retry_after().saturating_sub(age).as_secs();
+            format!(
+                " · unreachable, attempt {}, asking again in {next}s{hint}",
+                state.prometheus.failures
+            )
+        }
+        None => hint,
     };
     let mut lines = vec![
         Line::default(),

@@ -42,6 +42,63 @@ pub enum Command {
         #[arg(short = 'o', long, value_enum, default_value_t = tighten::commands::status::Format::Table)]
         output: tighten::commands::status::Format,
     },
+    /// Apply the golden baseline allows (DNS, kube-apiserver, intra-namespace,
+    /// monitoring scrape, host probes) to a namespace.
+    #[command(after_long_help = ACT_HELP)]
+    Baseline {
+        /// The namespace.
+        namespace: String,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+        #[command(flatten)]
+        connect: Box<ConnectArgs>,
+    },
+    /// Stage the default-deny (Audit: present, enforcing nothing); on an enforced
+    /// namespace, step back to Audit.
+    #[command(after_long_help = ACT_HELP)]
+    Stage {
+        /// The namespace.
+        namespace: String,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+        #[command(flatten)]
+        connect: Box<ConnectArgs>,
+    },
+    /// Enforce the staged default-deny. A gate that is not go stops it unless
+    /// --override REASON is given.
+    #[command(after_long_help = ACT_HELP)]
+    Enforce {
+        /// The namespace.
+        namespace: String,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+        #[command(flatten)]
+        connect: Box<ConnectArgs>,
+    },
+    /// Break-glass: remove every CiliumNetworkPolicy and NetworkPolicy of the namespace
+    /// (with --partial, only the default-deny). A backup is written first.
+    #[command(after_long_help = ACT_HELP)]
+    Rollback {
+        /// The namespace.
+        namespace: String,
+        /// Remove only the default-deny; the baseline and app allows stay.
+        #[arg(long)]
+        partial: bool,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+        #[command(flatten)]
+        connect: Box<ConnectArgs>,
+    },
+    /// Put back the policies a backup file holds, in the namespace they came from.
+    #[command(after_long_help = ACT_HELP)]
+    Restore {
+        /// A backup written by a rollback (its path is in the audit log and on the namespace).
+        backup: PathBuf,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+        #[command(flatten)]
+        connect: Box<ConnectArgs>,
+    },
     /// Decide recorded flows against policy files, as Cilium would.
     ///
     /// Exit status: 0 when nothing is dropped, 1 when something is, 2 on bad input.
@@ -109,6 +166,54 @@ pub enum Command {
         #[arg(long, num_args = 1.., value_name = "PATH")]
         policies: Vec<PathBuf>,
     },
+}
+
+/// How the mutating commands behave, and their exit codes.
+const ACT_HELP: &str = "\
+Runs the server-side dry run, prints what will change, the diff and the gate, then asks.
+Deleting, or acting on a protected namespace, asks for the namespace name to be typed.
+
+Exit status:
+  0  done (or --dry-run printed; or nothing to change)
+  1  not confirmed at the prompt: nothing was changed
+  2  bad input (unknown namespace, unreadable backup or kubeconfig, --override too short)
+  3  the cluster cannot be read
+  4  refused: --readonly, RBAC, the namespace's phase, or a protected namespace with --yes
+     but without --force-protected
+  5  the gate is not go, and no --override REASON
+  6  the server refused the dry run or the change: nothing was changed (a change that
+     failed part-way was undone)";
+
+/// The confirm step of the mutating commands.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Confirm")]
+pub struct ConfirmArgs {
+    /// Do not ask; act once the dry run is accepted (and the gate is go or overridden).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Stop after printing the dry run, the diff and the gate.
+    #[arg(long, conflicts_with = "yes")]
+    pub dry_run: bool,
+    /// Act past a gate that is not go; the reason (10+ characters) goes into the audit record.
+    #[arg(long = "override", value_name = "REASON")]
+    pub override_reason: Option<String>,
+    /// With --yes, act on a protected namespace without typing its name.
+    #[arg(long, requires = "yes")]
+    pub force_protected: bool,
+    /// Refuse every change (the dry run still runs).
+    #[arg(long)]
+    pub readonly: bool,
+}
+
+impl ConfirmArgs {
+    pub fn confirm(&self) -> tighten::commands::act::Confirm {
+        tighten::commands::act::Confirm {
+            yes: self.yes,
+            dry_run: self.dry_run,
+            override_reason: self.override_reason.clone(),
+            force_protected: self.force_protected,
+        }
+    }
 }
 
 /// The cockpit's flags.

@@ -17,6 +17,8 @@ use tighten::runtime::backend::{Backends, HubbleSettings};
 use tighten::runtime::{self, SessionSettings, terminal};
 
 use cli::{Cli, Command, ConnectArgs};
+use tighten::commands::act::Step;
+use tighten::rollout::RolloutAction;
 
 fn main() -> color_eyre::Result<()> {
     terminal::install_hooks()?;
@@ -89,6 +91,66 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
             };
             tighten::commands::lint::run(&options, &mut out, &mut err)?
         }
+        Command::Baseline {
+            namespace,
+            confirm,
+            connect,
+        } => act(
+            &connect,
+            &confirm,
+            Step::On {
+                action: RolloutAction::ApplyBaseline,
+                namespace,
+            },
+            &mut out,
+            &mut err,
+        )?,
+        Command::Stage {
+            namespace,
+            confirm,
+            connect,
+        } => act(
+            &connect,
+            &confirm,
+            Step::On {
+                action: RolloutAction::StageDefaultDeny,
+                namespace,
+            },
+            &mut out,
+            &mut err,
+        )?,
+        Command::Enforce {
+            namespace,
+            confirm,
+            connect,
+        } => act(
+            &connect,
+            &confirm,
+            Step::On {
+                action: RolloutAction::Enforce,
+                namespace,
+            },
+            &mut out,
+            &mut err,
+        )?,
+        Command::Rollback {
+            namespace,
+            partial,
+            confirm,
+            connect,
+        } => {
+            let action = if partial {
+                RolloutAction::RollbackDefaultDeny
+            } else {
+                RolloutAction::RollbackNamespace
+            };
+            act(&connect, &confirm, Step::On { action, namespace }, &mut out, &mut err)?
+        }
+        Command::Restore {
+            backup,
+            confirm,
+            connect,
+        } => act(&connect, &confirm, Step::Restore { backup }, &mut out, &mut err)?,
         Command::Status {
             connect,
             namespaces,
@@ -126,6 +188,39 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
         }
     };
     Ok(code)
+}
+
+/// Runs a mutating command: the cockpit's confirm step on the terminal.
+fn act(
+    connect: &ConnectArgs,
+    confirm: &cli::ConfirmArgs,
+    step: Step,
+    out: &mut impl std::io::Write,
+    err: &mut impl std::io::Write,
+) -> color_eyre::Result<u8> {
+    let paths = Paths::discover().ok_or_else(|| eyre!("cannot find a home directory for config, data and state"))?;
+    let _log = init_logging(&paths.log_file())?;
+    let found =
+        context_of(connect).and_then(|context| Ok((context, backends(connect, &paths, confirm.readonly, None)?)));
+    let (context, backends) = match found {
+        Ok(found) => found,
+        Err(e) => {
+            writeln!(err, "tighten: {e}")?;
+            return Ok(tighten::commands::exit::BAD_INPUT);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    Ok(runtime.block_on(tighten::commands::act::run(
+        &backends,
+        &context,
+        &step,
+        &confirm.confirm(),
+        &mut input,
+        out,
+        err,
+    ))?)
 }
 
 /// The context the flags name: the demo, `--context`, else the kubeconfig's

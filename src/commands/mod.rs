@@ -1,8 +1,10 @@
 //! The offline subcommands (`simulate`, ...): they work on files, not on a
 //! cluster, so they run anywhere and script well. Each returns its exit code.
 
+pub mod act;
 pub mod lint;
 pub mod replay;
+pub mod session;
 pub mod simulate;
 pub mod status;
 pub mod suggest;

@@ -101,6 +101,23 @@ impl Gate {
         self.items.iter().filter(|i| i.check == Check::Fail).count()
     }
 
+    /// Whether the step may go ahead without an override.
+    pub fn is_clear(&self) -> bool {
+        matches!(self.summary(), GateSummary::Go | GateSummary::Done)
+    }
+
+    /// What the audit record says when the operator goes past this gate:
+    /// the open items, then the operator's reason.
+    pub fn override_note(&self, reason: &str) -> String {
+        let open: Vec<&str> = self
+            .items
+            .iter()
+            .filter(|i| matches!(i.check, Check::Fail | Check::Waiting))
+            .map(|i| i.name)
+            .collect();
+        format!("gate override ({}): {}", open.join(", "), reason.trim())
+    }
+
     pub fn summary(&self) -> GateSummary {
         let failing = self.failing();
         let waiting = self.items.iter().any(|i| i.check == Check::Waiting);

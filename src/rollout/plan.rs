@@ -135,6 +135,14 @@ impl RolloutPlan {
         }
     }
 
+    /// Adds to the reason on record (after the plan's own, such as a carve-out's).
+    pub fn add_reason(&mut self, text: String) {
+        self.reason = Some(match self.reason.take() {
+            Some(own) => format!("{own}; {text}"),
+            None => text,
+        });
+    }
+
     pub fn deletes(&self) -> impl Iterator<Item = &PolicyObject> {
         self.changes.iter().filter_map(|c| match c {
             Change::Delete(o) => Some(o),

@@ -8,10 +8,9 @@ use crate::app::modal::{Button, ConfirmDialog, Modal, OverrideReason, PromptPurp
 use crate::app::state::{NoticeLevel, State};
 use crate::app::text_input::TextInput;
 use crate::cluster::{AuditOutcome, AuditRecord, DryRunReport, PolicyObject};
-use crate::gate::{Check, GateSummary};
 use crate::policy::TemplateVars;
-use crate::rollout::RolloutAction;
 use crate::rollout::plan::{self, PlanInput, Request};
+use crate::rollout::{RolloutAction, RolloutPlan};
 
 use super::notify;
 
@@ -125,46 +124,44 @@ pub fn denied(state: &State, namespace: &str, action: RolloutAction) -> Option<S
     }
 }
 
+/// The plan for `request` on `namespace` from what the state knows: the
+/// cockpit's dialogs and the command line compute it the same way.
+pub fn compute_plan(state: &State, namespace: &str, request: Request) -> Result<RolloutPlan, Vec<String>> {
+    let snapshot = &state.snapshot;
+    let Some(ns) = snapshot.namespace(namespace) else {
+        return Err(vec![format!("namespace {namespace} is gone")]);
+    };
+    let Some(row) = state.rows.iter().find(|r| r.name == namespace) else {
+        return Err(vec![format!("namespace {namespace} is not listed yet")]);
+    };
+    let vars = TemplateVars::new(namespace, &state.config.settings.baseline);
+    let templates = &state.config.templates;
+    let (baseline, default_deny) = templates
+        .render_baseline(&vars)
+        .and_then(|b| Ok((b, templates.render_default_deny(&vars)?)))
+        .map_err(|err| vec![format!("template error: {err}")])?;
+    let policies: Vec<&PolicyObject> = snapshot.namespaced_policies(namespace).collect();
+    plan::plan(
+        request,
+        &PlanInput {
+            namespace: ns,
+            policies: &policies,
+            status: &row.status,
+            baseline: &baseline,
+            default_deny: &default_deny,
+            now: state.now,
+            operator: &state.identity.user,
+            backup_dir: state.config.backup_dir.clone(),
+            cilium: &snapshot.cilium,
+        },
+    )
+    .map_err(|refusal| vec![refusal.to_string()])
+}
+
 /// Computes the plan and asks for its dry run, or says why it cannot be done.
 fn plan_and_dry_run(state: &mut State, namespace: &str, request: Request) -> Vec<Effect> {
     let action = request.action();
-    let computed = {
-        let snapshot = &state.snapshot;
-        let Some(ns) = snapshot.namespace(namespace) else {
-            notify(state, NoticeLevel::Error, format!("namespace {namespace} is gone"));
-            return Vec::new();
-        };
-        let Some(row) = state.rows.iter().find(|r| r.name == namespace) else {
-            return Vec::new();
-        };
-        let vars = TemplateVars::new(namespace, &state.config.settings.baseline);
-        let templates = &state.config.templates;
-        match templates
-            .render_baseline(&vars)
-            .and_then(|b| Ok((b, templates.render_default_deny(&vars)?)))
-        {
-            Err(err) => Err(vec![format!("template error: {err}")]),
-            Ok((baseline, default_deny)) => {
-                let policies: Vec<&PolicyObject> = snapshot.namespaced_policies(namespace).collect();
-                plan::plan(
-                    request,
-                    &PlanInput {
-                        namespace: ns,
-                        policies: &policies,
-                        status: &row.status,
-                        baseline: &baseline,
-                        default_deny: &default_deny,
-                        now: state.now,
-                        operator: &state.identity.user,
-                        backup_dir: state.config.backup_dir.clone(),
-                        cilium: &snapshot.cilium,
-                    },
-                )
-                .map_err(|refusal| vec![refusal.to_string()])
-            }
-        }
-    };
-    match computed {
+    match compute_plan(state, namespace, request) {
         Err(lines) => {
             message(state, format!("{} — {namespace}", action.title()), lines, false);
             Vec::new()
@@ -238,7 +235,7 @@ pub(super) fn on_dry_run(state: &mut State, id: u64, result: Result<DryRunReport
     // Going past a gate that is not go takes a reason, on the record.
     let override_reason = gate
         .as_ref()
-        .filter(|g| !matches!(g.summary(), GateSummary::Go | GateSummary::Done))
+        .filter(|g| !g.is_clear())
         .map(|_| OverrideReason::default());
     state.modals[position] = Modal::Confirm(Box::new(ConfirmDialog {
         review,
@@ -272,17 +269,7 @@ pub(super) fn on_confirm_submit(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     };
     if let (Some(reason), Some(gate)) = (&dialog.override_reason, &dialog.gate) {
-        let open: Vec<&str> = gate
-            .items
-            .iter()
-            .filter(|i| matches!(i.check, Check::Fail | Check::Waiting))
-            .map(|i| i.name)
-            .collect();
-        let text = format!("gate override ({}): {}", open.join(", "), reason.input.text().trim());
-        dialog.plan.reason = Some(match dialog.plan.reason.take() {
-            Some(own) => format!("{own}; {text}"),
-            None => text,
-        });
+        dialog.plan.add_reason(gate.override_note(reason.input.text()));
     }
     dialog.plan.restamp(state.now);
     let id = dialog.id;

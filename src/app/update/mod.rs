@@ -3,7 +3,7 @@
 
 mod actions;
 
-pub use actions::denied;
+pub use actions::{compute_plan, denied};
 pub mod command;
 mod keys;
 mod view;

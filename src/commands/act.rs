@@ -1,0 +1,284 @@
+//! The mutating cluster commands (`baseline`, `stage`, `enforce`, `rollback`,
+//! `restore`): the cockpit's confirm step on a terminal. Each computes the plan
+//! the cockpit would, runs the server-side dry run, prints what will change,
+//! the diff and the gate, and asks before anything is written — unless
+//! `--yes`. The same rules hold: a gate that is not go needs `--override
+//! REASON`; deleting or touching a protected namespace needs its name typed
+//! (or `--yes --force-protected`); `--readonly` refuses in the layer that
+//! writes; a backup comes before any delete; one audit record per action.
+
+use std::io::{self, BufRead, Write};
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+
+use crate::app::modal::OVERRIDE_MIN_CHARS;
+use crate::app::review::review;
+use crate::app::update::compute_plan;
+use crate::app::{Msg, update};
+use crate::cluster::{AuditLog, AuditOutcome, Mutator, backup};
+use crate::rollout::RolloutAction;
+use crate::rollout::plan::Request;
+use crate::runtime::backend::Backends;
+
+use super::exit;
+use super::session::{Failure, Headless};
+
+/// Exit codes of the mutating commands (0 done, 2 bad input, 3 unreachable
+/// are shared with the others).
+pub mod code {
+    /// The operator did not confirm at the prompt: nothing was changed.
+    pub const NOT_CONFIRMED: u8 = 1;
+    /// Not allowed: read-only, RBAC, the namespace's phase, or a protected
+    /// namespace without its name typed.
+    pub const REFUSED: u8 = 4;
+    /// The gate is not go and no `--override REASON` was given.
+    pub const GATE: u8 = 5;
+    /// The server refused the dry run or the change: nothing was changed
+    /// (a multi-object change that failed part-way was undone).
+    pub const FAILED: u8 = 6;
+}
+
+/// What to do.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// A rollout step on a namespace (`baseline`, `stage`, `enforce`, `rollback`).
+    On { action: RolloutAction, namespace: String },
+    /// Put back what a backup file holds, in the namespace it came from.
+    Restore { backup: PathBuf },
+}
+
+/// How the confirm step goes.
+#[derive(Debug, Clone, Default)]
+pub struct Confirm {
+    /// Do not ask.
+    pub yes: bool,
+    /// Stop after printing the dry run, the diff and the gate.
+    pub dry_run: bool,
+    /// Act past a gate that is not go; goes into the audit record.
+    pub override_reason: Option<String>,
+    /// With `--yes`, act on a protected namespace without typing its name.
+    pub force_protected: bool,
+}
+
+fn say(out: &mut impl Write, text: impl AsRef<str>) -> io::Result<()> {
+    writeln!(out, "{}", text.as_ref())
+}
+
+pub async fn run(
+    backends: &Backends,
+    context: &str,
+    step: &Step,
+    confirm: &Confirm,
+    input: &mut impl BufRead,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> io::Result<u8> {
+    if let Some(reason) = &confirm.override_reason
+        && reason.trim().chars().count() < OVERRIDE_MIN_CHARS
+    {
+        say(
+            err,
+            format!("tighten: --override needs a reason of at least {OVERRIDE_MIN_CHARS} characters"),
+        )?;
+        return Ok(exit::BAD_INPUT);
+    }
+    let (namespace, request) = match step {
+        Step::On { action, namespace } => (namespace.clone(), Request::Simple(*action)),
+        Step::Restore { backup: path } => match restore_request(path) {
+            Ok(found) => found,
+            Err(why) => {
+                say(err, format!("tighten: {why}"))?;
+                return Ok(exit::BAD_INPUT);
+            }
+        },
+    };
+    let action = request.action();
+    let mut session = match Headless::open(backends, context, std::slice::from_ref(&namespace)).await {
+        Ok(session) => session,
+        Err(Failure::Unreachable(why)) => {
+            say(err, format!("tighten: {why}"))?;
+            return Ok(super::status::UNREACHABLE);
+        }
+        Err(Failure::BadInput(why)) => {
+            say(err, format!("tighten: {why}"))?;
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    session.gather_evidence(std::slice::from_ref(&namespace)).await;
+    let state = &mut session.state;
+    let access = session
+        .backend
+        .cluster
+        .access(&namespace)
+        .await
+        .map_err(|e| e.to_string());
+    if let Ok(report) = &access
+        && let Some(why) = report.why_denied(action)
+    {
+        say(
+            err,
+            format!("tighten: {} is forbidden in {namespace}: {why}", action.title()),
+        )?;
+        return Ok(code::REFUSED);
+    }
+    update(
+        state,
+        Msg::AccessChecked {
+            namespace: namespace.clone(),
+            result: access,
+        },
+    );
+
+    let mut plan = match compute_plan(state, &namespace, request) {
+        Ok(plan) => plan,
+        Err(lines) => {
+            for line in &lines {
+                say(err, format!("tighten: {line}"))?;
+            }
+            // Asking for what is already there is done, not refused.
+            let done = lines.iter().all(|l| l.starts_with("nothing to change"));
+            return Ok(if done { exit::OK } else { code::REFUSED });
+        }
+    };
+    let mutator = Mutator::new(
+        session.backend.cluster.clone(),
+        backends.readonly,
+        AuditLog::new(backends.paths.audit_file()),
+    );
+    let dry_run = mutator.dry_run(&plan).await.map_err(|e| e.to_string());
+    let row = state.rows.iter().find(|r| r.name == namespace);
+    let protected = row.is_some_and(|r| r.protected);
+    let gate = row.map(|r| r.gate.clone()).filter(|g| g.step == Some(action));
+    let lines = review(&plan, &dry_run, gate.as_ref());
+    say(
+        out,
+        format!("{} — {namespace} (context {})", action.title(), state.identity.context),
+    )?;
+    for line in &lines {
+        say(out, &line.text)?;
+    }
+    let accepted = matches!(&dry_run, Ok(report) if report.accepted());
+    if !accepted {
+        say(err, "tighten: the server-side dry run refused it; nothing was changed")?;
+        return Ok(code::FAILED);
+    }
+    if let Some(gate) = gate.as_ref().filter(|g| !g.is_clear()) {
+        match &confirm.override_reason {
+            Some(reason) => plan.add_reason(gate.override_note(reason)),
+            None if confirm.dry_run => {}
+            None => {
+                say(
+                    err,
+                    format!(
+                        "tighten: the gate is not go ({}); pass --override REASON to act anyway",
+                        gate.summary()
+                    ),
+                )?;
+                return Ok(code::GATE);
+            }
+        }
+    }
+    if confirm.dry_run {
+        say(out, "dry run: nothing was changed")?;
+        return Ok(exit::OK);
+    }
+    if backends.readonly {
+        // The mutator refuses too; saying so here spares the prompt.
+        say(
+            err,
+            format!(
+                "tighten: read-only: {} is refused (started with --readonly)",
+                action.title()
+            ),
+        )?;
+        return Ok(code::REFUSED);
+    }
+    let typed = action.is_destructive() || protected;
+    if confirm.yes {
+        if protected && !confirm.force_protected {
+            say(
+                err,
+                format!(
+                    "tighten: {namespace} is protected: type its name at the prompt (without --yes), or pass --yes --force-protected"
+                ),
+            )?;
+            return Ok(code::REFUSED);
+        }
+    } else {
+        let why = if action.is_destructive() {
+            "this action deletes objects"
+        } else {
+            "this namespace is protected"
+        };
+        let prompt = if typed {
+            format!("{why}: type {namespace} to confirm: ")
+        } else {
+            format!("{} in {namespace}? [y/N] ", action.title())
+        };
+        write!(err, "{prompt}")?;
+        err.flush()?;
+        let mut answer = String::new();
+        input.read_line(&mut answer)?;
+        let answer = answer.trim();
+        let confirmed = if typed {
+            answer == namespace
+        } else {
+            matches!(answer, "y" | "Y" | "yes")
+        };
+        if !confirmed {
+            say(err, "not confirmed; nothing was changed")?;
+            return Ok(code::NOT_CONFIRMED);
+        }
+    }
+    plan.restamp(Timestamp::now());
+    let diff = lines
+        .iter()
+        .skip_while(|l| l.text != "Diff")
+        .skip(1)
+        .map(|l| l.text.clone())
+        .collect();
+    let (result, record) = mutator.execute(&plan, diff).await;
+    match (result, &record.outcome) {
+        (Ok(()), AuditOutcome::Succeeded) => {
+            let backup = record
+                .backup
+                .as_ref()
+                .map(|b| format!("; backup {b}"))
+                .unwrap_or_default();
+            say(out, format!("done: {} on {namespace}{backup}", action.slug()))?;
+            Ok(exit::OK)
+        }
+        (Ok(()), AuditOutcome::Failed(why) | AuditOutcome::Refused(why)) => {
+            say(err, format!("tighten: done, with a problem: {why}"))?;
+            Ok(code::FAILED)
+        }
+        (Err(e), _) => {
+            say(err, format!("tighten: {} on {namespace} failed: {e}", action.slug()))?;
+            Ok(code::FAILED)
+        }
+    }
+}
+
+/// The objects of a backup file and the one namespace they belong to.
+fn restore_request(path: &std::path::Path) -> Result<(String, Request), String> {
+    let objects = backup::read(path).map_err(|e| e.to_string())?;
+    let mut namespaces: Vec<&str> = objects.iter().filter_map(|o| o.namespace.as_deref()).collect();
+    namespaces.sort_unstable();
+    namespaces.dedup();
+    match namespaces.as_slice() {
+        [one] => Ok((
+            (*one).to_string(),
+            Request::Restore {
+                backup: path.to_path_buf(),
+                objects,
+            },
+        )),
+        [] => Err(format!("{}: no namespaced policies in the backup", path.display())),
+        many => Err(format!(
+            "{}: the backup spans several namespaces ({})",
+            path.display(),
+            many.join(", ")
+        )),
+    }
+}

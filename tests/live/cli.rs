@@ -1,0 +1,249 @@
+//! The mutating commands as an operator runs them against a real API server:
+//! the binary, its prompts on stdin, its exit codes, and what the cluster
+//! holds afterwards.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use kube::api::{Api, DynamicObject};
+
+use tighten::cluster::PolicyKind;
+use tighten::cluster::live::resources;
+
+use super::{admin, control_plane, create_namespace, unique};
+
+/// One run of `tighten`, with its own config, data and state directories,
+/// no Hubble and a Prometheus that is not there (so the gates are not go
+/// and need --override, as on a cluster without evidence).
+struct Run<'a> {
+    home: &'a Path,
+    kubeconfig: std::path::PathBuf,
+}
+
+impl Run<'_> {
+    fn tighten(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tighten"))
+            .args(args)
+            .args(["--kubeconfig", &self.kubeconfig.display().to_string()])
+            .args(["--hubble-server", "127.0.0.1:1", "--prometheus", "http://127.0.0.1:1"])
+            .env("HOME", self.home)
+            .env("XDG_CONFIG_HOME", self.home.join("config"))
+            .env("XDG_DATA_HOME", self.home.join("data"))
+            .env("XDG_STATE_HOME", self.home.join("state"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tighten runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("stdin written");
+        let output = child.wait_with_output().expect("tighten ends");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    fn audit(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.home.join("state/tighten/audit.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("audit json"))
+            .collect()
+    }
+}
+
+async fn cnps(namespace: &str) -> Vec<DynamicObject> {
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        admin().await,
+        namespace,
+        &resources::policy_resource(PolicyKind::CiliumNetworkPolicy),
+    );
+    api.list(&Default::default()).await.expect("list").items
+}
+
+fn names(objects: &[DynamicObject]) -> Vec<String> {
+    let mut names: Vec<String> = objects.iter().filter_map(|o| o.metadata.name.clone()).collect();
+    names.sort();
+    names
+}
+
+const REASON: &str = "no Hubble in the test cluster";
+
+#[tokio::test]
+async fn every_command_through_its_dry_run_prompt_and_yes() {
+    let client = admin().await;
+    let ns = unique("cli");
+    create_namespace(&client, &ns).await;
+    let home = tempfile::tempdir().expect("home");
+    let run = Run {
+        home: home.path(),
+        kubeconfig: control_plane::get().admin.clone(),
+    };
+    let over = ["--override", REASON];
+
+    // --dry-run prints the plan, the server's verdict and the gate, and changes nothing.
+    let (code, out, err) = run.tighten(&["baseline", &ns, "--dry-run"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("server-side dry run accepted"), "{out}");
+    assert!(
+        out.contains(&format!("✓ create CiliumNetworkPolicy {ns}/tighten-baseline-dns")),
+        "{out}"
+    );
+    assert!(out.contains("✗ Hubble evidence"), "{out}");
+    assert!(out.ends_with("dry run: nothing was changed\n"), "{out}");
+    assert!(cnps(&ns).await.is_empty());
+
+    // The gate is not go: refused without --override.
+    let (code, _, err) = run.tighten(&["baseline", &ns, "--yes"], "");
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("pass --override REASON"), "{err}");
+    let (code, _, err) = run.tighten(&["baseline", &ns, "--yes", "--override", "short"], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(cnps(&ns).await.is_empty());
+
+    // Asked, and not confirmed.
+    let (code, _, err) = run.tighten(&["baseline", &ns, over[0], over[1]], "n\n");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&format!("Apply baseline in {ns}? [y/N]")), "{err}");
+    assert!(cnps(&ns).await.is_empty());
+    // Confirmed.
+    let (code, out, err) = run.tighten(&["baseline", &ns, over[0], over[1]], "y\n");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("done: apply-baseline on {ns}")), "{out}");
+    let baseline = names(&cnps(&ns).await);
+    assert_eq!(baseline.len(), 5, "{baseline:?}");
+    let record = run.audit().pop().expect("an audit record");
+    assert_eq!(record["action"], "apply-baseline");
+    assert_eq!(record["namespace"], ns.as_str());
+    assert!(
+        record["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("gate override (") && r.ends_with(REASON)),
+        "{record}"
+    );
+    // Again: nothing to change is done, not an error.
+    let (code, _, err) = run.tighten(&["baseline", &ns, "--yes", over[0], over[1]], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("nothing to change"), "{err}");
+
+    // Stage and enforce with --yes.
+    let (code, out, err) = run.tighten(&["stage", &ns, "--yes", over[0], over[1]], "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(names(&cnps(&ns).await).contains(&"tighten-default-deny".to_string()));
+    let (code, _, err) = run.tighten(&["enforce", &ns, "--yes"], "");
+    assert_eq!(code, 5, "no evidence, no override: {err}");
+    let (code, out, err) = run.tighten(&["enforce", &ns, "--yes", over[0], over[1]], "");
+    assert_eq!(code, 0, "{out}{err}");
+    let deny = cnps(&ns)
+        .await
+        .into_iter()
+        .find(|o| o.metadata.name.as_deref() == Some("tighten-default-deny"))
+        .expect("default-deny");
+    assert_eq!(deny.data["spec"]["enableDefaultDeny"]["ingress"], true);
+
+    // Read-only: the dry run runs, nothing is written.
+    let (code, _, err) = run.tighten(&["rollback", &ns, "--partial", "--yes", "--readonly"], "");
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("read-only"), "{err}");
+    assert_eq!(cnps(&ns).await.len(), 6);
+
+    // Partial rollback: a typed name, not y.
+    let (code, _, err) = run.tighten(&["rollback", &ns, "--partial"], "y\n");
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!("this action deletes objects: type {ns} to confirm")),
+        "{err}"
+    );
+    let (code, out, err) = run.tighten(&["rollback", &ns, "--partial"], &format!("{ns}\n"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(names(&cnps(&ns).await), baseline);
+
+    // Whole namespace with --yes (not protected), then restore from its backup.
+    let (code, out, err) = run.tighten(&["rollback", &ns, "--yes"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(cnps(&ns).await.is_empty());
+    let backup = out
+        .lines()
+        .find_map(|l| l.split("; backup ").nth(1))
+        .expect("the backup is named")
+        .to_string();
+    assert!(Path::new(&backup).exists(), "{backup}");
+    let (code, _, err) = run.tighten(&["restore", &backup, "--dry-run"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(cnps(&ns).await.is_empty());
+    let (code, out, err) = run.tighten(&["restore", &backup, "--yes"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(names(&cnps(&ns).await), baseline);
+
+    // Every action left one record, refusals included.
+    let actions: Vec<String> = run
+        .audit()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "apply-baseline",
+            "stage-default-deny",
+            "enforce",
+            "rollback-default-deny",
+            "rollback-namespace",
+            "restore"
+        ],
+        "{actions:?}"
+    );
+}
+
+#[tokio::test]
+async fn protected_namespaces_rbac_and_unknown_names() {
+    let client = admin().await;
+    let ns = unique("guarded");
+    create_namespace(&client, &ns).await;
+    let home = tempfile::tempdir().expect("home");
+    let config = home.path().join("config.toml");
+    std::fs::write(&config, format!("protected_namespaces = [\"{ns}\"]\n")).expect("config");
+    let run = Run {
+        home: home.path(),
+        kubeconfig: control_plane::get().admin.clone(),
+    };
+    let cfg = config.display().to_string();
+    let base = ["baseline", ns.as_str(), "--config", cfg.as_str(), "--override", REASON];
+
+    // --yes alone does not act on a protected namespace.
+    let (code, _, err) = run.tighten(&[&base[..], &["--yes"]].concat(), "");
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("--force-protected"), "{err}");
+    // At the prompt its name must be typed, even for a step that deletes nothing.
+    let (code, _, err) = run.tighten(&base, "y\n");
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!("this namespace is protected: type {ns} to confirm")),
+        "{err}"
+    );
+    assert!(cnps(&ns).await.is_empty());
+    let (code, _, err) = run.tighten(&[&base[..], &["--yes", "--force-protected"]].concat(), "");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(cnps(&ns).await.len(), 5);
+
+    // The read-only operator is refused before any prompt.
+    let operator = Run {
+        home: home.path(),
+        kubeconfig: control_plane::get().operator.clone(),
+    };
+    let (code, _, err) = operator.tighten(&["rollback", &ns, "--yes", "--force-protected", "--config", &cfg], "");
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("forbidden"), "{err}");
+    assert_eq!(cnps(&ns).await.len(), 5);
+
+    let (code, _, err) = run.tighten(&["enforce", "no-such-namespace-here", "--yes"], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no namespace no-such-namespace-here"), "{err}");
+}

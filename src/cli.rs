@@ -99,6 +99,15 @@ pub enum Command {
         #[command(flatten)]
         connect: Box<ConnectArgs>,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    ///
+    /// tighten completions bash > /etc/bash_completion.d/tighten
+    /// tighten completions zsh > "${fpath[1]}/_tighten"
+    /// tighten completions fish > ~/.config/fish/completions/tighten.fish
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Decide recorded flows against policy files, as Cilium would.
     ///
     /// Exit status: 0 when nothing is dropped, 1 when something is, 2 on bad input.

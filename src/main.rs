@@ -91,6 +91,11 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
             };
             tighten::commands::lint::run(&options, &mut out, &mut err)?
         }
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "tighten", &mut out);
+            tighten::commands::exit::OK
+        }
         Command::Baseline {
             namespace,
             confirm,

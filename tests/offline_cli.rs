@@ -67,3 +67,33 @@ fn suggest_prints_policies_for_what_a_namespace_drops() {
         "{lint_out}"
     );
 }
+
+#[test]
+fn completions_name_every_command_and_its_flags() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, out, err) = tighten(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {err}");
+        for word in [
+            "status", "baseline", "stage", "enforce", "rollback", "restore", "partial", "override",
+        ] {
+            assert!(out.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+    let (code, _, err) = tighten(&["completions", "tcsh"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("invalid value 'tcsh'"), "{err}");
+}
+
+#[test]
+fn help_documents_the_exit_codes_of_the_mutating_commands() {
+    let (code, out, _) = tighten(&["enforce", "--help"]);
+    assert_eq!(code, 0);
+    for line in [
+        "5  the gate is not go",
+        "--override <REASON>",
+        "--force-protected",
+        "--dry-run",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+}

@@ -331,3 +331,84 @@ async fn suggestions_clear_the_preview_so_enforcing_drops_nothing() {
         "enforced with the suggested allows: nothing the demo sends is dropped"
     );
 }
+
+#[tokio::test]
+async fn a_rollback_of_flux_owned_policies_pauses_flux_until_resumed() {
+    use tighten::rollout::gitops::Owner;
+    let mut cockpit = Cockpit::new();
+    cockpit.select("auth");
+    let owner = Owner::Flux {
+        namespace: "flux-system".into(),
+        name: "auth-policies".into(),
+    };
+    let suspended = |cockpit: &Cockpit| {
+        cockpit
+            .demo
+            .snapshot()
+            .kustomizations
+            .clone()
+            .unwrap_or_default()
+            .iter()
+            .find(|k| k.name == "auth-policies")
+            .is_some_and(|k| k.suspended)
+    };
+
+    open_dialog(&mut cockpit, "R").await;
+    let Some(Modal::Confirm(dialog)) = cockpit.top_modal() else {
+        panic!("no dialog")
+    };
+    // Offered, ticked, dry-run checked, and the root Kustomization is named.
+    assert_eq!(dialog.plan.owners.len(), 1);
+    assert_eq!(dialog.plan.owners[0].owner, owner);
+    assert_eq!(dialog.plan.pauses_owners(), Some(true));
+    let text: Vec<&str> = dialog.review.iter().map(|l| l.text.as_str()).collect();
+    assert!(
+        text.contains(&"  ✓ [x] suspend Flux Kustomization flux-system/auth-policies"),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter()
+            .any(|l| l.contains("applied by Flux Kustomization flux-system/flux-system, which will undo the pause")),
+        "{text:#?}"
+    );
+    // ctrl-s leaves it out, and says what that means; again puts it back.
+    cockpit.key("ctrl-s");
+    let Some(Modal::Confirm(dialog)) = cockpit.top_modal() else {
+        panic!("no dialog")
+    };
+    assert_eq!(dialog.plan.pauses_owners(), Some(false));
+    assert!(!dialog.plan.annotations.set.contains_key("tighten.dev/paused-owners"));
+    assert!(
+        dialog
+            .review
+            .iter()
+            .any(|l| l.text.contains("[ ] suspend") && l.text.contains("left out"))
+    );
+    cockpit.key("ctrl-s");
+    cockpit.type_text("auth");
+    confirm(&mut cockpit).await;
+    assert!(suspended(&cockpit), "suspended with the rollback");
+    let kustomization = cockpit.demo.snapshot().kustomizations.clone().unwrap_or_default();
+    let k = kustomization.iter().find(|k| k.name == "auth-policies").expect("k");
+    assert_eq!(
+        k.annotations["tighten.dev/suspended-reason"],
+        "tighten rollback-namespace of auth"
+    );
+    assert_eq!(
+        cockpit.state.audit.last().map(|r| r.changes[0].clone()).as_deref(),
+        Some("suspend Flux Kustomization flux-system/auth-policies")
+    );
+
+    // Flagged on the row until resumed.
+    let row = cockpit.state.rows.iter().find(|r| r.name == "auth").expect("row");
+    assert_eq!(row.paused_owners.len(), 1);
+    assert!(row.paused_owners[0].paused);
+    assert!(cockpit.render().contains("flux ⏸"));
+
+    open_dialog(&mut cockpit, "U").await;
+    confirm(&mut cockpit).await;
+    assert!(!suspended(&cockpit), "resumed");
+    let row = cockpit.state.rows.iter().find(|r| r.name == "auth").expect("row");
+    assert!(row.paused_owners.is_empty());
+    assert!(!cockpit.render().contains("flux ⏸"));
+}

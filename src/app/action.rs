@@ -87,6 +87,8 @@ actions! {
     CarveOut = "carve-out", true, "Carve the namespace out of the rollout, with a reason";
     Restore = "restore", true, "Restore the namespace's last backup";
     ApplySuggestions = "apply-suggestions", true, "Apply suggested allows for what the namespace drops (or would drop once enforced)";
+    ResumeGitOps = "resume-gitops", true, "Resume the Flux Kustomizations and Argo CD Applications a rollback paused";
+    ToggleOwnerPause = "toggle-owner-pause", false, "Dialog: include or leave out pausing the GitOps owner";
     FocusNext = "focus-next", false, "Dialog: next button";
     FocusPrev = "focus-prev", false, "Dialog: previous button";
     Submit = "submit", false, "Dialog or input: activate / accept";
@@ -107,6 +109,7 @@ impl Action {
             Action::CarveOut => R::CarveOut,
             Action::Restore => R::Restore,
             Action::ApplySuggestions => R::ApplySuggestions,
+            Action::ResumeGitOps => R::ResumeOwners,
             _ => return None,
         })
     }
@@ -152,8 +155,11 @@ mod tests {
     #[test]
     fn only_cluster_changes_are_mutating() {
         let mutating: Vec<_> = Action::ALL.iter().filter(|a| a.is_mutating()).collect();
-        assert_eq!(mutating.len(), 9);
+        assert_eq!(mutating.len(), 10);
         assert!(!Action::Help.is_mutating());
+        assert!(Action::ResumeGitOps.is_mutating());
+        // Toggling a pause in the dialog changes the plan, not the cluster.
+        assert!(!Action::ToggleOwnerPause.is_mutating());
         assert!(Action::RollbackNamespace.is_mutating());
     }
 }

@@ -53,6 +53,30 @@ pub fn review(plan: &RolloutPlan, dry_run: &Result<DryRunReport, String>, gate: 
     }
     let verdicts = dry_run.as_ref().ok();
     let verdict_for = |change: &str| verdicts.and_then(|r| r.verdicts.iter().find(|v| v.change == change));
+    // GitOps owners first: they are written first.
+    for owner in &plan.owners {
+        let summary = owner.summary();
+        let boxed = if owner.pause {
+            if owner.enabled { "[x] " } else { "[ ] " }
+        } else {
+            ""
+        };
+        out.push(match (owner.enabled, verdict_for(&summary).map(|v| &v.result)) {
+            (false, _) => line(
+                LineKind::Warning,
+                format!("  · {boxed}{summary}: left out, so it will re-apply what this deletes"),
+            ),
+            (true, Some(Ok(_))) => line(LineKind::Ok, format!("  ✓ {boxed}{summary}")),
+            (true, Some(Err(why))) => line(LineKind::Error, format!("  ✗ {boxed}{summary}: {why}")),
+            (true, None) => line(LineKind::Plain, format!("  · {boxed}{summary}")),
+        });
+    }
+    if plan.pauses_owners().is_some() {
+        out.push(line(
+            LineKind::Plain,
+            "    (the pause can be left out: ctrl-s in the dialog, --no-suspend on the command line)",
+        ));
+    }
     for change in &plan.changes {
         let summary = format!("{} {}", change.verb(), change.target());
         out.push(match verdict_for(&summary).map(|v| &v.result) {

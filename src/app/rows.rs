@@ -18,47 +18,18 @@ use crate::rollout::{NamespaceStatus, Phase, labels, status_in};
 /// Minutes the drop sparkline covers.
 pub const SPARK_MINUTES: usize = 10;
 
-/// Which tool applied a namespace's policies.
+/// Which tool applied a namespace's policies (the GitOps model's owner).
+pub use crate::rollout::gitops::Owner as GitOpsOwner;
+
+/// A GitOps owner a rollback paused, until it is resumed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GitOpsOwner {
-    Flux(String),
-    Argo(String),
-    Helm(String),
-}
-
-impl GitOpsOwner {
-    pub fn of(policy: &PolicyObject) -> Option<GitOpsOwner> {
-        if let Some(name) = policy.labels.get(labels::FLUX_NAME) {
-            return Some(GitOpsOwner::Flux(name.clone()));
-        }
-        if let Some(id) = policy.annotations.get(labels::ARGO_TRACKING) {
-            return Some(GitOpsOwner::Argo(id.split(':').next().unwrap_or(id).to_string()));
-        }
-        if let Some(release) = policy.annotations.get(labels::HELM_RELEASE) {
-            return Some(GitOpsOwner::Helm(release.clone()));
-        }
-        if policy.labels.get(labels::MANAGED_BY).map(String::as_str) == Some("Helm") {
-            return Some(GitOpsOwner::Helm(String::new()));
-        }
-        None
-    }
-
-    pub fn short(&self) -> &'static str {
-        match self {
-            GitOpsOwner::Flux(_) => "flux",
-            GitOpsOwner::Argo(_) => "argo",
-            GitOpsOwner::Helm(_) => "helm",
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            GitOpsOwner::Flux(k) => format!("Flux Kustomization {k}"),
-            GitOpsOwner::Argo(a) => format!("Argo CD Application {a}"),
-            GitOpsOwner::Helm(r) if r.is_empty() => "a Helm release".into(),
-            GitOpsOwner::Helm(r) => format!("Helm release {r}"),
-        }
-    }
+pub struct PausedOwner {
+    pub owner: GitOpsOwner,
+    /// Who paused it and when, as its annotations say.
+    pub by: Option<String>,
+    pub at: Option<String>,
+    /// Still paused on the cluster (`false`: resumed outside tighten, or gone).
+    pub paused: bool,
 }
 
 /// One namespace, as the table shows it.
@@ -70,6 +41,8 @@ pub struct NamespaceRow {
     pub status: NamespaceStatus,
     pub policies: usize,
     pub owner: Option<GitOpsOwner>,
+    /// Owners a rollback paused: flagged on the row until resumed.
+    pub paused_owners: Vec<PausedOwner>,
     pub gate: Gate,
     pub drops_per_minute: f64,
     pub sparkline: Vec<u32>,
@@ -157,6 +130,7 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
                 name: ns.name.clone(),
                 protected: settings.is_protected(&ns.name),
                 owner: own.iter().find_map(|p| GitOpsOwner::of(p)),
+                paused_owners: paused_owners(snapshot, ns),
                 policies: selected.len(),
                 drops_per_minute: ns_traffic.map_or(0.0, |t| t.drops.rate_per_minute(now)),
                 sparkline: ns_traffic.map_or_else(|| vec![0; SPARK_MINUTES], |t| t.drops.series(minute, SPARK_MINUTES)),
@@ -318,6 +292,23 @@ impl NamespaceFilter {
     pub fn matches(&self, row: &NamespaceRow) -> bool {
         self.regex.is_match(&row.haystack()) != self.inverted
     }
+}
+
+/// The owners the namespace recorded as paused, with what the cluster says of them.
+fn paused_owners(snapshot: &ClusterSnapshot, ns: &crate::cluster::NamespaceInfo) -> Vec<PausedOwner> {
+    let view = snapshot.gitops();
+    crate::rollout::gitops::recorded_pauses(&ns.annotations)
+        .into_iter()
+        .map(|owner| {
+            let state = view.state(&owner);
+            PausedOwner {
+                by: state.as_ref().and_then(|s| s.paused_by.clone()),
+                at: state.as_ref().and_then(|s| s.paused_at.clone()),
+                paused: state.is_some_and(|s| s.paused),
+                owner,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -60,7 +60,9 @@ pub fn required(action: RolloutAction, namespace: &str) -> Vec<Permission> {
     // Server-side apply of an object that does not exist yet needs create too.
     let apply = |group, resource| vec![on("create", group, resource), on("patch", group, resource)];
     let mut needed = match action {
-        RolloutAction::Observe | RolloutAction::CarveOut => vec![],
+        // The owners live in their own namespaces (flux-system, argocd): the
+        // dry run asks the API server about those writes.
+        RolloutAction::Observe | RolloutAction::CarveOut | RolloutAction::ResumeOwners => vec![],
         RolloutAction::ApplyBaseline | RolloutAction::StageDefaultDeny | RolloutAction::ApplySuggestions => {
             apply(CILIUM, "ciliumnetworkpolicies")
         }
@@ -83,7 +85,7 @@ pub fn required(action: RolloutAction, namespace: &str) -> Vec<Permission> {
 }
 
 /// Every action, for checking them all at once.
-pub const ACTIONS: [RolloutAction; 9] = [
+pub const ACTIONS: [RolloutAction; 10] = [
     RolloutAction::Observe,
     RolloutAction::ApplyBaseline,
     RolloutAction::StageDefaultDeny,
@@ -93,6 +95,7 @@ pub const ACTIONS: [RolloutAction; 9] = [
     RolloutAction::CarveOut,
     RolloutAction::Restore,
     RolloutAction::ApplySuggestions,
+    RolloutAction::ResumeOwners,
 ];
 
 /// Which actions the current user may not take in a namespace, and why.

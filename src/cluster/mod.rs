@@ -25,7 +25,8 @@ pub use audit::{AuditLog, AuditOutcome, AuditRecord};
 pub use mutator::Mutator;
 pub use objects::{NamespaceInfo, ObjectRef, PodInfo, PolicyKind, PolicyObject, WorkloadRef};
 pub use snapshot::{
-    CiliumInfo, ClusterSnapshot, KustomizationInfo, NamespaceIndex, SelectedPolicy, ServiceInfo, ServicePort,
+    ApplicationInfo, CiliumInfo, ClusterSnapshot, KustomizationInfo, NamespaceIndex, SelectedPolicy, ServiceInfo,
+    ServicePort,
 };
 
 /// Who and where the cockpit is connected to.

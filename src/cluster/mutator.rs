@@ -129,13 +129,32 @@ impl Mutator {
 #[cfg(test)]
 mod tests;
 
-/// A plan may only touch namespaced objects of the namespace it names.
+/// A plan may only touch namespaced objects of the namespace it names, and
+/// the GitOps owners of that namespace's policies: a pause only for an owner
+/// of a policy the plan deletes, a resume only in a resume plan.
 fn check_scope(plan: &RolloutPlan) -> Result<(), ClusterError> {
     for change in &plan.changes {
         let target = change.target();
         if !target.kind.is_namespaced() || target.namespace.as_deref() != Some(plan.namespace.as_str()) {
             return Err(ClusterError::OutOfScope {
                 target: target.to_string(),
+                namespace: plan.namespace.clone(),
+            });
+        }
+    }
+    for owner in plan.enabled_owners() {
+        let owns_a_deleted_policy = || {
+            plan.deletes()
+                .any(|p| crate::rollout::gitops::Owner::of(p).as_ref() == Some(&owner.owner))
+        };
+        let allowed = if owner.pause {
+            owns_a_deleted_policy()
+        } else {
+            plan.action == crate::rollout::RolloutAction::ResumeOwners
+        };
+        if !allowed {
+            return Err(ClusterError::OutOfScope {
+                target: owner.owner.to_string(),
                 namespace: plan.namespace.clone(),
             });
         }

@@ -1,6 +1,6 @@
 //! A consistent view of the objects the cockpit shows.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
@@ -43,6 +43,23 @@ pub struct KustomizationInfo {
     pub namespace: String,
     pub name: String,
     pub suspended: bool,
+    pub resource_version: Option<String>,
+    /// The Kustomization that applies this one (its own Flux labels).
+    pub parent: Option<crate::rollout::gitops::Owner>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// An Argo CD Application, for GitOps ownership and pausing auto-sync.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApplicationInfo {
+    pub namespace: String,
+    pub name: String,
+    /// `spec.syncPolicy.automated`; `None` when auto-sync is off.
+    pub automated: Option<serde_json::Value>,
+    pub resource_version: Option<String>,
+    /// The Application that applies this one (app of apps).
+    pub parent: Option<crate::rollout::gitops::Owner>,
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// Everything the cockpit reads from a cluster at one moment.
@@ -54,6 +71,8 @@ pub struct ClusterSnapshot {
     pub services: Vec<ServiceInfo>,
     /// `None` when the Flux Kustomization CRD is not installed.
     pub kustomizations: Option<Vec<KustomizationInfo>>,
+    /// `None` when the Argo CD Application CRD is not installed.
+    pub applications: Option<Vec<ApplicationInfo>>,
     pub cilium: CiliumInfo,
 }
 
@@ -65,6 +84,14 @@ pub struct SelectedPolicy<'a> {
 }
 
 impl ClusterSnapshot {
+    /// The GitOps objects, as plans read them.
+    pub fn gitops(&self) -> crate::rollout::gitops::GitOpsView<'_> {
+        crate::rollout::gitops::GitOpsView {
+            kustomizations: self.kustomizations.as_deref(),
+            applications: self.applications.as_deref(),
+        }
+    }
+
     pub fn namespace(&self, name: &str) -> Option<&NamespaceInfo> {
         self.namespaces.iter().find(|n| n.name == name)
     }

@@ -34,3 +34,13 @@ pub const FLUX_NAMESPACE: &str = "kustomize.toolkit.fluxcd.io/namespace";
 pub const ARGO_INSTANCE: &str = "app.kubernetes.io/instance";
 pub const ARGO_TRACKING: &str = "argocd.argoproj.io/tracking-id";
 pub const HELM_RELEASE: &str = "meta.helm.sh/release-name";
+
+/// Namespace annotation: the GitOps owners a rollback paused (`flux:ns/name,argo:ns/name`),
+/// until they are resumed.
+pub const PAUSED_OWNERS: &str = "tighten.dev/paused-owners";
+/// Owner annotations: who paused a Flux Kustomization or an Argo CD Application, when and why.
+pub const SUSPENDED_BY: &str = "tighten.dev/suspended-by";
+pub const SUSPENDED_AT: &str = "tighten.dev/suspended-at";
+pub const SUSPENDED_REASON: &str = "tighten.dev/suspended-reason";
+/// Argo CD Application annotation: the automated sync policy a resume puts back (JSON).
+pub const ARGO_AUTOMATED: &str = "tighten.dev/argocd-automated";

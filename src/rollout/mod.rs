@@ -1,5 +1,6 @@
 //! The rollout model: policy roles, the phase a namespace is in (derived from its
 //! objects and the recorded intent), and the plan of every rollout action.
+pub mod gitops;
 pub mod labels;
 pub mod phase;
 pub mod plan;

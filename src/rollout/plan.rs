@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::cluster::{CiliumInfo, NamespaceInfo, ObjectRef, PolicyKind, PolicyObject};
 
+use super::gitops::{self, GitOpsView, Owner, OwnerChange};
 use super::labels;
 use super::phase::{NamespaceStatus, Phase};
 use super::role::PolicyRole;
@@ -28,6 +29,8 @@ pub enum RolloutAction {
     CarveOut,
     Restore,
     ApplySuggestions,
+    /// Resume the Flux Kustomizations and Argo CD Applications a rollback paused.
+    ResumeOwners,
 }
 
 impl RolloutAction {
@@ -42,6 +45,7 @@ impl RolloutAction {
             RolloutAction::CarveOut => "Carve out",
             RolloutAction::Restore => "Restore backup",
             RolloutAction::ApplySuggestions => "Apply suggested allows",
+            RolloutAction::ResumeOwners => "Resume GitOps owners",
         }
     }
 
@@ -65,6 +69,7 @@ impl RolloutAction {
             RolloutAction::CarveOut => "carve-out",
             RolloutAction::Restore => "restore",
             RolloutAction::ApplySuggestions => "apply-suggestions",
+            RolloutAction::ResumeOwners => "resume-gitops",
         }
     }
 }
@@ -121,6 +126,9 @@ pub struct RolloutPlan {
     pub reason: Option<String>,
     /// Things the operator should read before confirming.
     pub warnings: Vec<String>,
+    /// GitOps owners paused (before the policy changes) or resumed with the plan.
+    #[serde(default)]
+    pub owners: Vec<OwnerChange>,
 }
 
 impl RolloutPlan {
@@ -132,6 +140,42 @@ impl RolloutPlan {
             if let Some(value) = self.annotations.set.get_mut(key) {
                 *value = annotation_time(now);
             }
+        }
+        for owner in &mut self.owners {
+            if let Some(value) = owner.note.get_mut(labels::SUSPENDED_AT) {
+                *value = annotation_time(now);
+            }
+        }
+    }
+
+    /// The owner changes that will be written (the operator may leave the
+    /// pauses out).
+    pub fn enabled_owners(&self) -> impl Iterator<Item = &OwnerChange> {
+        self.owners.iter().filter(|o| o.enabled)
+    }
+
+    /// Whether the plan pauses owners, when it offers to.
+    pub fn pauses_owners(&self) -> Option<bool> {
+        let pauses: Vec<_> = self.owners.iter().filter(|o| o.pause).collect();
+        (!pauses.is_empty()).then(|| pauses.iter().all(|o| o.enabled))
+    }
+
+    /// Includes or leaves out the owner pauses, and records on the namespace
+    /// only the ones that will be made.
+    pub fn set_pause_owners(&mut self, enabled: bool, already_paused: &[Owner]) {
+        for owner in self.owners.iter_mut().filter(|o| o.pause) {
+            owner.enabled = enabled;
+        }
+        let mut recorded: Vec<Owner> = already_paused.to_vec();
+        recorded.extend(self.enabled_owners().filter(|o| o.pause).map(|o| o.owner.clone()));
+        recorded.sort();
+        recorded.dedup();
+        if recorded.is_empty() {
+            self.annotations.set.remove(labels::PAUSED_OWNERS);
+        } else {
+            self.annotations
+                .set
+                .insert(labels::PAUSED_OWNERS.into(), gitops::record_pauses(&recorded));
         }
     }
 
@@ -152,11 +196,8 @@ impl RolloutPlan {
 
     /// One line per change, as the confirm dialog and the audit record list them.
     pub fn summary(&self) -> Vec<String> {
-        let mut lines: Vec<String> = self
-            .changes
-            .iter()
-            .map(|c| format!("{} {}", c.verb(), c.target()))
-            .collect();
+        let mut lines: Vec<String> = self.enabled_owners().map(OwnerChange::summary).collect();
+        lines.extend(self.changes.iter().map(|c| format!("{} {}", c.verb(), c.target())));
         for (key, value) in &self.annotations.set {
             lines.push(format!("annotate Namespace {} {key}={value}", self.namespace));
         }
@@ -182,6 +223,27 @@ pub enum Refusal {
     Invalid(String),
 }
 
+/// Pauses the GitOps owners of the policies a rollback deletes, so they do
+/// not re-apply them, and records them on the namespace for the resume.
+fn pause_owners(plan: &mut RolloutPlan, input: &PlanInput<'_>) {
+    let deleted: Vec<&PolicyObject> = plan.deletes().collect();
+    let at = annotation_time(input.now);
+    let reason = format!("tighten {} of {}", plan.action.slug(), plan.namespace);
+    let note = gitops::PauseNote {
+        operator: input.operator,
+        at: &at,
+        reason: &reason,
+    };
+    let (pauses, warnings) = gitops::pauses_for(&deleted, &input.gitops, &note);
+    plan.warnings.extend(warnings);
+    if pauses.is_empty() {
+        return;
+    }
+    plan.owners = pauses;
+    let already = gitops::recorded_pauses(&input.namespace.annotations);
+    plan.set_pause_owners(true, &already);
+}
+
 /// What a plan is computed from.
 pub struct PlanInput<'a> {
     pub namespace: &'a NamespaceInfo,
@@ -197,6 +259,8 @@ pub struct PlanInput<'a> {
     pub backup_dir: PathBuf,
     /// What the cluster's Cilium can do.
     pub cilium: &'a CiliumInfo,
+    /// The Flux Kustomizations and Argo CD Applications, for pausing owners.
+    pub gitops: GitOpsView<'a>,
 }
 
 /// The objects an action needs beyond the cluster's current state.
@@ -239,6 +303,7 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
         backup_to: None,
         reason: None,
         warnings: Vec::new(),
+        owners: Vec::new(),
     };
     let wrong_phase = |hint| Refusal::WrongPhase { action, phase, hint };
 
@@ -316,6 +381,7 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
             }
             plan.changes.extend(targets.into_iter().map(Change::Delete));
             set_intent(&mut plan, input, Phase::Baseline);
+            pause_owners(&mut plan, input);
         }
         Request::Simple(RolloutAction::RollbackNamespace) => {
             if input.policies.is_empty() {
@@ -328,6 +394,32 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
                     .push("policies tighten does not manage are deleted too (they are in the backup)".into());
             }
             set_intent(&mut plan, input, Phase::RolledBack);
+            pause_owners(&mut plan, input);
+        }
+        Request::Simple(RolloutAction::ResumeOwners) => {
+            let recorded = gitops::recorded_pauses(&input.namespace.annotations);
+            if recorded.is_empty() {
+                return Err(Refusal::NothingToDo(
+                    "no paused GitOps owner is recorded on the namespace".into(),
+                ));
+            }
+            for owner in recorded {
+                match input.gitops.state(&owner) {
+                    Some(state) if state.paused => plan.owners.push(OwnerChange {
+                        owner,
+                        pause: false,
+                        resource_version: state.resource_version,
+                        automated: state.saved_automated,
+                        note: BTreeMap::new(),
+                        enabled: true,
+                    }),
+                    Some(_) => plan.warnings.push(format!("{owner} was already resumed")),
+                    None => plan
+                        .warnings
+                        .push(format!("{owner} cannot be read here: resume it by hand")),
+                }
+            }
+            plan.annotations.remove.push(labels::PAUSED_OWNERS.into());
         }
         Request::CarveOut { reason } => {
             if phase == Phase::CarvedOut {

@@ -129,6 +129,25 @@ fn summary_lines(state: &State, row: &NamespaceRow) -> Vec<Line<'static>> {
         ));
     }
     let mut lines = vec![Line::from(spans)];
+    for paused in &row.paused_owners {
+        let who = match (&paused.by, &paused.at) {
+            (Some(by), Some(at)) => format!(" by {by} at {at}"),
+            (Some(by), None) => format!(" by {by}"),
+            _ => String::new(),
+        };
+        let text = if paused.paused {
+            format!(
+                "⏸ {} paused{who} by a rollback: resume it when the incident is over",
+                paused.owner
+            )
+        } else {
+            format!(
+                "⏸ {} was paused by a rollback and is no longer paused (resumed outside tighten?)",
+                paused.owner
+            )
+        };
+        lines.push(Line::styled(text, style(state, ThemeRole::Warning)));
+    }
     if let Some(Ok(report)) = state.access.get(&row.name)
         && !report.denied.is_empty()
     {

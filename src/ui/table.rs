@@ -65,7 +65,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         Constraint::Length(6),
         Constraint::Length(10),
         Constraint::Length(if narrow { 10 } else { 11 }),
-        Constraint::Length(5),
+        Constraint::Length(6),
         Constraint::Min(4),
     ];
     let focused = state.detail.focus == Focus::Table && state.modals.is_empty();
@@ -160,10 +160,17 @@ fn table_row<'a>(state: &State, row: &'a NamespaceRow, name_width: usize, narrow
             style(state, ThemeRole::Sparkline),
         )),
         Cell::from(Span::styled(gate_text, style(state, gate_role))),
-        Cell::from(Span::styled(
-            row.owner.as_ref().map_or("", |o| o.short()),
-            style(state, ThemeRole::Info),
-        )),
+        Cell::from(match row.paused_owners.first() {
+            // Paused by a rollback: flagged until resumed.
+            Some(paused) => Span::styled(
+                format!("{} ⏸", paused.owner.short()),
+                style(state, ThemeRole::Warning).add_modifier(Modifier::BOLD),
+            ),
+            None => Span::styled(
+                row.owner.as_ref().map_or("", |o| o.short()),
+                style(state, ThemeRole::Info),
+            ),
+        }),
         Cell::from(drift),
     ])
 }

@@ -146,6 +146,7 @@ fn try_plan(
             operator: "admin",
             backup_dir: backup_dir.to_path_buf(),
             cilium: &snapshot.cilium,
+            gitops: snapshot.gitops(),
         },
     )
 }

@@ -153,6 +153,7 @@ pub fn compute_plan(state: &State, namespace: &str, request: Request) -> Result<
             operator: &state.identity.user,
             backup_dir: state.config.backup_dir.clone(),
             cilium: &snapshot.cilium,
+            gitops: snapshot.gitops(),
         },
     )
     .map_err(|refusal| vec![refusal.to_string()])

@@ -109,8 +109,14 @@ fn on_normal_action(state: &mut State, action: Action) -> Vec<Effect> {
         | Action::RollbackNamespace
         | Action::CarveOut
         | Action::Restore
-        | Action::ApplySuggestions => return actions::start(state, action),
-        Action::Noop | Action::FocusNext | Action::FocusPrev | Action::Submit | Action::Cancel => {}
+        | Action::ApplySuggestions
+        | Action::ResumeGitOps => return actions::start(state, action),
+        Action::Noop
+        | Action::FocusNext
+        | Action::FocusPrev
+        | Action::Submit
+        | Action::Cancel
+        | Action::ToggleOwnerPause => {}
     }
     Vec::new()
 }
@@ -268,6 +274,16 @@ fn on_modal_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
                         Button::Cancel => Button::Confirm,
                         Button::Confirm => Button::Cancel,
                     };
+                }
+                Some(Action::ToggleOwnerPause) => {
+                    if let Some(now) = dialog.plan.pauses_owners() {
+                        let namespace = state.snapshot.namespace(&dialog.plan.namespace);
+                        let already = namespace
+                            .map(|n| crate::rollout::gitops::recorded_pauses(&n.annotations))
+                            .unwrap_or_default();
+                        dialog.plan.set_pause_owners(!now, &already);
+                        dialog.review = crate::app::review::review(&dialog.plan, &dialog.dry_run, dialog.gate.as_ref());
+                    }
                 }
                 Some(Action::Up) => dialog.scroll = dialog.scroll.saturating_sub(1),
                 Some(Action::Down) => dialog.scroll = dialog.scroll.saturating_add(1),

@@ -7,8 +7,11 @@ use std::collections::BTreeMap;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
-use crate::cluster::{CiliumInfo, ClusterSnapshot, NamespaceInfo, PodInfo, PolicyKind, PolicyObject, WorkloadRef};
+use crate::cluster::{
+    CiliumInfo, ClusterSnapshot, KustomizationInfo, NamespaceInfo, PodInfo, PolicyKind, PolicyObject, WorkloadRef,
+};
 use crate::policy::{TemplateVars, Templates};
+use crate::rollout::gitops::Owner;
 use crate::rollout::labels;
 use crate::rollout::plan::with_enforcement;
 
@@ -342,6 +345,30 @@ pub fn initial(now: Timestamp, templates: &Templates, payments_backup: &str) -> 
     );
     b.label_last(&[(labels::MANAGED_BY, "platform-security")]);
 
+    // Flux applies auth's allows; the root Kustomization applies that one, so
+    // a pause of auth-policies alone is undone at the root's next reconcile.
+    let root = Owner::Flux {
+        namespace: "flux-system".into(),
+        name: "flux-system".into(),
+    };
+    b.snapshot.kustomizations = Some(vec![
+        KustomizationInfo {
+            namespace: "flux-system".into(),
+            name: "flux-system".into(),
+            suspended: false,
+            resource_version: Some("11".into()),
+            parent: None,
+            annotations: BTreeMap::new(),
+        },
+        KustomizationInfo {
+            namespace: "flux-system".into(),
+            name: "auth-policies".into(),
+            suspended: false,
+            resource_version: Some("12".into()),
+            parent: Some(root),
+            annotations: BTreeMap::new(),
+        },
+    ]);
     b.snapshot
 }
 

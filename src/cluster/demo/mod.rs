@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::hubble::server::FlowRing;
 use crate::policy::Templates;
+use crate::rollout::gitops::{Owner, OwnerChange};
 use crate::rollout::{Change, RolloutPlan};
 
 use super::AuditRecord;
@@ -139,7 +140,7 @@ impl Cluster for DemoCluster {
             if let Some(failure) = verdicts.iter().find_map(|v| v.result.as_ref().err().map(|e| (v, e))) {
                 return Err(failure_to_error(failure.0, failure.1));
             }
-            world.next_version += plan.changes.len() as u64 + 1;
+            world.next_version += (plan.changes.len() + plan.owners.len()) as u64 + 1;
             world.snapshot = Arc::new(next);
             Arc::clone(&world.snapshot)
         };
@@ -187,9 +188,73 @@ impl DemoCluster {
 
 /// Applies a plan to a copy of the snapshot, as the API server would, and reports
 /// per change.
+/// An owner pause or resume on the demo's Kustomizations and Applications,
+/// with the API server's precondition and the annotations the patch carries.
+fn simulate_owner(next: &mut ClusterSnapshot, change: &OwnerChange, version: u64) -> Result<(), String> {
+    let patch = change.patch();
+    let annotate = |annotations: &mut std::collections::BTreeMap<String, String>| {
+        if let Some(set) = patch.pointer("/metadata/annotations").and_then(|a| a.as_object()) {
+            for (key, value) in set {
+                match value.as_str() {
+                    Some(text) => {
+                        annotations.insert(key.clone(), text.to_string());
+                    }
+                    None => {
+                        annotations.remove(key);
+                    }
+                }
+            }
+        }
+    };
+    let check = |have: &Option<String>| match (&change.resource_version, have) {
+        (Some(want), Some(have)) if want != have => Err(format!(
+            "conflict: the object has been modified (resourceVersion {have}, plan expected {want})"
+        )),
+        _ => Ok(()),
+    };
+    match &change.owner {
+        Owner::Flux { namespace, name } => {
+            let kustomization = next
+                .kustomizations
+                .iter_mut()
+                .flatten()
+                .find(|k| k.namespace == *namespace && k.name == *name)
+                .ok_or_else(|| "not found".to_string())?;
+            check(&kustomization.resource_version)?;
+            kustomization.suspended = change.pause;
+            annotate(&mut kustomization.annotations);
+            kustomization.resource_version = Some(version.to_string());
+        }
+        Owner::Argo { namespace, name } => {
+            let application = next
+                .applications
+                .iter_mut()
+                .flatten()
+                .find(|a| a.namespace == *namespace && a.name == *name)
+                .ok_or_else(|| "not found".to_string())?;
+            check(&application.resource_version)?;
+            application.automated = patch
+                .pointer("/spec/syncPolicy/automated")
+                .filter(|a| !a.is_null())
+                .cloned();
+            annotate(&mut application.annotations);
+            application.resource_version = Some(version.to_string());
+        }
+        Owner::Helm { .. } => return Err("Helm releases do not reconcile: nothing to pause".into()),
+    }
+    Ok(())
+}
+
 fn simulate(current: &ClusterSnapshot, mut version: u64, plan: &RolloutPlan) -> (ClusterSnapshot, Vec<ChangeVerdict>) {
     let mut next = current.clone();
     let mut verdicts = Vec::new();
+    for owner in plan.enabled_owners() {
+        version += 1;
+        verdicts.push(ChangeVerdict {
+            change: owner.summary(),
+            result: simulate_owner(&mut next, owner, version).map(|()| None),
+        });
+    }
     for change in &plan.changes {
         let target = change.target();
         let line = format!("{} {target}", change.verb());

@@ -34,6 +34,7 @@ fn plan_for(demo: &DemoCluster, namespace: &str, action: RolloutAction) -> Rollo
             operator: "test",
             backup_dir: "/nonexistent".into(),
             cilium: &snapshot.cilium,
+            gitops: snapshot.gitops(),
         },
     )
     .expect("plan")

@@ -13,15 +13,26 @@ use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditi
 use serde_json::{Map, Value, json};
 
 use crate::cluster::{ChangeVerdict, ClusterError, DryRunReport, PolicyObject};
+use crate::rollout::gitops::{Owner, OwnerChange};
 use crate::rollout::{Change, RolloutPlan};
 
-use super::resources::{policy_from_dynamic, policy_resource, policy_to_dynamic};
+use super::resources::{self, policy_from_dynamic, policy_resource, policy_to_dynamic};
 
 /// The field manager of every write.
 pub const MANAGER: &str = "tighten";
 
 pub async fn dry_run(client: &Client, plan: &RolloutPlan) -> DryRunReport {
     let mut verdicts = Vec::new();
+    for owner in plan.enabled_owners() {
+        let result = write_owner(client, owner, true)
+            .await
+            .map(|()| None)
+            .map_err(|e| e.to_string());
+        verdicts.push(ChangeVerdict {
+            change: owner.summary(),
+            result,
+        });
+    }
     for change in &plan.changes {
         let result = write(client, change, true).await.map_err(|e| e.to_string());
         verdicts.push(ChangeVerdict {
@@ -44,6 +55,9 @@ pub async fn dry_run(client: &Client, plan: &RolloutPlan) -> DryRunReport {
 
 /// What to do to take one applied change back.
 enum Undo {
+    /// Write the opposite of an owner change (unconditionally: the owner's
+    /// version moved with our own write).
+    Owner(OwnerChange),
     Delete(PolicyObject),
     Reapply {
         before: PolicyObject,
@@ -54,6 +68,14 @@ enum Undo {
 
 pub async fn apply(client: &Client, plan: &RolloutPlan) -> Result<(), ClusterError> {
     let mut undo = Vec::new();
+    // Owners first: a Kustomization still reconciling could re-apply what the
+    // next steps delete.
+    for owner in plan.enabled_owners() {
+        match write_owner(client, owner, false).await {
+            Ok(()) => undo.push(Undo::Owner(owner.reversed())),
+            Err(failed) => return Err(roll_back(client, failed, undo).await),
+        }
+    }
     for change in &plan.changes {
         match write(client, change, false).await {
             Ok(result) => undo.push(match (change, result) {
@@ -84,6 +106,7 @@ async fn roll_back(client: &Client, failed: ClusterError, mut undo: Vec<Undo>) -
     let (mut undone, mut undo_failed) = (Vec::new(), Vec::new());
     while let Some(step) = undo.pop() {
         let (label, result) = match step {
+            Undo::Owner(reverse) => (reverse.summary(), write_owner(client, &reverse, false).await),
             Undo::Delete(created) => (
                 format!("deleted {}", created.object_ref()),
                 write(client, &Change::Delete(created), false).await.map(|_| ()),
@@ -181,6 +204,32 @@ async fn write(client: &Client, change: &Change, dry_run: bool) -> Result<Option
             Ok(None)
         }
     }
+}
+
+/// Pauses or resumes a Flux Kustomization or Argo CD Application: a merge
+/// patch conditioned on the resourceVersion the plan saw.
+async fn write_owner(client: &Client, change: &OwnerChange, dry_run: bool) -> Result<(), ClusterError> {
+    let label = change.summary();
+    let (resource, namespace, name) = match &change.owner {
+        Owner::Flux { namespace, name } => (resources::kustomization_resource(), namespace, name),
+        Owner::Argo { namespace, name } => (resources::application_resource(), namespace, name),
+        Owner::Helm { .. } => {
+            return Err(ClusterError::Rejected {
+                target: label,
+                message: "Helm releases do not reconcile by themselves: nothing to pause".into(),
+            });
+        }
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+    let params = PatchParams {
+        dry_run,
+        field_manager: Some(MANAGER.into()),
+        ..PatchParams::default()
+    };
+    api.patch(name, &params, &Patch::Merge(change.patch()))
+        .await
+        .map(|_| ())
+        .map_err(|e| classify(&label, e))
 }
 
 /// The namespace's annotations, conditioned on its resourceVersion.

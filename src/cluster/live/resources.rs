@@ -5,9 +5,13 @@ use k8s_openapi::api::core::v1::{Namespace, Service};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, PartialObjectMeta};
 use kube::core::ResourceExt;
+use std::collections::BTreeMap;
+
+use crate::rollout::gitops::Owner;
 
 use crate::cluster::{
-    KustomizationInfo, NamespaceInfo, PodInfo, PolicyKind, PolicyObject, ServiceInfo, ServicePort, WorkloadRef,
+    ApplicationInfo, KustomizationInfo, NamespaceInfo, PodInfo, PolicyKind, PolicyObject, ServiceInfo, ServicePort,
+    WorkloadRef,
 };
 
 /// The API resource of each policy kind.
@@ -139,7 +143,24 @@ pub fn service_info(service: &Service) -> Option<ServiceInfo> {
     })
 }
 
+/// Argo CD's Application.
+pub fn application_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Application"),
+        "applications",
+    )
+}
+
+/// The object's labels and annotations, and who applies it.
+fn metadata_of(object: &DynamicObject) -> (BTreeMap<String, String>, Option<Owner>) {
+    let labels: BTreeMap<String, String> = object.labels().clone().into_iter().collect();
+    let annotations: BTreeMap<String, String> = object.annotations().clone().into_iter().collect();
+    let parent = Owner::from_metadata(&labels, &annotations);
+    (annotations, parent)
+}
+
 pub fn kustomization_info(object: &DynamicObject) -> Option<KustomizationInfo> {
+    let (annotations, parent) = metadata_of(object);
     Some(KustomizationInfo {
         namespace: object.namespace()?,
         name: object.name_any(),
@@ -149,6 +170,25 @@ pub fn kustomization_info(object: &DynamicObject) -> Option<KustomizationInfo> {
             .and_then(|s| s.get("suspend"))
             .and_then(|s| s.as_bool())
             .unwrap_or(false),
+        resource_version: object.resource_version(),
+        parent,
+        annotations,
+    })
+}
+
+pub fn application_info(object: &DynamicObject) -> Option<ApplicationInfo> {
+    let (annotations, parent) = metadata_of(object);
+    Some(ApplicationInfo {
+        namespace: object.namespace()?,
+        name: object.name_any(),
+        automated: object
+            .data
+            .pointer("/spec/syncPolicy/automated")
+            .filter(|a| !a.is_null())
+            .cloned(),
+        resource_version: object.resource_version(),
+        parent,
+        annotations,
     })
 }
 

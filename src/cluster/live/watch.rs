@@ -24,8 +24,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::cluster::{
-    CiliumInfo, ClusterSnapshot, ConnectionState, KustomizationInfo, NamespaceInfo, PodInfo, PolicyKind, PolicyObject,
-    ServiceInfo,
+    ApplicationInfo, CiliumInfo, ClusterSnapshot, ConnectionState, KustomizationInfo, NamespaceInfo, PodInfo,
+    PolicyKind, PolicyObject, ServiceInfo,
 };
 
 use super::resources;
@@ -89,6 +89,7 @@ struct Mirrors {
     services: Table<ServiceInfo>,
     policies: HashMap<PolicyKind, Table<PolicyObject>>,
     kustomizations: Option<Table<KustomizationInfo>>,
+    applications: Option<Table<ApplicationInfo>>,
     cilium: CiliumInfo,
     /// Streams that failed: consecutive failures, the last error and when.
     failures: BTreeMap<&'static str, (u32, String, Instant)>,
@@ -181,7 +182,12 @@ pub async fn start(client: Client, cilium: CiliumInfo) -> Watches {
         Arc::clone(&tasks),
         cilium.crds_installed,
     )));
-    spawn(tokio::spawn(watch_flux(client, shared.clone(), Arc::clone(&tasks))));
+    spawn(tokio::spawn(watch_flux(
+        client.clone(),
+        shared.clone(),
+        Arc::clone(&tasks),
+    )));
+    spawn(tokio::spawn(watch_argo(client, shared.clone(), Arc::clone(&tasks))));
 
     let (snapshot_tx, snapshots) = watch::channel(None);
     let (connection_tx, connection) = watch::channel(ConnectionState::Connecting);
@@ -307,6 +313,23 @@ async fn watch_flux(client: Client, shared: Shared, tasks: Arc<Mutex<Vec<JoinHan
     tasks.lock().unwrap_or_else(|p| p.into_inner()).push(task);
 }
 
+/// Watches Argo CD Applications once their CRD exists.
+async fn watch_argo(client: Client, shared: Shared, tasks: Arc<Mutex<Vec<JoinHandle<()>>>>) {
+    while !group_served(&client, "argoproj.io/v1alpha1", "applications").await {
+        tokio::time::sleep(CRD_RECHECK).await;
+    }
+    shared.lock().applications = Some(Table::default());
+    let api = Api::<DynamicObject>::all_with(client, &resources::application_resource());
+    let task = track(
+        "applications",
+        watcher::watcher(api, watcher::Config::default()),
+        shared.clone(),
+        |o: &DynamicObject| resources::application_info(o).map(|a| (format!("{}/{}", a.namespace, a.name), a)),
+        |m| m.applications.get_or_insert_with(Table::default),
+    );
+    tasks.lock().unwrap_or_else(|p| p.into_inner()).push(task);
+}
+
 /// Whether the API server serves `resource` in `group_version`.
 pub async fn group_served(client: &Client, group_version: &str, resource: &str) -> bool {
     match client.list_api_group_resources(group_version).await {
@@ -356,6 +379,7 @@ async fn combine(
                     services: m.services.rows.values().cloned().collect(),
                     policies: m.policies.values().flat_map(|t| t.rows.values().cloned()).collect(),
                     kustomizations: m.kustomizations.as_ref().map(|t| t.rows.values().cloned().collect()),
+                    applications: m.applications.as_ref().map(|t| t.rows.values().cloned().collect()),
                     cilium: m.cilium.clone(),
                 })
             });

@@ -48,6 +48,7 @@ impl Fixture {
                 operator: "test",
                 backup_dir: self.dir.path().join("backups"),
                 cilium: &snapshot.cilium,
+                gitops: snapshot.gitops(),
             },
         )
         .expect("plan")

@@ -33,6 +33,7 @@ fn plan_for(snapshot: &ClusterSnapshot, namespace: &str, request: Request) -> Re
             operator: "carol",
             backup_dir: Path::new("/backups/demo").to_path_buf(),
             cilium: &snapshot.cilium,
+            gitops: snapshot.gitops(),
         },
     )
 }

@@ -84,6 +84,21 @@ pub enum Command {
         /// Remove only the default-deny; the baseline and app allows stay.
         #[arg(long)]
         partial: bool,
+        /// Do not suspend the Flux Kustomization (or turn off the Argo CD auto-sync) that
+        /// applies the deleted policies: it will re-apply them.
+        #[arg(long)]
+        no_suspend: bool,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+        #[command(flatten)]
+        connect: Box<ConnectArgs>,
+    },
+    /// Resume the Flux Kustomizations and Argo CD Applications a rollback of the namespace
+    /// paused.
+    #[command(after_long_help = ACT_HELP)]
+    Resume {
+        /// The namespace.
+        namespace: String,
         #[command(flatten)]
         confirm: ConfirmArgs,
         #[command(flatten)]
@@ -217,6 +232,7 @@ pub struct ConfirmArgs {
 impl ConfirmArgs {
     pub fn confirm(&self) -> tighten::commands::act::Confirm {
         tighten::commands::act::Confirm {
+            pause_owners: true,
             yes: self.yes,
             dry_run: self.dry_run,
             override_reason: self.override_reason.clone(),

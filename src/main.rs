@@ -102,7 +102,8 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
             connect,
         } => act(
             &connect,
-            &confirm,
+            confirm.confirm(),
+            confirm.readonly,
             Step::On {
                 action: RolloutAction::ApplyBaseline,
                 namespace,
@@ -116,7 +117,8 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
             connect,
         } => act(
             &connect,
-            &confirm,
+            confirm.confirm(),
+            confirm.readonly,
             Step::On {
                 action: RolloutAction::StageDefaultDeny,
                 namespace,
@@ -130,7 +132,8 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
             connect,
         } => act(
             &connect,
-            &confirm,
+            confirm.confirm(),
+            confirm.readonly,
             Step::On {
                 action: RolloutAction::Enforce,
                 namespace,
@@ -141,6 +144,7 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
         Command::Rollback {
             namespace,
             partial,
+            no_suspend,
             confirm,
             connect,
         } => {
@@ -149,13 +153,47 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
             } else {
                 RolloutAction::RollbackNamespace
             };
-            act(&connect, &confirm, Step::On { action, namespace }, &mut out, &mut err)?
+            let readonly = confirm.readonly;
+            let confirm = tighten::commands::act::Confirm {
+                pause_owners: !no_suspend,
+                ..confirm.confirm()
+            };
+            act(
+                &connect,
+                confirm,
+                readonly,
+                Step::On { action, namespace },
+                &mut out,
+                &mut err,
+            )?
         }
+        Command::Resume {
+            namespace,
+            confirm,
+            connect,
+        } => act(
+            &connect,
+            confirm.confirm(),
+            confirm.readonly,
+            Step::On {
+                action: RolloutAction::ResumeOwners,
+                namespace,
+            },
+            &mut out,
+            &mut err,
+        )?,
         Command::Restore {
             backup,
             confirm,
             connect,
-        } => act(&connect, &confirm, Step::Restore { backup }, &mut out, &mut err)?,
+        } => act(
+            &connect,
+            confirm.confirm(),
+            confirm.readonly,
+            Step::Restore { backup },
+            &mut out,
+            &mut err,
+        )?,
         Command::Status {
             connect,
             namespaces,
@@ -198,15 +236,15 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
 /// Runs a mutating command: the cockpit's confirm step on the terminal.
 fn act(
     connect: &ConnectArgs,
-    confirm: &cli::ConfirmArgs,
+    confirm: tighten::commands::act::Confirm,
+    readonly: bool,
     step: Step,
     out: &mut impl std::io::Write,
     err: &mut impl std::io::Write,
 ) -> color_eyre::Result<u8> {
     let paths = Paths::discover().ok_or_else(|| eyre!("cannot find a home directory for config, data and state"))?;
     let _log = init_logging(&paths.log_file())?;
-    let found =
-        context_of(connect).and_then(|context| Ok((context, backends(connect, &paths, confirm.readonly, None)?)));
+    let found = context_of(connect).and_then(|context| Ok((context, backends(connect, &paths, readonly, None)?)));
     let (context, backends) = match found {
         Ok(found) => found,
         Err(e) => {
@@ -218,13 +256,7 @@ fn act(
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     Ok(runtime.block_on(tighten::commands::act::run(
-        &backends,
-        &context,
-        &step,
-        &confirm.confirm(),
-        &mut input,
-        out,
-        err,
+        &backends, &context, &step, &confirm, &mut input, out, err,
     ))?)
 }
 

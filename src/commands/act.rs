@@ -49,8 +49,10 @@ pub enum Step {
 }
 
 /// How the confirm step goes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Confirm {
+    /// Pause the GitOps owners of what a rollback deletes (the default).
+    pub pause_owners: bool,
     /// Do not ask.
     pub yes: bool,
     /// Stop after printing the dry run, the diff and the gate.
@@ -146,6 +148,14 @@ pub async fn run(
         backends.readonly,
         AuditLog::new(backends.paths.audit_file()),
     );
+    if !confirm.pause_owners && plan.pauses_owners().is_some() {
+        let already = state
+            .snapshot
+            .namespace(&namespace)
+            .map(|n| crate::rollout::gitops::recorded_pauses(&n.annotations))
+            .unwrap_or_default();
+        plan.set_pause_owners(false, &already);
+    }
     let dry_run = mutator.dry_run(&plan).await.map_err(|e| e.to_string());
     let row = state.rows.iter().find(|r| r.name == namespace);
     let protected = row.is_some_and(|r| r.protected);

@@ -52,6 +52,8 @@ pub struct NamespaceReport {
     /// The GitOps tool that applied its policies, if any.
     pub owner: Option<String>,
     pub policies: usize,
+    /// GitOps owners a rollback paused, until resumed.
+    pub paused_owners: Vec<String>,
     pub drift: Vec<String>,
     pub gate: GateReport,
 }
@@ -104,6 +106,17 @@ impl NamespaceReport {
             protected: row.protected,
             owner: row.owner.as_ref().map(|o| o.describe()),
             policies: row.policies,
+            paused_owners: row
+                .paused_owners
+                .iter()
+                .map(|p| {
+                    let state = if p.paused { "paused" } else { "no longer paused" };
+                    match &p.by {
+                        Some(by) => format!("{} ({state}, by {by})", p.owner),
+                        None => format!("{} ({state})", p.owner),
+                    }
+                })
+                .collect(),
             drift: row.status.drift.iter().map(ToString::to_string).collect(),
             gate: GateReport {
                 step: row.gate.step.map(|s| s.slug()),
@@ -227,6 +240,13 @@ fn table(report: &Report, every_item: bool, out: &mut impl Write) -> io::Result<
             ns.gate.step.unwrap_or("—"),
             ns.gate.summary
         )?;
+        for paused in &ns.paused_owners {
+            writeln!(
+                out,
+                "    ⏸ GitOps paused: {paused}; `tighten resume {}` when done",
+                ns.namespace
+            )?;
+        }
         for item in &ns.gate.items {
             let shown = every_item || matches!(item.check, "fail" | "waiting");
             if !shown {

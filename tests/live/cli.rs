@@ -16,13 +16,13 @@ use super::{admin, control_plane, create_namespace, unique};
 /// One run of `tighten`, with its own config, data and state directories,
 /// no Hubble and a Prometheus that is not there (so the gates are not go
 /// and need --override, as on a cluster without evidence).
-struct Run<'a> {
-    home: &'a Path,
-    kubeconfig: std::path::PathBuf,
+pub(super) struct Run<'a> {
+    pub(super) home: &'a Path,
+    pub(super) kubeconfig: std::path::PathBuf,
 }
 
 impl Run<'_> {
-    fn tighten(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
+    pub(super) fn tighten(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tighten"))
             .args(args)
             .args(["--kubeconfig", &self.kubeconfig.display().to_string()])

@@ -6,6 +6,7 @@
 
 mod cli;
 mod control_plane;
+mod gitops;
 mod netns;
 mod prometheus_discovery;
 

@@ -127,9 +127,18 @@ impl Drop for Watches {
     }
 }
 
+const FLUX_GROUP: &str = "kustomize.toolkit.fluxcd.io/v1";
+const ARGO_GROUP: &str = "argoproj.io/v1alpha1";
+
 /// Starts watching everything the cockpit shows.
 pub async fn start(client: Client, cilium: CiliumInfo) -> Watches {
     let shared = Shared::default();
+    // GitOps kinds served now are part of the first snapshot, so a plan made
+    // from it (a rollback, on the command line) sees their owners.
+    let (flux, argo) = tokio::join!(
+        group_served(&client, FLUX_GROUP, "kustomizations"),
+        group_served(&client, ARGO_GROUP, "applications"),
+    );
     let tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
     let spawn = {
         let tasks = Arc::clone(&tasks);
@@ -139,6 +148,12 @@ pub async fn start(client: Client, cilium: CiliumInfo) -> Watches {
         let mut m = shared.lock();
         m.cilium = cilium.clone();
         m.required = vec!["namespaces", "pods", "services", "networkpolicies"];
+        if flux {
+            m.required.push("kustomizations");
+        }
+        if argo {
+            m.required.push("applications");
+        }
     }
 
     spawn(track(
@@ -186,8 +201,14 @@ pub async fn start(client: Client, cilium: CiliumInfo) -> Watches {
         client.clone(),
         shared.clone(),
         Arc::clone(&tasks),
+        flux,
     )));
-    spawn(tokio::spawn(watch_argo(client, shared.clone(), Arc::clone(&tasks))));
+    spawn(tokio::spawn(watch_argo(
+        client,
+        shared.clone(),
+        Arc::clone(&tasks),
+        argo,
+    )));
 
     let (snapshot_tx, snapshots) = watch::channel(None);
     let (connection_tx, connection) = watch::channel(ConnectionState::Connecting);
@@ -297,9 +318,10 @@ async fn watch_cilium(client: Client, shared: Shared, tasks: Arc<Mutex<Vec<JoinH
 }
 
 /// Watches Flux Kustomizations once their CRD exists.
-async fn watch_flux(client: Client, shared: Shared, tasks: Arc<Mutex<Vec<JoinHandle<()>>>>) {
-    while !group_served(&client, "kustomize.toolkit.fluxcd.io/v1", "kustomizations").await {
+async fn watch_flux(client: Client, shared: Shared, tasks: Arc<Mutex<Vec<JoinHandle<()>>>>, mut served: bool) {
+    while !served {
         tokio::time::sleep(CRD_RECHECK).await;
+        served = group_served(&client, FLUX_GROUP, "kustomizations").await;
     }
     shared.lock().kustomizations = Some(Table::default());
     let api = Api::<DynamicObject>::all_with(client, &resources::kustomization_resource());
@@ -314,9 +336,10 @@ async fn watch_flux(client: Client, shared: Shared, tasks: Arc<Mutex<Vec<JoinHan
 }
 
 /// Watches Argo CD Applications once their CRD exists.
-async fn watch_argo(client: Client, shared: Shared, tasks: Arc<Mutex<Vec<JoinHandle<()>>>>) {
-    while !group_served(&client, "argoproj.io/v1alpha1", "applications").await {
+async fn watch_argo(client: Client, shared: Shared, tasks: Arc<Mutex<Vec<JoinHandle<()>>>>, mut served: bool) {
+    while !served {
         tokio::time::sleep(CRD_RECHECK).await;
+        served = group_served(&client, ARGO_GROUP, "applications").await;
     }
     shared.lock().applications = Some(Table::default());
     let api = Api::<DynamicObject>::all_with(client, &resources::application_resource());

@@ -104,6 +104,36 @@ pub enum Command {
         #[command(flatten)]
         connect: Box<ConnectArgs>,
     },
+    /// Copy a namespace's app allows to another namespace, rewritten for it (selectors that
+    /// named FROM name TO; peers elsewhere stay), through the same dry run and confirm step.
+    #[command(after_long_help = ACT_HELP)]
+    Promote {
+        /// The namespace whose app allows are copied.
+        from: String,
+        /// The namespace they are copied to.
+        to: String,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+        #[command(flatten)]
+        connect: Box<ConnectArgs>,
+    },
+    /// Write the namespace's policy set as a kustomize layout (baselines/, overlays/NS/)
+    /// into a directory, for review in a pull request.
+    ///
+    /// `kubectl kustomize DIR/overlays/NS` builds it. Exit status: 0 written, 2 bad input
+    /// (unknown namespace, an existing overlay without --force, a directory that cannot be
+    /// written), 3 the cluster cannot be read.
+    Export {
+        /// The namespace.
+        namespace: String,
+        /// The directory (created if needed).
+        dir: PathBuf,
+        /// Replace an existing overlays/NAMESPACE.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        connect: Box<ConnectArgs>,
+    },
     /// Put back the policies a backup file holds, in the namespace they came from.
     #[command(after_long_help = ACT_HELP)]
     Restore {

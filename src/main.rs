@@ -194,6 +194,43 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
             &mut out,
             &mut err,
         )?,
+        Command::Promote {
+            from,
+            to,
+            confirm,
+            connect,
+        } => act(
+            &connect,
+            confirm.confirm(),
+            confirm.readonly,
+            Step::Promote { from, to },
+            &mut out,
+            &mut err,
+        )?,
+        Command::Export {
+            namespace,
+            dir,
+            force,
+            connect,
+        } => {
+            let paths =
+                Paths::discover().ok_or_else(|| eyre!("cannot find a home directory for config, data and state"))?;
+            let _log = init_logging(&paths.log_file())?;
+            let (context, backends) =
+                match context_of(&connect).and_then(|context| Ok((context, backends(&connect, &paths, true, None)?))) {
+                    Ok(found) => found,
+                    Err(e) => {
+                        use std::io::Write;
+                        writeln!(err, "tighten: {e}")?;
+                        return Ok(tighten::commands::exit::BAD_INPUT);
+                    }
+                };
+            let options = tighten::commands::export::ExportOptions { namespace, dir, force };
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(tighten::commands::export::run(
+                &backends, &context, &options, &mut out, &mut err,
+            ))?
+        }
         Command::Status {
             connect,
             namespaces,

@@ -412,3 +412,38 @@ async fn a_rollback_of_flux_owned_policies_pauses_flux_until_resumed() {
     assert!(row.paused_owners.is_empty());
     assert!(!cockpit.render().contains("flux ⏸"));
 }
+
+#[tokio::test]
+async fn promote_copies_the_selected_namespaces_app_allows_through_the_dialog() {
+    let mut cockpit = Cockpit::new();
+    cockpit.select("auth");
+    let effects = cockpit.type_command("promote databases");
+    assert!(matches!(effects.as_slice(), [Effect::DryRun { .. }]), "{effects:?}");
+    cockpit.settle(effects).await;
+    let Some(Modal::Confirm(dialog)) = cockpit.top_modal() else {
+        panic!("expected the confirm dialog, got {:?}", cockpit.top_modal())
+    };
+    assert_eq!(dialog.plan.namespace, "databases");
+    assert_eq!(dialog.focus, Button::Cancel);
+    assert_eq!(
+        dialog.plan.summary(),
+        [
+            "create CiliumNetworkPolicy databases/allow-keycloak-from-ingress",
+            "create CiliumNetworkPolicy databases/allow-keycloak-to-postgres"
+        ]
+    );
+    confirm(&mut cockpit).await;
+    let copies: Vec<_> = cockpit
+        .demo
+        .snapshot()
+        .namespaced_policies("databases")
+        .filter(|p| p.annotations.contains_key("tighten.dev/promoted-from"))
+        .map(|p| p.name.clone())
+        .collect();
+    assert_eq!(copies.len(), 2, "{copies:?}");
+    let record = cockpit.state.audit.last().expect("record");
+    assert_eq!(record.action, "promote");
+    assert_eq!(record.reason.as_deref(), Some("promoted from auth"));
+    // An unknown target is said, and nothing is asked.
+    assert!(cockpit.type_command("promote nowhere").is_empty());
+}

@@ -63,9 +63,10 @@ pub fn required(action: RolloutAction, namespace: &str) -> Vec<Permission> {
         // The owners live in their own namespaces (flux-system, argocd): the
         // dry run asks the API server about those writes.
         RolloutAction::Observe | RolloutAction::CarveOut | RolloutAction::ResumeOwners => vec![],
-        RolloutAction::ApplyBaseline | RolloutAction::StageDefaultDeny | RolloutAction::ApplySuggestions => {
-            apply(CILIUM, "ciliumnetworkpolicies")
-        }
+        RolloutAction::ApplyBaseline
+        | RolloutAction::StageDefaultDeny
+        | RolloutAction::ApplySuggestions
+        | RolloutAction::Promote => apply(CILIUM, "ciliumnetworkpolicies"),
         RolloutAction::Enforce => vec![on("patch", CILIUM, "ciliumnetworkpolicies")],
         RolloutAction::RollbackDefaultDeny => vec![on("delete", CILIUM, "ciliumnetworkpolicies")],
         RolloutAction::RollbackNamespace => {
@@ -85,7 +86,7 @@ pub fn required(action: RolloutAction, namespace: &str) -> Vec<Permission> {
 }
 
 /// Every action, for checking them all at once.
-pub const ACTIONS: [RolloutAction; 10] = [
+pub const ACTIONS: [RolloutAction; 11] = [
     RolloutAction::Observe,
     RolloutAction::ApplyBaseline,
     RolloutAction::StageDefaultDeny,
@@ -96,6 +97,7 @@ pub const ACTIONS: [RolloutAction; 10] = [
     RolloutAction::Restore,
     RolloutAction::ApplySuggestions,
     RolloutAction::ResumeOwners,
+    RolloutAction::Promote,
 ];
 
 /// Which actions the current user may not take in a namespace, and why.

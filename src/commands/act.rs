@@ -46,6 +46,8 @@ pub enum Step {
     On { action: RolloutAction, namespace: String },
     /// Put back what a backup file holds, in the namespace it came from.
     Restore { backup: PathBuf },
+    /// Copy `from`'s app allows to `to`, rewritten for it.
+    Promote { from: String, to: String },
 }
 
 /// How the confirm step goes.
@@ -87,6 +89,14 @@ pub async fn run(
     }
     let (namespace, request) = match step {
         Step::On { action, namespace } => (namespace.clone(), Request::Simple(*action)),
+        // The source's policies are read once the session is open.
+        Step::Promote { from, to } => (
+            to.clone(),
+            Request::Promote {
+                from: from.clone(),
+                policies: Vec::new(),
+            },
+        ),
         Step::Restore { backup: path } => match restore_request(path) {
             Ok(found) => found,
             Err(why) => {
@@ -96,7 +106,11 @@ pub async fn run(
         },
     };
     let action = request.action();
-    let mut session = match Headless::open(backends, context, std::slice::from_ref(&namespace)).await {
+    let mut wanted = vec![namespace.clone()];
+    if let Step::Promote { from, .. } = step {
+        wanted.push(from.clone());
+    }
+    let mut session = match Headless::open(backends, context, &wanted).await {
         Ok(session) => session,
         Err(Failure::Unreachable(why)) => {
             say(err, format!("tighten: {why}"))?;
@@ -132,6 +146,13 @@ pub async fn run(
         },
     );
 
+    let request = match request {
+        Request::Promote { from, .. } => Request::Promote {
+            policies: state.snapshot.namespaced_policies(&from).cloned().collect(),
+            from,
+        },
+        other => other,
+    };
     let mut plan = match compute_plan(state, &namespace, request) {
         Ok(plan) => plan,
         Err(lines) => {

@@ -2,6 +2,7 @@
 //! cluster, so they run anywhere and script well. Each returns its exit code.
 
 pub mod act;
+pub mod export;
 pub mod lint;
 pub mod replay;
 pub mod session;

@@ -1,9 +1,11 @@
 //! The rollout model: policy roles, the phase a namespace is in (derived from its
 //! objects and the recorded intent), and the plan of every rollout action.
+pub mod export;
 pub mod gitops;
 pub mod labels;
 pub mod phase;
 pub mod plan;
+pub mod promote;
 pub mod role;
 
 pub use phase::{DefaultDeny, Drift, Intent, NamespaceStatus, ObservedPolicies, Phase};

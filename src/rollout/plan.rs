@@ -31,6 +31,8 @@ pub enum RolloutAction {
     ApplySuggestions,
     /// Resume the Flux Kustomizations and Argo CD Applications a rollback paused.
     ResumeOwners,
+    /// Copy another namespace's app allows here, rewritten for this namespace.
+    Promote,
 }
 
 impl RolloutAction {
@@ -46,6 +48,7 @@ impl RolloutAction {
             RolloutAction::Restore => "Restore backup",
             RolloutAction::ApplySuggestions => "Apply suggested allows",
             RolloutAction::ResumeOwners => "Resume GitOps owners",
+            RolloutAction::Promote => "Promote app allows",
         }
     }
 
@@ -70,6 +73,7 @@ impl RolloutAction {
             RolloutAction::Restore => "restore",
             RolloutAction::ApplySuggestions => "apply-suggestions",
             RolloutAction::ResumeOwners => "resume-gitops",
+            RolloutAction::Promote => "promote",
         }
     }
 }
@@ -277,6 +281,11 @@ pub enum Request {
     Suggestions {
         policies: Vec<PolicyObject>,
     },
+    /// Another namespace's app allows, to copy here.
+    Promote {
+        from: String,
+        policies: Vec<PolicyObject>,
+    },
 }
 
 impl Request {
@@ -285,6 +294,7 @@ impl Request {
             Request::Simple(a) => *a,
             Request::CarveOut { .. } => RolloutAction::CarveOut,
             Request::Restore { .. } => RolloutAction::Restore,
+            Request::Promote { .. } => RolloutAction::Promote,
             Request::Suggestions { .. } => RolloutAction::ApplySuggestions,
         }
     }
@@ -500,7 +510,37 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
             plan.warnings
                 .push("review each rule: a suggestion allows what was observed, not what should be".into());
         }
-        Request::Simple(RolloutAction::CarveOut | RolloutAction::Restore | RolloutAction::ApplySuggestions) => {
+        Request::Promote { from, policies } => {
+            if phase == Phase::CarvedOut {
+                return Err(wrong_phase("carved-out namespaces are skipped; observe it first"));
+            }
+            if from == input.namespace.name {
+                return Err(Refusal::Invalid("a namespace cannot be promoted to itself".into()));
+            }
+            let originals: Vec<&PolicyObject> = policies.iter().collect();
+            let allows = super::promote::promotable(&originals);
+            if allows.is_empty() {
+                return Err(Refusal::NothingToDo(format!("{from} has no app allows to promote")));
+            }
+            for original in allows {
+                let wanted = super::promote::rewrite(original, &from, &input.namespace.name);
+                plan.changes.extend(converge(input.policies, wanted));
+            }
+            if plan.changes.is_empty() {
+                return Err(Refusal::NothingToDo(format!(
+                    "{}'s app allows already match {from}'s",
+                    input.namespace.name
+                )));
+            }
+            if phase == Phase::Enforced {
+                plan.warnings
+                    .push("the namespace enforces: a promoted allow that is wrong drops nothing new, but one missing still does".into());
+            }
+            plan.reason = Some(format!("promoted from {from}"));
+        }
+        Request::Simple(
+            RolloutAction::CarveOut | RolloutAction::Restore | RolloutAction::ApplySuggestions | RolloutAction::Promote,
+        ) => {
             return Err(Refusal::Invalid(format!("{action} needs its input")));
         }
     }

@@ -247,3 +247,104 @@ async fn protected_namespaces_rbac_and_unknown_names() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no namespace no-such-namespace-here"), "{err}");
 }
+
+#[tokio::test]
+async fn export_builds_with_kubectl_kustomize_and_promotion_rewrites_the_namespace() {
+    use kube::api::PostParams;
+    let client = admin().await;
+    let (lab, prod) = (unique("lab"), unique("prod"));
+    create_namespace(&client, &lab).await;
+    create_namespace(&client, &prod).await;
+    let home = tempfile::tempdir().expect("home");
+    let run = Run {
+        home: home.path(),
+        kubeconfig: control_plane::get().admin.clone(),
+    };
+    let (code, _, err) = run.tighten(&["baseline", &lab, "--yes", "--override", REASON], "");
+    assert_eq!(code, 0, "{err}");
+    let allow: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+        "metadata": {"name": "allow-web-to-api",
+                     "labels": {"app.kubernetes.io/managed-by": "tighten", "tighten.dev/role": "app-allow"}},
+        "spec": {"endpointSelector": {"matchLabels": {"app": "api"}},
+                 "enableDefaultDeny": {"ingress": false, "egress": false},
+                 "ingress": [{"fromEndpoints": [{"matchLabels": {"k8s:io.kubernetes.pod.namespace": lab, "app": "web"}},
+                                                {"matchLabels": {"k8s:io.kubernetes.pod.namespace": "network", "app": "ingress"}}],
+                              "toPorts": [{"ports": [{"port": "8080", "protocol": "TCP"}]}]}]}
+    }))
+    .expect("allow");
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &lab,
+        &resources::policy_resource(PolicyKind::CiliumNetworkPolicy),
+    );
+    api.create(&PostParams::default(), &allow).await.expect("allow created");
+
+    // Export, then build it with the real kubectl.
+    let dir = home.path().join("fleet");
+    let dir_arg = dir.display().to_string();
+    let (code, out, err) = run.tighten(&["export", &lab, &dir_arg], "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(dir.join("baselines/kustomization.yaml").exists());
+    let overlay = dir.join("overlays").join(&lab);
+    let kubectl = control_plane::get().kubectl();
+    let built = std::process::Command::new(&kubectl)
+        .args(["kustomize", &overlay.display().to_string()])
+        .output()
+        .expect("kubectl runs");
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let built: Vec<serde_json::Value> = serde_yaml::Deserializer::from_str(&String::from_utf8_lossy(&built.stdout))
+        .map(|d| serde::Deserialize::deserialize(d).expect("yaml"))
+        .collect();
+    // Exactly the namespace's policies, in its namespace, with the cluster's specs.
+    let mut cluster: Vec<(String, serde_json::Value)> = cnps(&lab)
+        .await
+        .into_iter()
+        .map(|o| (o.metadata.name.clone().unwrap_or_default(), o.data["spec"].clone()))
+        .collect();
+    let mut exported: Vec<(String, serde_json::Value)> = built
+        .iter()
+        .map(|d| {
+            assert_eq!(d["metadata"]["namespace"], lab.as_str(), "{d}");
+            assert!(d["metadata"].get("resourceVersion").is_none(), "{d}");
+            (
+                d["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+                d["spec"].clone(),
+            )
+        })
+        .collect();
+    cluster.sort_by(|a, b| a.0.cmp(&b.0));
+    exported.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(exported, cluster);
+    assert_eq!(exported.len(), 6);
+    // Not over an existing overlay without --force.
+    let (code, _, err) = run.tighten(&["export", &lab, &dir_arg], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--force"), "{err}");
+    let (code, _, err) = run.tighten(&["export", &lab, &dir_arg, "--force"], "");
+    assert_eq!(code, 0, "{err}");
+
+    // Promote lab's app allows to prod: asked, confirmed, rewritten.
+    let (code, _, err) = run.tighten(&["promote", &lab, &prod], "n\n");
+    assert_eq!(code, 1, "{err}");
+    assert!(cnps(&prod).await.is_empty());
+    let (code, out, err) = run.tighten(&["promote", &lab, &prod, "--yes"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    let promoted = cnps(&prod).await;
+    assert_eq!(names(&promoted), ["allow-web-to-api"], "only the app allows travel");
+    let copy = &promoted[0];
+    let peers = &copy.data["spec"]["ingress"][0]["fromEndpoints"];
+    assert_eq!(
+        peers[0]["matchLabels"]["k8s:io.kubernetes.pod.namespace"],
+        prod.as_str()
+    );
+    assert_eq!(peers[1]["matchLabels"]["k8s:io.kubernetes.pod.namespace"], "network");
+    assert_eq!(
+        copy.metadata.annotations.clone().unwrap_or_default()["tighten.dev/promoted-from"],
+        format!("{lab}/allow-web-to-api")
+    );
+    // Again: already there.
+    let (code, _, err) = run.tighten(&["promote", &lab, &prod, "--yes"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("nothing to change"), "{err}");
+}

@@ -92,6 +92,11 @@ async fn config(kubeconfig: &Path) -> Config {
 }
 
 impl ControlPlane {
+    /// The kubectl built next to the API server (`kubectl kustomize`).
+    pub fn kubectl(&self) -> PathBuf {
+        self.bin.with_file_name("kubectl")
+    }
+
     /// A second API server on the same etcd, on its own port, that a test may
     /// stop and start without disturbing the others.
     pub fn extra_apiserver(&self, name: &str) -> ExtraApiServer {

@@ -101,6 +101,37 @@ pub(super) fn start(state: &mut State, action: Action) -> Vec<Effect> {
     }
 }
 
+/// `:promote TO`: the selected namespace's app allows, copied to `to`
+/// through the same dry run and confirm dialog as every action.
+pub(super) fn promote(state: &mut State, to: &str) -> Vec<Effect> {
+    if state.config.readonly {
+        notify(
+            state,
+            NoticeLevel::Error,
+            "read-only mode: promotion is disabled (started with --readonly)",
+        );
+        return Vec::new();
+    }
+    let Some(from) = state.table.selected.clone() else {
+        notify(state, NoticeLevel::Warning, "no namespace selected to promote from");
+        return Vec::new();
+    };
+    if state.snapshot.namespace(to).is_none() {
+        notify(state, NoticeLevel::Error, format!("no namespace {to}"));
+        return Vec::new();
+    }
+    if let Some(why) = denied(state, to, RolloutAction::Promote) {
+        notify(
+            state,
+            NoticeLevel::Error,
+            format!("promotion is forbidden in {to}: {why}"),
+        );
+        return Vec::new();
+    }
+    let policies = state.snapshot.namespaced_policies(&from).cloned().collect();
+    plan_and_dry_run(state, to, Request::Promote { from, policies })
+}
+
 /// Allow policies for what the namespace drops: in Audit, what enforcing would
 /// drop (the preview); otherwise the policy drops observed on its side.
 fn suggestions(state: &State, namespace: &str) -> Vec<crate::cluster::PolicyObject> {

@@ -61,6 +61,12 @@ pub(super) fn run(state: &mut State, line: &str) -> Vec<Effect> {
                 );
             }
         }
+        ("promote", Some(to)) => return super::actions::promote(state, to),
+        ("promote", None) => notify(
+            state,
+            NoticeLevel::Info,
+            ":promote NAMESPACE copies the selected namespace's app allows there",
+        ),
         ("theme", Some(name)) => return vec![Effect::LoadTheme(name.to_string())],
         ("theme", None) => notify(state, NoticeLevel::Info, format!("theme {}", state.config.theme.name)),
         (other, _) => notify(

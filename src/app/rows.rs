@@ -129,7 +129,7 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
             NamespaceRow {
                 name: ns.name.clone(),
                 protected: settings.is_protected(&ns.name),
-                owner: own.iter().find_map(|p| GitOpsOwner::of(p)),
+                owner: own.iter().find_map(|p| snapshot.gitops().owner_of(p)),
                 paused_owners: paused_owners(snapshot, ns),
                 policies: selected.len(),
                 drops_per_minute: ns_traffic.map_or(0.0, |t| t.drops.rate_per_minute(now)),

@@ -143,10 +143,7 @@ fn check_scope(plan: &RolloutPlan) -> Result<(), ClusterError> {
         }
     }
     for owner in plan.enabled_owners() {
-        let owns_a_deleted_policy = || {
-            plan.deletes()
-                .any(|p| crate::rollout::gitops::Owner::of(p).as_ref() == Some(&owner.owner))
-        };
+        let owns_a_deleted_policy = || plan.deletes().any(|p| crate::rollout::gitops::may_own(&owner.owner, p));
         let allowed = if owner.pause {
             owns_a_deleted_policy()
         } else {

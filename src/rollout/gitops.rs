@@ -295,6 +295,32 @@ impl GitOpsView<'_> {
     }
 }
 
+impl GitOpsView<'_> {
+    /// The policy's owner: its labels and annotations, or Argo CD's label
+    /// tracking (`app.kubernetes.io/instance`, Argo CD's default before 3.0)
+    /// when an Application of that name exists. Kustomize and many charts set
+    /// the same label, so the label alone is not taken as Argo CD's.
+    pub fn owner_of(&self, policy: &PolicyObject) -> Option<Owner> {
+        Owner::of(policy).or_else(|| {
+            let instance = policy.labels.get(labels::ARGO_INSTANCE)?;
+            let app = self.applications?.iter().find(|a| a.name == *instance)?;
+            Some(Owner::Argo {
+                namespace: app.namespace.clone(),
+                name: app.name.clone(),
+            })
+        })
+    }
+}
+
+/// Whether `owner` may be the one that applied `policy` (the mutation layer's
+/// scope check, which has the plan but not the cluster's Applications).
+pub fn may_own(owner: &Owner, policy: &PolicyObject) -> bool {
+    match Owner::of(policy) {
+        Some(found) => found == *owner,
+        None => matches!(owner, Owner::Argo { name, .. } if policy.labels.get(labels::ARGO_INSTANCE) == Some(name)),
+    }
+}
+
 /// Who, when and why, for the owner object's annotations.
 pub struct PauseNote<'a> {
     pub operator: &'a str,
@@ -312,7 +338,7 @@ pub fn pauses_for(
 ) -> (Vec<OwnerChange>, Vec<String>) {
     let mut owners: Vec<Owner> = policies
         .iter()
-        .filter_map(|p| Owner::of(p))
+        .filter_map(|p| view.owner_of(p))
         .filter(Owner::reconciles)
         .collect();
     owners.sort();

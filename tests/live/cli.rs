@@ -133,12 +133,26 @@ async fn every_command_through_its_dry_run_prompt_and_yes() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("nothing to change"), "{err}");
 
-    // Stage and enforce with --yes.
-    let (code, out, err) = run.tighten(&["stage", &ns, "--yes", over[0], over[1]], "");
+    // Stage: dry run, then asked and confirmed.
+    let (code, out, err) = run.tighten(&["stage", &ns, "--dry-run"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("✓ create CiliumNetworkPolicy {ns}/tighten-default-deny")),
+        "{out}"
+    );
+    assert_eq!(cnps(&ns).await.len(), 5);
+    let (code, out, err) = run.tighten(&["stage", &ns, over[0], over[1]], "y\n");
     assert_eq!(code, 0, "{out}{err}");
     assert!(names(&cnps(&ns).await).contains(&"tighten-default-deny".to_string()));
+    // Enforce: the dry run prints the open gate without stopping; acting needs
+    // the override; asked and declined; then --yes.
+    let (code, out, err) = run.tighten(&["enforce", &ns, "--dry-run"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Gate: enforce · ✗"), "{out}");
     let (code, _, err) = run.tighten(&["enforce", &ns, "--yes"], "");
     assert_eq!(code, 5, "no evidence, no override: {err}");
+    let (code, _, err) = run.tighten(&["enforce", &ns, over[0], over[1]], "\n");
+    assert_eq!(code, 1, "an empty answer is no: {err}");
     let (code, out, err) = run.tighten(&["enforce", &ns, "--yes", over[0], over[1]], "");
     assert_eq!(code, 0, "{out}{err}");
     let deny = cnps(&ns)
@@ -177,6 +191,10 @@ async fn every_command_through_its_dry_run_prompt_and_yes() {
     assert!(Path::new(&backup).exists(), "{backup}");
     let (code, _, err) = run.tighten(&["restore", &backup, "--dry-run"], "");
     assert_eq!(code, 0, "{err}");
+    assert!(cnps(&ns).await.is_empty());
+    let (code, _, err) = run.tighten(&["restore", &backup], "no\n");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&format!("Restore backup in {ns}? [y/N]")), "{err}");
     assert!(cnps(&ns).await.is_empty());
     let (code, out, err) = run.tighten(&["restore", &backup, "--yes"], "");
     assert_eq!(code, 0, "{out}{err}");

@@ -70,6 +70,29 @@ fn owners_are_read_from_flux_labels_argo_tracking_ids_and_helm() {
             name: "shop".into()
         })
     );
+    // Argo CD's label tracking counts only when such an Application exists.
+    let labelled = policy(&[(labels::ARGO_INSTANCE, "shop")], &[]);
+    assert_eq!(Owner::of(&labelled), None);
+    let applications = [ApplicationInfo {
+        namespace: "gitops".into(),
+        name: "shop".into(),
+        automated: None,
+        resource_version: None,
+        parent: None,
+        annotations: BTreeMap::new(),
+    }];
+    let view = GitOpsView {
+        kustomizations: None,
+        applications: Some(&applications),
+    };
+    let shop = Owner::Argo {
+        namespace: "gitops".into(),
+        name: "shop".into(),
+    };
+    assert_eq!(view.owner_of(&labelled), Some(shop.clone()));
+    assert!(may_own(&shop, &labelled));
+    assert_eq!(GitOpsView::default().owner_of(&labelled), None);
+    assert_eq!(view.owner_of(&policy(&[(labels::ARGO_INSTANCE, "other")], &[])), None);
     let helm = Owner::of(&policy(&[], &[(labels::HELM_RELEASE, "jellyfin")])).expect("helm");
     assert!(!helm.reconciles());
     assert_eq!(Owner::of(&policy(&[("app", "x")], &[])), None);

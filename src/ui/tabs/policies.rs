@@ -5,7 +5,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Cell, Row, Table, TableState};
 
-use crate::app::rows::{GitOpsOwner, NamespaceRow};
+use crate::app::rows::NamespaceRow;
 use crate::app::state::{Focus, State};
 use crate::config::ThemeRole;
 use crate::gate::rejection;
@@ -67,7 +67,13 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
                 Cell::from(Line::styled(role.label(), role_style)),
                 Cell::from(format!("{}/{pods}", selected.pods_selected)),
                 Cell::from(Line::styled(enforcement, style(state, ThemeRole::PhaseAudit))),
-                Cell::from(GitOpsOwner::of(p).map_or(String::new(), |o| o.short().to_string())),
+                Cell::from(
+                    state
+                        .snapshot
+                        .gitops()
+                        .owner_of(p)
+                        .map_or(String::new(), |o| o.short().to_string()),
+                ),
                 Cell::from(Line::styled(status, style(state, status_role))),
             ])
         })

@@ -429,6 +429,13 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
                         .push(format!("{owner} cannot be read here: resume it by hand")),
                 }
             }
+            if !plan.owners.is_empty() {
+                plan.warnings.push(
+                    "once resumed, each re-applies what Git holds: policies the rollback deleted come back unless \
+                     they were removed from Git"
+                        .into(),
+                );
+            }
             plan.annotations.remove.push(labels::PAUSED_OWNERS.into());
         }
         Request::CarveOut { reason } => {

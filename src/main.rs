@@ -212,48 +212,18 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
             dir,
             force,
             connect,
-        } => {
-            let paths =
-                Paths::discover().ok_or_else(|| eyre!("cannot find a home directory for config, data and state"))?;
-            let _log = init_logging(&paths.log_file())?;
-            let (context, backends) =
-                match context_of(&connect).and_then(|context| Ok((context, backends(&connect, &paths, true, None)?))) {
-                    Ok(found) => found,
-                    Err(e) => {
-                        use std::io::Write;
-                        writeln!(err, "tighten: {e}")?;
-                        return Ok(tighten::commands::exit::BAD_INPUT);
-                    }
-                };
+        } => on_cluster(&connect, true, &mut err, |backends, context, err| async move {
             let options = tighten::commands::export::ExportOptions { namespace, dir, force };
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(tighten::commands::export::run(
-                &backends, &context, &options, &mut out, &mut err,
-            ))?
-        }
+            tighten::commands::export::run(&backends, &context, &options, &mut out, err).await
+        })?,
         Command::Status {
             connect,
             namespaces,
             output,
-        } => {
-            let paths =
-                Paths::discover().ok_or_else(|| eyre!("cannot find a home directory for config, data and state"))?;
-            let _log = init_logging(&paths.log_file())?;
-            let (context, backends) =
-                match context_of(&connect).and_then(|context| Ok((context, backends(&connect, &paths, true, None)?))) {
-                    Ok(found) => found,
-                    Err(e) => {
-                        use std::io::Write;
-                        writeln!(err, "tighten: {e}")?;
-                        return Ok(tighten::commands::exit::BAD_INPUT);
-                    }
-                };
+        } => on_cluster(&connect, true, &mut err, |backends, context, err| async move {
             let options = tighten::commands::status::StatusOptions { namespaces, output };
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(tighten::commands::status::run(
-                &backends, &context, &options, &mut out, &mut err,
-            ))?
-        }
+            tighten::commands::status::run(&backends, &context, &options, &mut out, err).await
+        })?,
         Command::Suggest {
             flows,
             namespace,
@@ -270,15 +240,20 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
     Ok(code)
 }
 
-/// Runs a mutating command: the cockpit's confirm step on the terminal.
-fn act(
+/// Runs a command against the cluster the flags name: logging to the state
+/// directory, the context and its backends resolved (bad flags are exit 2),
+/// then `command` on an async runtime.
+fn on_cluster<'e, E, F, Fut>(
     connect: &ConnectArgs,
-    confirm: tighten::commands::act::Confirm,
     readonly: bool,
-    step: Step,
-    out: &mut impl std::io::Write,
-    err: &mut impl std::io::Write,
-) -> color_eyre::Result<u8> {
+    err: &'e mut E,
+    command: F,
+) -> color_eyre::Result<u8>
+where
+    E: std::io::Write,
+    F: FnOnce(Backends, String, &'e mut E) -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<u8>>,
+{
     let paths = Paths::discover().ok_or_else(|| eyre!("cannot find a home directory for config, data and state"))?;
     let _log = init_logging(&paths.log_file())?;
     let found = context_of(connect).and_then(|context| Ok((context, backends(connect, &paths, readonly, None)?)));
@@ -290,11 +265,23 @@ fn act(
         }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock();
-    Ok(runtime.block_on(tighten::commands::act::run(
-        &backends, &context, &step, &confirm, &mut input, out, err,
-    ))?)
+    Ok(runtime.block_on(command(backends, context, err))?)
+}
+
+/// Runs a mutating command: the cockpit's confirm step on the terminal.
+fn act(
+    connect: &ConnectArgs,
+    confirm: tighten::commands::act::Confirm,
+    readonly: bool,
+    step: Step,
+    out: &mut impl std::io::Write,
+    err: &mut impl std::io::Write,
+) -> color_eyre::Result<u8> {
+    on_cluster(connect, readonly, err, |backends, context, err| async move {
+        let stdin = std::io::stdin();
+        let mut input = stdin.lock();
+        tighten::commands::act::run(&backends, &context, &step, &confirm, &mut input, out, err).await
+    })
 }
 
 /// The context the flags name: the demo, `--context`, else the kubeconfig's

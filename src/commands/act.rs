@@ -22,7 +22,7 @@ use crate::rollout::plan::Request;
 use crate::runtime::backend::Backends;
 
 use super::exit;
-use super::session::{Failure, Headless};
+use super::session::Headless;
 
 /// Exit codes of the mutating commands (0 done, 2 bad input, 3 unreachable
 /// are shared with the others).
@@ -112,14 +112,7 @@ pub async fn run(
     }
     let mut session = match Headless::open(backends, context, &wanted).await {
         Ok(session) => session,
-        Err(Failure::Unreachable(why)) => {
-            say(err, format!("tighten: {why}"))?;
-            return Ok(super::status::UNREACHABLE);
-        }
-        Err(Failure::BadInput(why)) => {
-            say(err, format!("tighten: {why}"))?;
-            return Ok(exit::BAD_INPUT);
-        }
+        Err(failure) => return failure.report(err),
     };
     session.gather_evidence(std::slice::from_ref(&namespace)).await;
     let state = &mut session.state;

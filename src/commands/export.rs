@@ -8,7 +8,7 @@ use crate::rollout::export::layout;
 use crate::runtime::backend::Backends;
 
 use super::exit;
-use super::session::{Failure, Headless};
+use super::session::Headless;
 
 pub struct ExportOptions {
     pub namespace: String,
@@ -32,14 +32,7 @@ pub async fn run(
     }
     let session = match Headless::open(backends, context, std::slice::from_ref(namespace)).await {
         Ok(session) => session,
-        Err(Failure::Unreachable(why)) => {
-            writeln!(err, "tighten: {why}")?;
-            return Ok(super::status::UNREACHABLE);
-        }
-        Err(Failure::BadInput(why)) => {
-            writeln!(err, "tighten: {why}")?;
-            return Ok(exit::BAD_INPUT);
-        }
+        Err(failure) => return failure.report(err),
     };
     let policies: Vec<_> = session.state.snapshot.namespaced_policies(namespace).collect();
     if policies.is_empty() {

@@ -26,4 +26,6 @@ pub mod exit {
     pub const FOUND: u8 = 1;
     /// Bad input: a file that cannot be read.
     pub const BAD_INPUT: u8 = 2;
+    /// The cluster cannot be read (cluster commands).
+    pub const UNREACHABLE: u8 = 3;
 }

@@ -24,6 +24,20 @@ pub enum Failure {
     BadInput(String),
 }
 
+impl Failure {
+    /// Says why on `err` (and in the log) and gives the exit code: 3 when the
+    /// cluster cannot be read, 2 for bad input.
+    pub fn report(self, err: &mut impl std::io::Write) -> std::io::Result<u8> {
+        let (why, code) = match self {
+            Failure::Unreachable(why) => (why, super::exit::UNREACHABLE),
+            Failure::BadInput(why) => (why, super::exit::BAD_INPUT),
+        };
+        tracing::warn!(%why, code, "command failed");
+        writeln!(err, "tighten: {why}")?;
+        Ok(code)
+    }
+}
+
 /// How long the first complete view of the cluster may take.
 const SNAPSHOT_WAIT: Duration = Duration::from_secs(30);
 /// How long events already on their way are waited for after the snapshot.

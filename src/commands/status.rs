@@ -30,9 +30,6 @@ pub struct StatusOptions {
     pub output: Format,
 }
 
-/// The cluster could not be read at all.
-pub const UNREACHABLE: u8 = 3;
-
 /// Everything `status` prints.
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -152,15 +149,7 @@ pub async fn run(
 ) -> io::Result<u8> {
     let report = match report(backends, context, &options.namespaces).await {
         Ok(report) => report,
-        Err(Failure::Unreachable(why)) => {
-            tracing::warn!(context, %why, "status: cluster unreadable");
-            writeln!(err, "tighten: {why}")?;
-            return Ok(UNREACHABLE);
-        }
-        Err(Failure::BadInput(why)) => {
-            writeln!(err, "tighten: {why}")?;
-            return Ok(exit::BAD_INPUT);
-        }
+        Err(failure) => return failure.report(err),
     };
     tracing::info!(
         context,

@@ -342,7 +342,14 @@ async fn export_builds_with_kubectl_kustomize_and_promotion_rewrites_the_namespa
     let (code, _, err) = run.tighten(&["export", &lab, &dir_arg, "--force"], "");
     assert_eq!(code, 0, "{err}");
 
-    // Promote lab's app allows to prod: asked, confirmed, rewritten.
+    // Promote lab's app allows to prod: a dry run, asked, confirmed, rewritten.
+    let (code, out, err) = run.tighten(&["promote", &lab, &prod, "--dry-run"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("✓ create CiliumNetworkPolicy {prod}/allow-web-to-api")),
+        "{out}"
+    );
+    assert!(cnps(&prod).await.is_empty());
     let (code, _, err) = run.tighten(&["promote", &lab, &prod], "n\n");
     assert_eq!(code, 1, "{err}");
     assert!(cnps(&prod).await.is_empty());

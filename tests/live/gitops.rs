@@ -157,7 +157,20 @@ async fn a_rollback_pauses_flux_and_argo_in_its_own_step_and_resume_undoes_it() 
     let (_, out, _) = run.tighten(&["status", "-n", &ns], "");
     assert!(out.contains("GitOps paused"), "{out}");
 
-    // Resume puts both back and clears the flag.
+    // Resume: a dry run, a declined prompt, then --yes puts both back and clears the flag.
+    let (code, out, err) = run.tighten(&["resume", &ns, "--dry-run"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("✓ resume Flux Kustomization {flux_ns}/apps")),
+        "{out}"
+    );
+    assert!(out.contains("re-applies what Git holds"), "{out}");
+    let (code, _, err) = run.tighten(&["resume", &ns], "n\n");
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        object(&kustomization, &flux_ns, "apps").await.data["spec"]["suspend"],
+        true
+    );
     let (code, out, err) = run.tighten(&["resume", &ns, "--yes"], "");
     assert_eq!(code, 0, "{out}{err}");
     let apps = object(&kustomization, &flux_ns, "apps").await;

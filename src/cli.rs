@@ -293,6 +293,7 @@ pub struct CockpitArgs {
 /// Which cluster, and where its evidence comes from: the cockpit's and the
 /// cluster commands' shared flags.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Cluster")]
 pub struct ConnectArgs {
     /// Use the embedded demo cluster (no Kubernetes needed).
     #[arg(long)]

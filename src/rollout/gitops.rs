@@ -336,14 +336,17 @@ pub fn pauses_for(
     view: &GitOpsView<'_>,
     note: &PauseNote<'_>,
 ) -> (Vec<OwnerChange>, Vec<String>) {
-    let mut owners: Vec<Owner> = policies
-        .iter()
-        .filter_map(|p| view.owner_of(p))
-        .filter(Owner::reconciles)
-        .collect();
+    let mut owners: Vec<Owner> = policies.iter().filter_map(|p| view.owner_of(p)).collect();
     owners.sort();
     owners.dedup();
     let (mut changes, mut warnings) = (Vec::new(), Vec::new());
+    // Helm does not reconcile by itself, but its next upgrade does.
+    for helm in owners.iter().filter(|o| !o.reconciles()) {
+        warnings.push(format!(
+            "{helm} ships some of these policies: its next upgrade re-creates them"
+        ));
+    }
+    owners.retain(Owner::reconciles);
     for owner in owners {
         let Some(state) = view.state(&owner) else {
             warnings.push(format!(

@@ -131,6 +131,10 @@ fn a_rollback_pauses_each_reconciling_owner_once_and_warns_about_parents() {
     };
     let (changes, warnings) = pauses_for(&[&a, &b, &helm], &view, &NOTE);
     assert_eq!(changes.len(), 1, "one pause for the one Flux owner; Helm needs none");
+    let (helm_warning, warnings): (Vec<String>, Vec<String>) = warnings
+        .into_iter()
+        .partition(|w| w.starts_with("Helm release jellyfin"));
+    assert_eq!(helm_warning.len(), 1, "{helm_warning:?}");
     let pause = &changes[0];
     assert_eq!(pause.owner, flux("flux-system", "apps"));
     assert!(pause.pause && pause.enabled);

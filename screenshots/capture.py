@@ -166,7 +166,9 @@ if __name__ == "__main__":
          ["Escape", ":", "lit:ns databases", "Enter", "Escape", "E"]),
         ("rollback-typed", "Partial rollback: the namespace name must be typed",
          ["Escape", ":", "lit:ns cert-manager", "Enter", "Escape", "r", "lit:cert-"]),
-        ("help", "Help: every binding as loaded", ["Escape", "?"]),
+        ("rollback-gitops", "Namespace rollback of Flux-owned policies: the Kustomization is suspended first",
+         ["Escape", "Escape", ":", "lit:ns auth", "Enter", "Escape", "R"]),
+        ("help", "Help: every binding as loaded", ["Escape", "Escape", "?"]),
     ])
     run(80, 24, [("main-80x24", "80x24", [])])
     run(120, 40, [("production-readonly", "--theme production --readonly", [":", "lit:ns payments", "Enter", "3"])],

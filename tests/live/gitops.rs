@@ -4,6 +4,7 @@
 //! the namespace flagged, and the resume putting everything back.
 
 use kube::api::{Api, DynamicObject, PostParams};
+
 use serde_json::json;
 
 use tighten::cluster::PolicyKind;
@@ -190,4 +191,83 @@ async fn a_rollback_pauses_flux_and_argo_in_its_own_step_and_resume_undoes_it() 
     let (code, _, err) = run.tighten(&["resume", &ns, "--yes"], "");
     assert_eq!(code, 0, "nothing left to resume: {err}");
     assert!(err.contains("nothing to change"), "{err}");
+}
+
+#[tokio::test]
+async fn a_user_who_cannot_read_argo_applications_still_gets_status_and_a_warning() {
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+    let client = admin().await;
+    let ns = unique("noargo");
+    create_namespace(&client, &ns).await;
+    let group = format!("tighten:{ns}");
+    // Everything the cockpit reads and a rollback writes, except Argo CD's Applications.
+    let all = ["get", "list", "watch", "create", "patch", "delete"];
+    let role: ClusterRole = serde_json::from_value(json!({
+        "metadata": {"name": format!("tighten-{ns}")},
+        "rules": [
+            {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch", "patch"]},
+            {"apiGroups": [""], "resources": ["pods", "services", "events", "configmaps"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews"], "verbs": ["create"]},
+            {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": all},
+            {"apiGroups": ["cilium.io"], "resources": ["ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies"], "verbs": all},
+            {"apiGroups": ["kustomize.toolkit.fluxcd.io"], "resources": ["kustomizations"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": ["get", "list", "watch"]}
+        ]
+    }))
+    .expect("role");
+    Api::<ClusterRole>::all(client.clone())
+        .create(&PostParams::default(), &role)
+        .await
+        .expect("role created");
+    let binding: ClusterRoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": format!("tighten-{ns}")},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": format!("tighten-{ns}")},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}]
+    }))
+    .expect("binding");
+    Api::<ClusterRoleBinding>::all(client.clone())
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("binding created");
+    let tracking = format!("shop:cilium.io/CiliumNetworkPolicy:{ns}/shop");
+    create(
+        &resources::policy_resource(PolicyKind::CiliumNetworkPolicy),
+        &ns,
+        json!({"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+               "metadata": {"name": "shop", "annotations": {"argocd.argoproj.io/tracking-id": tracking}},
+               "spec": {"endpointSelector": {}, "ingress": [{"fromEndpoints": [{}]}]}}),
+    )
+    .await;
+
+    // The admin, impersonating a user of that group only.
+    let home = tempfile::tempdir().expect("home");
+    let mut kubeconfig: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&control_plane::get().admin).expect("admin kubeconfig"))
+            .expect("yaml");
+    for user in kubeconfig["users"].as_sequence_mut().expect("users") {
+        user["user"]["as"] = serde_yaml::Value::from("limited");
+        user["user"]["as-groups"] = serde_yaml::Value::Sequence(vec![serde_yaml::Value::from(group.clone())]);
+    }
+    let path = home.path().join("limited.kubeconfig");
+    std::fs::write(&path, serde_yaml::to_string(&kubeconfig).expect("yaml")).expect("written");
+    let run = Run {
+        home: home.path(),
+        kubeconfig: path,
+    };
+    let (code, out, err) = run.tighten(&["status", "-n", &ns], "");
+    assert_eq!(code, 1, "readable, with open gates, not unreachable: {out}{err}");
+    assert!(out.contains(&ns), "{out}");
+    // The owner cannot be read: said, not pretended away; the break-glass still works.
+    let (code, out, err) = run.tighten(&["rollback", &ns, "--dry-run"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("Argo CD Application argocd/shop applies these policies but cannot be read here"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("[x]"),
+        "no pause offered for an owner it cannot read: {out}"
+    );
+    let (code, out, err) = run.tighten(&["rollback", &ns, "--yes"], "");
+    assert_eq!(code, 0, "{out}{err}");
 }

@@ -127,6 +127,10 @@ impl Drop for Watches {
     }
 }
 
+/// Kinds whose failure degrades what the cockpit knows without making the
+/// connection unhealthy.
+const OPTIONAL: [&str; 2] = ["kustomizations", "applications"];
+
 const FLUX_GROUP: &str = "kustomize.toolkit.fluxcd.io/v1";
 const ARGO_GROUP: &str = "argoproj.io/v1alpha1";
 
@@ -381,7 +385,14 @@ async fn combine(
             // A watch resumed from its last resourceVersion says nothing when it
             // succeeds; a stream still broken fails again within one backoff.
             m.failures.retain(|_, (_, _, at)| at.elapsed() < RECOVERED_AFTER);
-            let state = match m.failures.iter().max_by_key(|(_, (n, _, _))| *n) {
+            // The GitOps kinds are optional: a user who may not read them still
+            // has a connected cockpit, and plans say the owners cannot be read.
+            let state = match m
+                .failures
+                .iter()
+                .filter(|(stream, _)| !OPTIONAL.contains(stream))
+                .max_by_key(|(_, (n, _, _))| *n)
+            {
                 None => ConnectionState::Connected,
                 Some((stream, (attempt, reason, _))) => ConnectionState::Reconnecting {
                     attempt: *attempt,
@@ -401,8 +412,16 @@ async fn combine(
                     pods: m.pods.rows.values().cloned().collect(),
                     services: m.services.rows.values().cloned().collect(),
                     policies: m.policies.values().flat_map(|t| t.rows.values().cloned()).collect(),
-                    kustomizations: m.kustomizations.as_ref().map(|t| t.rows.values().cloned().collect()),
-                    applications: m.applications.as_ref().map(|t| t.rows.values().cloned().collect()),
+                    kustomizations: m
+                        .kustomizations
+                        .as_ref()
+                        .filter(|_| m.listed.contains(&"kustomizations"))
+                        .map(|t| t.rows.values().cloned().collect()),
+                    applications: m
+                        .applications
+                        .as_ref()
+                        .filter(|_| m.listed.contains(&"applications"))
+                        .map(|t| t.rows.values().cloned().collect()),
                     cilium: m.cilium.clone(),
                 })
             });

@@ -6,7 +6,7 @@
 //! through a bounded channel, and when the cockpit falls behind a batch is
 //! dropped and counted rather than queued without limit. Lost connections are
 //! retried with backoff and resumed where the stream left off (see
-//! [`Resume`](super::resume::Resume)), so no flow is counted twice.
+//! [`Resume`]), so no flow is counted twice.
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -21,7 +21,8 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Subcommands: `status` reads the cluster; the others read files.
+/// Subcommands: the cluster commands (`status`, the rollout steps, `export`,
+/// `promote`) and the offline ones, which read files.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Each namespace's phase and go/no-go gate, as the cockpit's Gate tab shows it.
@@ -45,42 +46,19 @@ pub enum Command {
     /// Apply the golden baseline allows (DNS, kube-apiserver, intra-namespace,
     /// monitoring scrape, host probes) to a namespace.
     #[command(after_long_help = ACT_HELP)]
-    Baseline {
-        /// The namespace.
-        namespace: String,
-        #[command(flatten)]
-        confirm: ConfirmArgs,
-        #[command(flatten)]
-        connect: Box<ConnectArgs>,
-    },
+    Baseline(StepArgs),
     /// Stage the default-deny (Audit: present, enforcing nothing); on an enforced
     /// namespace, step back to Audit.
     #[command(after_long_help = ACT_HELP)]
-    Stage {
-        /// The namespace.
-        namespace: String,
-        #[command(flatten)]
-        confirm: ConfirmArgs,
-        #[command(flatten)]
-        connect: Box<ConnectArgs>,
-    },
+    Stage(StepArgs),
     /// Enforce the staged default-deny. A gate that is not go stops it unless
     /// --override REASON is given.
     #[command(after_long_help = ACT_HELP)]
-    Enforce {
-        /// The namespace.
-        namespace: String,
-        #[command(flatten)]
-        confirm: ConfirmArgs,
-        #[command(flatten)]
-        connect: Box<ConnectArgs>,
-    },
+    Enforce(StepArgs),
     /// Break-glass: remove every CiliumNetworkPolicy and NetworkPolicy of the namespace
     /// (with --partial, only the default-deny). A backup is written first.
     #[command(after_long_help = ACT_HELP)]
     Rollback {
-        /// The namespace.
-        namespace: String,
         /// Remove only the default-deny; the baseline and app allows stay.
         #[arg(long)]
         partial: bool,
@@ -88,22 +66,14 @@ pub enum Command {
         /// applies the deleted policies: it will re-apply them.
         #[arg(long)]
         no_suspend: bool,
+        // After the flags above, so that they stay under Options in --help.
         #[command(flatten)]
-        confirm: ConfirmArgs,
-        #[command(flatten)]
-        connect: Box<ConnectArgs>,
+        step: StepArgs,
     },
     /// Resume the Flux Kustomizations and Argo CD Applications a rollback of the namespace
     /// paused.
     #[command(after_long_help = ACT_HELP)]
-    Resume {
-        /// The namespace.
-        namespace: String,
-        #[command(flatten)]
-        confirm: ConfirmArgs,
-        #[command(flatten)]
-        connect: Box<ConnectArgs>,
-    },
+    Resume(StepArgs),
     /// Copy a namespace's app allows to another namespace, rewritten for it (selectors that
     /// named FROM name TO; peers elsewhere stay), through the same dry run and confirm step.
     #[command(after_long_help = ACT_HELP)]
@@ -238,6 +208,17 @@ Exit status:
   6  the server refused the dry run or the change: nothing was changed (a change that
      failed part-way was undone)";
 
+/// A rollout step's arguments: the namespace, the confirm step, the cluster.
+#[derive(Debug, Args)]
+pub struct StepArgs {
+    /// The namespace.
+    pub namespace: String,
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+    #[command(flatten)]
+    pub connect: Box<ConnectArgs>,
+}
+
 /// The confirm step of the mutating commands.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Confirm")]
@@ -260,9 +241,10 @@ pub struct ConfirmArgs {
 }
 
 impl ConfirmArgs {
-    pub fn confirm(&self) -> tighten::commands::act::Confirm {
+    /// The confirm step; `pause_owners` is false only for `rollback --no-suspend`.
+    pub fn confirm(&self, pause_owners: bool) -> tighten::commands::act::Confirm {
         tighten::commands::act::Confirm {
-            pause_owners: true,
+            pause_owners,
             yes: self.yes,
             dry_run: self.dry_run,
             override_reason: self.override_reason.clone(),

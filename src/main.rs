@@ -96,117 +96,33 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
             clap_complete::generate(shell, &mut command, "tighten", &mut out);
             tighten::commands::exit::OK
         }
-        Command::Baseline {
-            namespace,
-            confirm,
-            connect,
-        } => act(
-            &connect,
-            confirm.confirm(),
-            confirm.readonly,
-            Step::On {
-                action: RolloutAction::ApplyBaseline,
-                namespace,
-            },
-            &mut out,
-            &mut err,
-        )?,
-        Command::Stage {
-            namespace,
-            confirm,
-            connect,
-        } => act(
-            &connect,
-            confirm.confirm(),
-            confirm.readonly,
-            Step::On {
-                action: RolloutAction::StageDefaultDeny,
-                namespace,
-            },
-            &mut out,
-            &mut err,
-        )?,
-        Command::Enforce {
-            namespace,
-            confirm,
-            connect,
-        } => act(
-            &connect,
-            confirm.confirm(),
-            confirm.readonly,
-            Step::On {
-                action: RolloutAction::Enforce,
-                namespace,
-            },
-            &mut out,
-            &mut err,
-        )?,
+        Command::Baseline(step) => on_namespace(RolloutAction::ApplyBaseline, step, true, &mut out, &mut err)?,
+        Command::Stage(step) => on_namespace(RolloutAction::StageDefaultDeny, step, true, &mut out, &mut err)?,
+        Command::Enforce(step) => on_namespace(RolloutAction::Enforce, step, true, &mut out, &mut err)?,
+        Command::Resume(step) => on_namespace(RolloutAction::ResumeOwners, step, true, &mut out, &mut err)?,
         Command::Rollback {
-            namespace,
+            step,
             partial,
             no_suspend,
-            confirm,
-            connect,
         } => {
             let action = if partial {
                 RolloutAction::RollbackDefaultDeny
             } else {
                 RolloutAction::RollbackNamespace
             };
-            let readonly = confirm.readonly;
-            let confirm = tighten::commands::act::Confirm {
-                pause_owners: !no_suspend,
-                ..confirm.confirm()
-            };
-            act(
-                &connect,
-                confirm,
-                readonly,
-                Step::On { action, namespace },
-                &mut out,
-                &mut err,
-            )?
+            on_namespace(action, step, !no_suspend, &mut out, &mut err)?
         }
-        Command::Resume {
-            namespace,
-            confirm,
-            connect,
-        } => act(
-            &connect,
-            confirm.confirm(),
-            confirm.readonly,
-            Step::On {
-                action: RolloutAction::ResumeOwners,
-                namespace,
-            },
-            &mut out,
-            &mut err,
-        )?,
         Command::Restore {
             backup,
             confirm,
             connect,
-        } => act(
-            &connect,
-            confirm.confirm(),
-            confirm.readonly,
-            Step::Restore { backup },
-            &mut out,
-            &mut err,
-        )?,
+        } => act(&connect, &confirm, true, Step::Restore { backup }, &mut out, &mut err)?,
         Command::Promote {
             from,
             to,
             confirm,
             connect,
-        } => act(
-            &connect,
-            confirm.confirm(),
-            confirm.readonly,
-            Step::Promote { from, to },
-            &mut out,
-            &mut err,
-        )?,
+        } => act(&connect, &confirm, true, Step::Promote { from, to }, &mut out, &mut err)?,
         Command::Export {
             namespace,
             dir,
@@ -268,19 +184,35 @@ where
     Ok(runtime.block_on(command(backends, context, err))?)
 }
 
+/// A rollout step on one namespace.
+fn on_namespace(
+    action: RolloutAction,
+    args: cli::StepArgs,
+    pause_owners: bool,
+    out: &mut impl std::io::Write,
+    err: &mut impl std::io::Write,
+) -> color_eyre::Result<u8> {
+    let step = Step::On {
+        action,
+        namespace: args.namespace,
+    };
+    act(&args.connect, &args.confirm, pause_owners, step, out, err)
+}
+
 /// Runs a mutating command: the cockpit's confirm step on the terminal.
 fn act(
     connect: &ConnectArgs,
-    confirm: tighten::commands::act::Confirm,
-    readonly: bool,
+    confirm: &cli::ConfirmArgs,
+    pause_owners: bool,
     step: Step,
     out: &mut impl std::io::Write,
     err: &mut impl std::io::Write,
 ) -> color_eyre::Result<u8> {
-    on_cluster(connect, readonly, err, |backends, context, err| async move {
+    let confirm_step = confirm.confirm(pause_owners);
+    on_cluster(connect, confirm.readonly, err, |backends, context, err| async move {
         let stdin = std::io::stdin();
         let mut input = stdin.lock();
-        tighten::commands::act::run(&backends, &context, &step, &confirm, &mut input, out, err).await
+        tighten::commands::act::run(&backends, &context, &step, &confirm_step, &mut input, out, err).await
     })
 }
 

@@ -37,6 +37,20 @@ fn line(kind: LineKind, text: impl Into<String>) -> ReviewLine {
     }
 }
 
+/// The heading the diff follows.
+const DIFF_HEADING: &str = "Diff";
+
+/// The diff part of a review: what the audit record keeps of what the
+/// operator confirmed.
+pub fn diff_lines(review: &[ReviewLine]) -> Vec<String> {
+    review
+        .iter()
+        .skip_while(|l| l.text != DIFF_HEADING)
+        .skip(1)
+        .map(|l| l.text.clone())
+        .collect()
+}
+
 /// Builds the review of `plan`.
 pub fn review(plan: &RolloutPlan, dry_run: &Result<DryRunReport, String>, gate: Option<&Gate>) -> Vec<ReviewLine> {
     let mut out = Vec::new();
@@ -124,7 +138,7 @@ pub fn review(plan: &RolloutPlan, dry_run: &Result<DryRunReport, String>, gate: 
     let diffs: Vec<_> = plan.changes.iter().flat_map(diff).collect();
     if !diffs.is_empty() {
         out.push(line(LineKind::Plain, ""));
-        out.push(line(LineKind::Heading, "Diff"));
+        out.push(line(LineKind::Heading, DIFF_HEADING));
         out.extend(diffs);
     }
     out

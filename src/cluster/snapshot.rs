@@ -84,6 +84,13 @@ pub struct SelectedPolicy<'a> {
 }
 
 impl ClusterSnapshot {
+    /// The GitOps owners a rollback of `namespace` recorded as paused.
+    pub fn paused_owners(&self, namespace: &str) -> Vec<crate::rollout::gitops::Owner> {
+        self.namespace(namespace)
+            .map(|n| crate::rollout::gitops::recorded_pauses(&n.annotations))
+            .unwrap_or_default()
+    }
+
     /// The GitOps objects, as plans read them.
     pub fn gitops(&self) -> crate::rollout::gitops::GitOpsView<'_> {
         crate::rollout::gitops::GitOpsView {

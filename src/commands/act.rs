@@ -163,12 +163,7 @@ pub async fn run(
         AuditLog::new(backends.paths.audit_file()),
     );
     if !confirm.pause_owners && plan.pauses_owners().is_some() {
-        let already = state
-            .snapshot
-            .namespace(&namespace)
-            .map(|n| crate::rollout::gitops::recorded_pauses(&n.annotations))
-            .unwrap_or_default();
-        plan.set_pause_owners(false, &already);
+        plan.set_pause_owners(false, &state.snapshot.paused_owners(&namespace));
     }
     let dry_run = mutator.dry_run(&plan).await.map_err(|e| e.to_string());
     let row = state.rows.iter().find(|r| r.name == namespace);
@@ -256,13 +251,7 @@ pub async fn run(
         }
     }
     plan.restamp(Timestamp::now());
-    let diff = lines
-        .iter()
-        .skip_while(|l| l.text != "Diff")
-        .skip(1)
-        .map(|l| l.text.clone())
-        .collect();
-    let (result, record) = mutator.execute(&plan, diff).await;
+    let (result, record) = mutator.execute(&plan, crate::app::review::diff_lines(&lines)).await;
     match (result, &record.outcome) {
         (Ok(()), AuditOutcome::Succeeded) => {
             let backup = record

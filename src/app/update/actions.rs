@@ -306,14 +306,7 @@ pub(super) fn on_confirm_submit(state: &mut State) -> Vec<Effect> {
     dialog.plan.restamp(state.now);
     let id = dialog.id;
     let title = format!("{} — {}: applying…", dialog.plan.action.title(), dialog.plan.namespace);
-    // The diff part of the review is what the audit record keeps.
-    let diff = dialog
-        .review
-        .iter()
-        .skip_while(|l| l.text != "Diff")
-        .skip(1)
-        .map(|l| l.text.clone())
-        .collect();
+    let diff = crate::app::review::diff_lines(&dialog.review);
     state.modals.push(Modal::Applying { id, title });
     vec![Effect::Execute {
         id,

@@ -277,10 +277,7 @@ fn on_modal_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
                 }
                 Some(Action::ToggleOwnerPause) => {
                     if let Some(now) = dialog.plan.pauses_owners() {
-                        let namespace = state.snapshot.namespace(&dialog.plan.namespace);
-                        let already = namespace
-                            .map(|n| crate::rollout::gitops::recorded_pauses(&n.annotations))
-                            .unwrap_or_default();
+                        let already = state.snapshot.paused_owners(&dialog.plan.namespace);
                         dialog.plan.set_pause_owners(!now, &already);
                         dialog.review = crate::app::review::review(&dialog.plan, &dialog.dry_run, dialog.gate.as_ref());
                     }

@@ -188,6 +188,17 @@ impl DemoCluster {
 
 /// Applies a plan to a copy of the snapshot, as the API server would, and reports
 /// per change.
+/// The API server's resourceVersion precondition: a write planned against
+/// one version is refused once the object has moved on.
+fn precondition(want: &Option<String>, have: &Option<String>) -> Result<(), String> {
+    match (want, have) {
+        (Some(want), Some(have)) if want != have => Err(format!(
+            "conflict: the object has been modified (resourceVersion {have}, plan expected {want})"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// An owner pause or resume on the demo's Kustomizations and Applications,
 /// with the API server's precondition and the annotations the patch carries.
 fn simulate_owner(next: &mut ClusterSnapshot, change: &OwnerChange, version: u64) -> Result<(), String> {
@@ -206,12 +217,7 @@ fn simulate_owner(next: &mut ClusterSnapshot, change: &OwnerChange, version: u64
             }
         }
     };
-    let check = |have: &Option<String>| match (&change.resource_version, have) {
-        (Some(want), Some(have)) if want != have => Err(format!(
-            "conflict: the object has been modified (resourceVersion {have}, plan expected {want})"
-        )),
-        _ => Ok(()),
-    };
+    let check = |have: &Option<String>| precondition(&change.resource_version, have);
     match &change.owner {
         Owner::Flux { namespace, name } => {
             let kustomization = next
@@ -259,13 +265,8 @@ fn simulate(current: &ClusterSnapshot, mut version: u64, plan: &RolloutPlan) -> 
         let target = change.target();
         let line = format!("{} {target}", change.verb());
         let position = next.policies.iter().position(|p| p.object_ref() == target);
-        let precondition = |expected: &PolicyObject, current: &PolicyObject| -> Result<(), String> {
-            match (&expected.resource_version, &current.resource_version) {
-                (Some(want), Some(have)) if want != have => Err(format!(
-                    "conflict: the object has been modified (resourceVersion {have}, plan expected {want})"
-                )),
-                _ => Ok(()),
-            }
+        let precondition = |expected: &PolicyObject, current: &PolicyObject| {
+            precondition(&expected.resource_version, &current.resource_version)
         };
         version += 1;
         let result = match (change, position) {

@@ -201,17 +201,31 @@ pub async fn start(client: Client, cilium: CiliumInfo) -> Watches {
         Arc::clone(&tasks),
         cilium.crds_installed,
     )));
-    spawn(tokio::spawn(watch_flux(
-        client.clone(),
-        shared.clone(),
-        Arc::clone(&tasks),
-        flux,
+    spawn(tokio::spawn(watch_optional(
+        OptionalKind {
+            client: client.clone(),
+            shared: shared.clone(),
+            tasks: Arc::clone(&tasks),
+            served: flux,
+            group: FLUX_GROUP,
+            name: "kustomizations",
+            resource: resources::kustomization_resource(),
+        },
+        |o: &DynamicObject| resources::kustomization_info(o).map(|k| (format!("{}/{}", k.namespace, k.name), k)),
+        |m| &mut m.kustomizations,
     )));
-    spawn(tokio::spawn(watch_argo(
-        client,
-        shared.clone(),
-        Arc::clone(&tasks),
-        argo,
+    spawn(tokio::spawn(watch_optional(
+        OptionalKind {
+            client,
+            shared: shared.clone(),
+            tasks: Arc::clone(&tasks),
+            served: argo,
+            group: ARGO_GROUP,
+            name: "applications",
+            resource: resources::application_resource(),
+        },
+        |o: &DynamicObject| resources::application_info(o).map(|a| (format!("{}/{}", a.namespace, a.name), a)),
+        |m| &mut m.applications,
     )));
 
     let (snapshot_tx, snapshots) = watch::channel(None);
@@ -321,38 +335,46 @@ async fn watch_cilium(client: Client, shared: Shared, tasks: Arc<Mutex<Vec<JoinH
     shared.changed.notify_one();
 }
 
-/// Watches Flux Kustomizations once their CRD exists.
-async fn watch_flux(client: Client, shared: Shared, tasks: Arc<Mutex<Vec<JoinHandle<()>>>>, mut served: bool) {
-    while !served {
-        tokio::time::sleep(CRD_RECHECK).await;
-        served = group_served(&client, FLUX_GROUP, "kustomizations").await;
-    }
-    shared.lock().kustomizations = Some(Table::default());
-    let api = Api::<DynamicObject>::all_with(client, &resources::kustomization_resource());
-    let task = track(
-        "kustomizations",
-        watcher::watcher(api, watcher::Config::default()),
-        shared.clone(),
-        |o: &DynamicObject| resources::kustomization_info(o).map(|k| (format!("{}/{}", k.namespace, k.name), k)),
-        |m| m.kustomizations.get_or_insert_with(Table::default),
-    );
-    tasks.lock().unwrap_or_else(|p| p.into_inner()).push(task);
+/// An optional kind (Flux Kustomizations, Argo CD Applications) and where to
+/// watch it from.
+struct OptionalKind {
+    client: Client,
+    shared: Shared,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    /// Whether its CRD was served at start; else it is checked again now and then.
+    served: bool,
+    group: &'static str,
+    name: &'static str,
+    resource: kube::api::ApiResource,
 }
 
-/// Watches Argo CD Applications once their CRD exists.
-async fn watch_argo(client: Client, shared: Shared, tasks: Arc<Mutex<Vec<JoinHandle<()>>>>, mut served: bool) {
+/// Watches an optional kind once its CRD exists.
+async fn watch_optional<T: Send + 'static>(
+    kind: OptionalKind,
+    convert: impl Fn(&DynamicObject) -> Option<(String, T)> + Send + 'static,
+    table: fn(&mut Mirrors) -> &mut Option<Table<T>>,
+) {
+    let OptionalKind {
+        client,
+        shared,
+        tasks,
+        mut served,
+        group,
+        name,
+        resource,
+    } = kind;
     while !served {
         tokio::time::sleep(CRD_RECHECK).await;
-        served = group_served(&client, ARGO_GROUP, "applications").await;
+        served = group_served(&client, group, name).await;
     }
-    shared.lock().applications = Some(Table::default());
-    let api = Api::<DynamicObject>::all_with(client, &resources::application_resource());
+    *table(&mut shared.lock()) = Some(Table::default());
+    let api = Api::<DynamicObject>::all_with(client, &resource);
     let task = track(
-        "applications",
+        name,
         watcher::watcher(api, watcher::Config::default()),
         shared.clone(),
-        |o: &DynamicObject| resources::application_info(o).map(|a| (format!("{}/{}", a.namespace, a.name), a)),
-        |m| m.applications.get_or_insert_with(Table::default),
+        convert,
+        move |m| table(m).get_or_insert_with(Table::default),
     );
     tasks.lock().unwrap_or_else(|p| p.into_inner()).push(task);
 }

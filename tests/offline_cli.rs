@@ -1,19 +1,14 @@
 //! `tighten lint` and `tighten suggest` as a user runs them: the binary, on files.
 
-use std::process::Command;
+#[path = "common/tighten_cli.rs"]
+mod tighten_cli;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
+/// The offline commands read files only; the home is a fresh directory.
 fn tighten(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tighten"))
-        .args(args)
-        .output()
-        .expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    let home = tempfile::tempdir().expect("home");
+    tighten_cli::run(home.path(), args, "")
 }
 
 #[test]

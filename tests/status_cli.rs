@@ -1,25 +1,11 @@
 //! `tighten status` as a user runs it: the binary, on the embedded demo
 //! cluster, with its own config, data and state directories.
 
-use std::process::Command;
+#[path = "common/tighten_cli.rs"]
+mod tighten_cli;
 
 fn tighten(home: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tighten"))
-        .args(args)
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env_remove("KUBECONFIG")
-        .env_remove("TIGHTEN_PROMETHEUS")
-        .env_remove("HUBBLE_SERVER")
-        .output()
-        .expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    tighten_cli::run(home, args, "")
 }
 
 #[test]

@@ -2,9 +2,7 @@
 //! the binary, its prompts on stdin, its exit codes, and what the cluster
 //! holds afterwards.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use kube::api::{Api, DynamicObject};
 
@@ -23,31 +21,11 @@ pub(super) struct Run<'a> {
 
 impl Run<'_> {
     pub(super) fn tighten(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tighten"))
-            .args(args)
-            .args(["--kubeconfig", &self.kubeconfig.display().to_string()])
-            .args(["--hubble-server", "127.0.0.1:1", "--prometheus", "http://127.0.0.1:1"])
-            .env("HOME", self.home)
-            .env("XDG_CONFIG_HOME", self.home.join("config"))
-            .env("XDG_DATA_HOME", self.home.join("data"))
-            .env("XDG_STATE_HOME", self.home.join("state"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tighten runs");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(stdin.as_bytes())
-            .expect("stdin written");
-        let output = child.wait_with_output().expect("tighten ends");
-        (
-            output.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
+        let kubeconfig = self.kubeconfig.display().to_string();
+        let mut all = args.to_vec();
+        all.extend(["--kubeconfig", &kubeconfig]);
+        all.extend(["--hubble-server", "127.0.0.1:1", "--prometheus", "http://127.0.0.1:1"]);
+        super::tighten_cli::run(self.home, &all, stdin)
     }
 
     fn audit(&self) -> Vec<serde_json::Value> {

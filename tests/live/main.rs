@@ -9,6 +9,10 @@ mod control_plane;
 mod gitops;
 mod netns;
 mod prometheus_discovery;
+#[path = "../common/prometheus_process.rs"]
+mod prometheus_process;
+#[path = "../common/tighten_cli.rs"]
+mod tighten_cli;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -51,6 +55,23 @@ async fn connect(kubeconfig: &Path) -> LiveCluster {
     })
     .await
     .expect("connects")
+}
+
+/// Creates a namespaced object from its manifest, as `kubectl create -f` would.
+async fn create<K>(client: &Client, namespace: &str, manifest: serde_json::Value) -> K
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::Serialize
+        + serde::de::DeserializeOwned,
+    K::DynamicType: Default,
+{
+    let object: K = serde_json::from_value(manifest).expect("a valid manifest");
+    Api::<K>::namespaced(client.clone(), namespace)
+        .create(&PostParams::default(), &object)
+        .await
+        .expect("created")
 }
 
 async fn create_namespace(client: &Client, name: &str) {
@@ -759,23 +780,26 @@ async fn hubble_port_forward_finds_relay_or_says_what_is_missing() {
     .expect("said in time");
     assert_eq!(shown, missing);
 
-    let service: Service = serde_json::from_value(json!({
-        "metadata": {"name": "hubble-relay"},
-        "spec": {"selector": {"k8s-app": "hubble-relay"}, "ports": [{"port": 80, "targetPort": "grpc"}]}
-    }))
-    .expect("service");
-    Api::<Service>::namespaced(client.clone(), &namespace)
-        .create(&PostParams::default(), &service)
-        .await
-        .expect("service created");
-    let pod: Pod = serde_json::from_value(json!({
-        "metadata": {"name": "hubble-relay-0", "labels": {"k8s-app": "hubble-relay"}},
-        "spec": {"containers": [{"name": "relay", "image": "quay.io/cilium/hubble-relay:v1.19.4",
-                                  "ports": [{"name": "grpc", "containerPort": 4245}]}]}
-    }))
-    .expect("pod");
+    create::<Service>(
+        &client,
+        &namespace,
+        json!({
+            "metadata": {"name": "hubble-relay"},
+            "spec": {"selector": {"k8s-app": "hubble-relay"}, "ports": [{"port": 80, "targetPort": "grpc"}]}
+        }),
+    )
+    .await;
+    create::<Pod>(
+        &client,
+        &namespace,
+        json!({
+            "metadata": {"name": "hubble-relay-0", "labels": {"k8s-app": "hubble-relay"}},
+            "spec": {"containers": [{"name": "relay", "image": "quay.io/cilium/hubble-relay:v1.19.4",
+                                      "ports": [{"name": "grpc", "containerPort": 4245}]}]}
+        }),
+    )
+    .await;
     let pods = Api::<Pod>::namespaced(client.clone(), &namespace);
-    pods.create(&PostParams::default(), &pod).await.expect("pod created");
     let pending = portforward::open(client.clone(), &namespace)
         .await
         .expect_err("not running");

@@ -3,74 +3,28 @@
 //! its pod, a Service and Endpoints pointing at it, as the endpoints
 //! controller would write them.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
 
 use tighten::prometheus::discover;
 use tighten::prometheus::{PromError, PromEvidence};
 
 use super::netns::PodNetwork;
-use super::{WAIT, admin, control_plane, create_namespace, unique};
+use super::prometheus_process::{self, PrometheusProcess};
+use super::{WAIT, admin, control_plane, create, create_namespace, unique};
 
-/// Debian's Prometheus, fetched and unpacked under target/ by the script the
-/// Prometheus tests use.
-fn prometheus_binary() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let output = Command::new(root.join("tests/prometheus/fetch"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("tests/prometheus/fetch runs");
-    assert!(output.status.success(), "tests/prometheus/fetch failed");
-    PathBuf::from(
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .last()
-            .expect("a path")
-            .trim(),
-    )
-}
-
-/// Prometheus inside the pod network, scraping itself; killed by PID on drop.
-struct PodPrometheus {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for PodPrometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_prometheus(network: &PodNetwork) -> PodPrometheus {
-    let dir = tempfile::tempdir().expect("tempdir");
+/// Prometheus inside the pod network, scraping itself.
+fn start_prometheus(network: &PodNetwork) -> PrometheusProcess {
     let address = format!("{}:9090", network.ip);
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global: {{scrape_interval: 1s}}\nscrape_configs:\n- job_name: prometheus\n  \
-             static_configs: [{{targets: [\"{address}\"]}}]\n"
-        ),
+    prometheus_process::start(
+        network.command(&prometheus_process::binary()),
+        &address,
+        "prometheus",
+        &address,
     )
-    .expect("config");
-    let child = network
-        .command(&prometheus_binary())
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-        .arg(format!("--web.listen-address={address}"))
-        .arg("--log.level=warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus starts");
-    PodPrometheus { child, _dir: dir }
 }
 
 #[tokio::test]
@@ -82,24 +36,27 @@ async fn prometheus_is_found_and_asked_through_the_api_servers_service_proxy() {
     let _prometheus = start_prometheus(&network);
 
     // The objects of a kube-prometheus install, as far as the proxy reads them.
-    let service: Service = serde_json::from_value(json!({
-        "metadata": {"name": "prometheus-k8s", "labels": {"app.kubernetes.io/name": "prometheus"}},
-        "spec": {"selector": {"app.kubernetes.io/name": "prometheus"},
-                 "ports": [{"name": "web", "port": 9090, "targetPort": "web"}]}
-    }))
-    .expect("service");
-    Api::<Service>::namespaced(client.clone(), &namespace)
-        .create(&PostParams::default(), &service)
-        .await
-        .expect("service created");
-    let pod: Pod = serde_json::from_value(json!({
-        "metadata": {"name": "prometheus-k8s-0", "labels": {"app.kubernetes.io/name": "prometheus"}},
-        "spec": {"containers": [{"name": "prometheus", "image": "quay.io/prometheus/prometheus:v2.42.0",
-                                  "ports": [{"name": "web", "containerPort": 9090}]}]}
-    }))
-    .expect("pod");
+    create::<Service>(
+        &client,
+        &namespace,
+        json!({
+            "metadata": {"name": "prometheus-k8s", "labels": {"app.kubernetes.io/name": "prometheus"}},
+            "spec": {"selector": {"app.kubernetes.io/name": "prometheus"},
+                     "ports": [{"name": "web", "port": 9090, "targetPort": "web"}]}
+        }),
+    )
+    .await;
+    create::<Pod>(
+        &client,
+        &namespace,
+        json!({
+            "metadata": {"name": "prometheus-k8s-0", "labels": {"app.kubernetes.io/name": "prometheus"}},
+            "spec": {"containers": [{"name": "prometheus", "image": "quay.io/prometheus/prometheus:v2.42.0",
+                                      "ports": [{"name": "web", "containerPort": 9090}]}]}
+        }),
+    )
+    .await;
     let pods = Api::<Pod>::namespaced(client.clone(), &namespace);
-    pods.create(&PostParams::default(), &pod).await.expect("pod created");
     // As the kubelet would report it: the proxy only goes to a pod's own IP.
     let ip = network.ip.to_string();
     let status = json!({"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
@@ -107,17 +64,16 @@ async fn prometheus_is_found_and_asked_through_the_api_servers_service_proxy() {
     pods.patch_status("prometheus-k8s-0", &PatchParams::default(), &Patch::Merge(&status))
         .await
         .expect("status patched");
-    let endpoints: Endpoints = serde_json::from_value(json!({
-        "metadata": {"name": "prometheus-k8s"},
-        "subsets": [{"addresses": [{"ip": ip, "targetRef": {"kind": "Pod", "name": "prometheus-k8s-0", "namespace": namespace}}],
-                     "ports": [{"name": "web", "port": 9090}]}]
-    }))
-    .expect("endpoints");
-    let endpoints_api = Api::<Endpoints>::namespaced(client.clone(), &namespace);
-    endpoints_api
-        .create(&PostParams::default(), &endpoints)
-        .await
-        .expect("endpoints created");
+    create::<Endpoints>(
+        &client,
+        &namespace,
+        json!({
+            "metadata": {"name": "prometheus-k8s"},
+            "subsets": [{"addresses": [{"ip": ip, "targetRef": {"kind": "Pod", "name": "prometheus-k8s-0", "namespace": namespace}}],
+                         "ports": [{"name": "web", "port": 9090}]}]
+        }),
+    )
+    .await;
 
     // As the cockpit does: a client that does not retry the proxy's refusals.
     let once = control_plane::client_once(&control_plane::get().admin).await;
@@ -158,8 +114,9 @@ async fn prometheus_is_found_and_asked_through_the_api_servers_service_proxy() {
     // `tighten status` finds it the same way, and the gate reads it.
     let home = tempfile::tempdir().expect("home");
     let admin_kubeconfig = control_plane::get().admin.display().to_string();
-    let output = Command::new(env!("CARGO_BIN_EXE_tighten"))
-        .args([
+    let (code, stdout, stderr) = super::tighten_cli::run(
+        home.path(),
+        &[
             "status",
             "--kubeconfig",
             &admin_kubeconfig,
@@ -167,22 +124,12 @@ async fn prometheus_is_found_and_asked_through_the_api_servers_service_proxy() {
             &namespace,
             "-o",
             "json",
-        ])
-        .args(["--hubble-server", "127.0.0.1:1"])
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("XDG_DATA_HOME", home.path().join("data"))
-        .env("XDG_STATE_HOME", home.path().join("state"))
-        .env_remove("TIGHTEN_PROMETHEUS")
-        .output()
-        .expect("tighten status runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
+            "--hubble-server",
+            "127.0.0.1:1",
+        ],
+        "",
     );
+    assert_eq!(code, 1, "{stdout}{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).expect("json");
     assert_eq!(
         report["prometheus"],
@@ -222,15 +169,11 @@ async fn prometheus_is_found_and_asked_through_the_api_servers_service_proxy() {
     }
 
     // Without a ready endpoint (Prometheus restarting) the API server says so.
-    endpoints_api
+    Api::<Endpoints>::namespaced(client.clone(), &namespace)
         .delete("prometheus-k8s", &DeleteParams::default())
         .await
         .expect("endpoints deleted");
-    let empty: Endpoints = serde_json::from_value(json!({"metadata": {"name": "prometheus-k8s"}})).expect("endpoints");
-    endpoints_api
-        .create(&PostParams::default(), &empty)
-        .await
-        .expect("empty endpoints created");
+    create::<Endpoints>(&client, &namespace, json!({"metadata": {"name": "prometheus-k8s"}})).await;
     match prometheus.query("up").await {
         Err(PromError::Unreachable { message, .. }) => {
             assert!(

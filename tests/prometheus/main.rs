@@ -2,15 +2,18 @@
 //! fetched and unpacked under target/ by tests/prometheus/fetch) scraping a
 //! small exporter that serves Cilium's and Hubble's metric names and labels.
 
+#[path = "../common/prometheus_process.rs"]
+mod prometheus_process;
+
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use prometheus_process::PrometheusProcess;
 use tighten::prometheus::{PromError, PromEvidence, Prometheus};
 
 /// What the exporter serves.
@@ -93,32 +96,8 @@ async fn exporter(metrics: Metrics) -> SocketAddr {
 
 /// A Prometheus process on loopback, stopped by PID when dropped.
 struct Server {
-    child: Child,
+    _process: PrometheusProcess,
     url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn binary() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let output = Command::new(root.join("tests/prometheus/fetch"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("tests/prometheus/fetch runs");
-    assert!(output.status.success(), "tests/prometheus/fetch failed");
-    PathBuf::from(
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .last()
-            .expect("a path")
-            .trim(),
-    )
 }
 
 fn free_port() -> u16 {
@@ -129,30 +108,16 @@ fn free_port() -> u16 {
 }
 
 async fn prometheus(target: SocketAddr) -> Server {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n\
-             scrape_configs:\n- job_name: cilium\n  static_configs: [{{targets: [\"{target}\"]}}]\n"
-        ),
-    )
-    .expect("config written");
     let port = free_port();
-    let child = Command::new(binary())
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--log.level=warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus starts");
+    let process = prometheus_process::start(
+        Command::new(prometheus_process::binary()),
+        &format!("127.0.0.1:{port}"),
+        "cilium",
+        &target.to_string(),
+    );
     let server = Server {
-        child,
+        _process: process,
         url: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
     };
     // Ready, and holding at least three scrapes, so increases are defined.
     let client = Prometheus::new(&server.url).expect("url");

@@ -14,7 +14,7 @@ use jiff::Timestamp;
 
 use crate::app::modal::OVERRIDE_MIN_CHARS;
 use crate::app::review::review;
-use crate::app::update::compute_plan;
+use crate::app::update::{ConfirmNeeds, compute_plan, confirm_needs};
 use crate::app::{Msg, update};
 use crate::cluster::{AuditLog, AuditOutcome, Mutator, backup};
 use crate::rollout::RolloutAction;
@@ -114,7 +114,11 @@ pub async fn run(
         Ok(session) => session,
         Err(failure) => return failure.report(err),
     };
-    session.gather_evidence(std::slice::from_ref(&namespace)).await;
+    // A break-glass should not wait on Hubble or Prometheus: only a gated
+    // step reads the evidence.
+    if crate::gate::decides(action) {
+        session.gather_evidence(std::slice::from_ref(&namespace)).await;
+    }
     let state = &mut session.state;
     let access = session
         .backend
@@ -166,9 +170,11 @@ pub async fn run(
         plan.set_pause_owners(false, &state.snapshot.paused_owners(&namespace));
     }
     let dry_run = mutator.dry_run(&plan).await.map_err(|e| e.to_string());
-    let row = state.rows.iter().find(|r| r.name == namespace);
-    let protected = row.is_some_and(|r| r.protected);
-    let gate = row.map(|r| r.gate.clone()).filter(|g| g.step == Some(action));
+    let ConfirmNeeds {
+        protected,
+        gate,
+        typed_reason,
+    } = confirm_needs(state, &plan);
     let lines = review(&plan, &dry_run, gate.as_ref());
     say(
         out,
@@ -213,7 +219,6 @@ pub async fn run(
         )?;
         return Ok(code::REFUSED);
     }
-    let typed = action.is_destructive() || protected;
     if confirm.yes {
         if protected && !confirm.force_protected {
             say(
@@ -225,22 +230,16 @@ pub async fn run(
             return Ok(code::REFUSED);
         }
     } else {
-        let why = if action.is_destructive() {
-            "this action deletes objects"
-        } else {
-            "this namespace is protected"
-        };
-        let prompt = if typed {
-            format!("{why}: type {namespace} to confirm: ")
-        } else {
-            format!("{} in {namespace}? [y/N] ", action.title())
+        let prompt = match typed_reason {
+            Some(why) => format!("{why}: type {namespace} to confirm: "),
+            None => format!("{} in {namespace}? [y/N] ", action.title()),
         };
         write!(err, "{prompt}")?;
         err.flush()?;
         let mut answer = String::new();
         input.read_line(&mut answer)?;
         let answer = answer.trim();
-        let confirmed = if typed {
+        let confirmed = if typed_reason.is_some() {
             answer == namespace
         } else {
             matches!(answer, "y" | "Y" | "yes")

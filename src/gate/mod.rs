@@ -182,6 +182,15 @@ enum Depth {
 /// guardrail before enforcing adds more.
 pub const MAP_PRESSURE_LIMIT: f64 = 0.9;
 
+/// Whether `action` is a step the gate decides (the others, the brakes among
+/// them, need no evidence).
+pub fn decides(action: RolloutAction) -> bool {
+    matches!(
+        action,
+        RolloutAction::ApplyBaseline | RolloutAction::StageDefaultDeny | RolloutAction::Enforce
+    )
+}
+
 /// Builds the checklist for the namespace's next step.
 pub fn evaluate(input: &GateInput<'_>) -> Gate {
     let status = input.status;

@@ -417,3 +417,21 @@ fn rates_read_in_their_unit() {
     assert_eq!(per(0.4 / 3600.0), "0.40/h");
     assert_eq!(per(0.0), "0.00/h");
 }
+
+#[test]
+fn the_gate_decides_exactly_the_steps_it_names() {
+    let snapshot = demo();
+    let flows = traffic("databases", Verdict::Forwarded);
+    let mut steps = std::collections::BTreeSet::new();
+    for ns in &snapshot.namespaces {
+        let status = status_for(&snapshot, ns);
+        if let Some(step) = evaluate(&input(&status, &[], flows.namespace(&ns.name))).step {
+            assert!(decides(step), "{step:?}");
+            steps.insert(step);
+        }
+    }
+    assert_eq!(steps.len(), 3, "{steps:?}");
+    for action in crate::cluster::access::ACTIONS {
+        assert_eq!(decides(action), steps.contains(&action), "{action:?}");
+    }
+}

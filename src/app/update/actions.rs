@@ -239,6 +239,32 @@ pub(super) fn on_backup_loaded(
     }
 }
 
+/// What confirming a plan takes, in the cockpit and on the command line alike.
+pub struct ConfirmNeeds {
+    pub protected: bool,
+    /// The gate the step passes, when the plan is the namespace's next step.
+    pub gate: Option<crate::gate::Gate>,
+    /// Why the namespace's name must be typed, when it must.
+    pub typed_reason: Option<&'static str>,
+}
+
+pub fn confirm_needs(state: &State, plan: &RolloutPlan) -> ConfirmNeeds {
+    let row = state.rows.iter().find(|r| r.name == plan.namespace);
+    let protected = row.is_some_and(|r| r.protected);
+    let typed_reason = if plan.action.is_destructive() {
+        Some("this action deletes objects")
+    } else if protected {
+        Some("this namespace is protected")
+    } else {
+        None
+    };
+    ConfirmNeeds {
+        protected,
+        gate: row.map(|r| r.gate.clone()).filter(|g| g.step == Some(plan.action)),
+        typed_reason,
+    }
+}
+
 /// The dry run answered: show the confirm dialog.
 pub(super) fn on_dry_run(state: &mut State, id: u64, result: Result<DryRunReport, String>) -> Vec<Effect> {
     let Some(position) = state
@@ -253,16 +279,7 @@ pub(super) fn on_dry_run(state: &mut State, id: u64, result: Result<DryRunReport
     let Some(plan) = state.pending_plans.remove(&id) else {
         return Vec::new();
     };
-    let row = state.rows.iter().find(|r| r.name == plan.namespace);
-    let protected = row.is_some_and(|r| r.protected);
-    let typed_reason = if plan.action.is_destructive() {
-        Some("this action deletes objects")
-    } else if protected {
-        Some("this namespace is protected")
-    } else {
-        None
-    };
-    let gate = row.map(|r| r.gate.clone()).filter(|g| g.step == Some(plan.action));
+    let ConfirmNeeds { gate, typed_reason, .. } = confirm_needs(state, &plan);
     let review = crate::app::review::review(&plan, &result, gate.as_ref());
     // Going past a gate that is not go takes a reason, on the record.
     let override_reason = gate

@@ -3,7 +3,7 @@
 
 mod actions;
 
-pub use actions::{compute_plan, denied};
+pub use actions::{ConfirmNeeds, compute_plan, confirm_needs, denied};
 pub mod command;
 mod keys;
 mod view;

@@ -88,6 +88,19 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
     } = *inputs;
     let minute = minute_of(now);
     let index = NamespaceIndex::new(snapshot);
+    // Grouped once per derivation, not scanned once per namespace.
+    let mut broad: std::collections::HashMap<&str, Vec<String>> = std::collections::HashMap::new();
+    for finding in lint
+        .iter()
+        .filter(|f| f.code == crate::policy::lint::code::BROAD_ENTITY)
+    {
+        if let Some(namespace) = finding.namespace.as_deref() {
+            broad.entry(namespace).or_default().push(match &finding.policy {
+                Some(policy) => format!("{policy}: {}", finding.message),
+                None => finding.message.clone(),
+            });
+        }
+    }
     snapshot
         .namespaces
         .iter()
@@ -102,16 +115,7 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
                 .iter()
                 .filter(|p| !p.labels.contains_key("app") && !p.labels.contains_key("app.kubernetes.io/name"))
                 .count();
-            let broad_allows: Vec<String> = lint
-                .iter()
-                .filter(|f| {
-                    f.code == crate::policy::lint::code::BROAD_ENTITY && f.namespace.as_deref() == Some(&ns.name)
-                })
-                .map(|f| match &f.policy {
-                    Some(policy) => format!("{policy}: {}", f.message),
-                    None => f.message.clone(),
-                })
-                .collect();
+            let broad_allows = broad.get(ns.name.as_str()).map_or(&[][..], Vec::as_slice);
             let gate = gate::evaluate(&GateInput {
                 status: &status,
                 policies: own,
@@ -124,7 +128,7 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
                 would_drop: preview.window(&ns.name, now, gate::EVIDENCE_MINUTES),
                 prometheus: prometheus.gate(&ns.name),
                 stream_lost,
-                broad_allows: &broad_allows,
+                broad_allows,
             });
             NamespaceRow {
                 name: ns.name.clone(),

@@ -38,8 +38,8 @@ pub struct Layout {
 }
 
 /// The policy as it belongs in Git: no server fields, no status, no
-/// cluster-specific annotations, and (in the base) no namespace.
-fn portable(policy: &PolicyObject, keep_namespace: bool) -> PolicyObject {
+/// cluster-specific annotations, and no namespace (the overlay sets it).
+fn portable(policy: &PolicyObject) -> PolicyObject {
     let mut copy = policy.without_server_fields();
     for key in CLUSTER_ANNOTATIONS {
         copy.annotations.remove(key);
@@ -47,9 +47,7 @@ fn portable(policy: &PolicyObject, keep_namespace: bool) -> PolicyObject {
     for key in CLUSTER_LABELS {
         copy.labels.remove(key);
     }
-    if !keep_namespace {
-        copy.namespace = None;
-    }
+    copy.namespace = None;
     copy
 }
 
@@ -87,25 +85,19 @@ pub fn layout(namespace: &str, policies: &[&PolicyObject]) -> Layout {
     let mut sorted: Vec<&PolicyObject> = policies.to_vec();
     sorted.sort_by(|a, b| (a.kind.to_string(), &a.name).cmp(&(b.kind.to_string(), &b.name)));
     for policy in sorted {
-        let shared = matches!(PolicyRole::of(policy), PolicyRole::Baseline(_));
-        if shared && names_namespace(policy, namespace) {
+        let baseline = matches!(PolicyRole::of(policy), PolicyRole::Baseline(_));
+        let names_it = baseline && names_namespace(policy, namespace);
+        if names_it {
             kept_in_overlay.push(policy.name.clone());
         }
-        if shared && !names_namespace(policy, namespace) {
-            let name = file_name(policy);
-            files.insert(
-                PathBuf::from("baselines").join(&name),
-                portable(policy, false).to_yaml(),
-            );
-            base.push(name);
+        let (dir, listed) = if baseline && !names_it {
+            (PathBuf::from("baselines"), &mut base)
         } else {
-            let name = file_name(policy);
-            files.insert(
-                PathBuf::from("overlays").join(namespace).join(&name),
-                portable(policy, false).to_yaml(),
-            );
-            overlay.push(name);
-        }
+            (PathBuf::from("overlays").join(namespace), &mut overlay)
+        };
+        let name = file_name(policy);
+        files.insert(dir.join(&name), portable(policy).to_yaml());
+        listed.push(name);
     }
     let mut resources = Vec::new();
     if !base.is_empty() {

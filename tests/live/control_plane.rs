@@ -161,6 +161,38 @@ impl ExtraApiServer {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+        self.wait_until_ready(deadline);
+    }
+
+    /// Listening is not serving: under load the API server takes a while to
+    /// sync with etcd, and a test timing the watch's resume must not time
+    /// that. Asks `/readyz` (on a thread of its own, since callers are async).
+    fn wait_until_ready(&self, deadline: Instant) {
+        let kubeconfig = self.kubeconfig.clone();
+        let log = self.log.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let client = client(&kubeconfig).await;
+                loop {
+                    let request = http::Request::get("/readyz").body(Vec::new()).expect("request");
+                    if client.request_text(request).await.is_ok_and(|t| t.trim() == "ok") {
+                        return;
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "extra API server not ready; see {}",
+                        log.display()
+                    );
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            });
+        })
+        .join()
+        .expect("readiness check");
     }
 
     /// Stops it by PID and waits for the port to close.

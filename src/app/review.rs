@@ -133,6 +133,9 @@ pub fn review(plan: &RolloutPlan, dry_run: &Result<DryRunReport, String>, gate: 
                 Check::Info => (LineKind::Plain, "·"),
             };
             out.push(line(kind, format!("  {mark} {:<30}{}", item.name, item.evidence)));
+            if let Some(peer) = &item.worst_peer {
+                out.push(line(LineKind::Plain, format!("    {:<30}most: {peer}", "")));
+            }
         }
     }
     let diffs: Vec<_> = plan.changes.iter().flat_map(diff).collect();

@@ -126,6 +126,7 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
                 unlabelled_pods: unlabelled,
                 backups_writable: backups_writable.clone(),
                 would_drop: preview.window(&ns.name, now, gate::EVIDENCE_MINUTES),
+                would_drop_peers: preview.namespace(&ns.name).map(|p| &p.peers),
                 prometheus: prometheus.gate(&ns.name),
                 stream_lost,
                 broad_allows,

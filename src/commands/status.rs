@@ -72,6 +72,9 @@ pub struct ItemReport {
     /// `pass`, `fail`, `waiting` or `info`.
     pub check: &'static str,
     pub evidence: String,
+    /// The peer that dropped most, for items about dropped flows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worst_peer: Option<String>,
 }
 
 fn check_name(check: Check) -> &'static str {
@@ -128,6 +131,7 @@ impl NamespaceReport {
                         name: i.name,
                         check: check_name(i.check),
                         evidence: i.evidence.clone(),
+                        worst_peer: i.worst_peer.clone(),
                     })
                     .collect(),
             },
@@ -248,6 +252,9 @@ fn table(report: &Report, every_item: bool, out: &mut impl Write) -> io::Result<
                 _ => "·",
             };
             writeln!(out, "    {mark} {:<30} {}", item.name, item.evidence)?;
+            if let Some(peer) = &item.worst_peer {
+                writeln!(out, "      {:<30} most: {peer}", "")?;
+            }
         }
     }
     Ok(())

@@ -49,6 +49,19 @@ pub struct DropPeer {
     pub reason: DropReason,
 }
 
+impl DropPeer {
+    /// `source → destination:port/protocol`, as an operator would search for it
+    /// in `hubble observe`.
+    pub fn describe(&self) -> String {
+        let port = if self.port == 0 {
+            format!(" {}", self.protocol.name())
+        } else {
+            format!(":{}/{}", self.port, self.protocol.name())
+        };
+        format!("{} → {}{port}", self.source, self.destination)
+    }
+}
+
 /// Everything kept about one namespace's traffic.
 #[derive(Debug, Clone)]
 pub struct NamespaceTraffic {
@@ -139,8 +152,7 @@ impl NamespaceTraffic {
 
     /// Flows seen over the last `minutes` (any verdict): the evidence a gate needs.
     pub fn flows_seen(&self, now: Timestamp, minutes: usize) -> u64 {
-        let m = minute_of(now);
-        self.drops.sum(m, minutes) + self.forwarded.sum(m, minutes) + self.audit.sum(m, minutes)
+        self.drops.window(now, minutes) + self.forwarded.window(now, minutes) + self.audit.window(now, minutes)
     }
 }
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::cluster::PolicyObject;
-use crate::flows::NamespaceTraffic;
-use crate::flows::window::minute_of;
+use crate::flows::window::TopCounts;
+use crate::flows::{DropPeer, NamespaceTraffic};
 use crate::prometheus::PromEvidence;
 use crate::rollout::{BaselineComponent, NamespaceStatus, Phase, PolicyRole, RolloutAction};
 
@@ -34,6 +34,11 @@ pub struct GateItem {
     pub name: &'static str,
     pub check: Check,
     pub evidence: String,
+    /// The flows behind the item are in the cockpit's Drops tab.
+    pub see_drops: bool,
+    /// The peer that dropped most, with its count, so a fix can start from the
+    /// checklist: `shop/api → databases/pg:5432/TCP (12)`.
+    pub worst_peer: Option<String>,
 }
 
 /// The checklist for a namespace.
@@ -146,6 +151,8 @@ pub struct GateInput<'a> {
     /// The would-drop preview over the evidence window: (would drop, judged);
     /// `None` when the namespace is not in Audit.
     pub would_drop: Option<(u64, u64)>,
+    /// Who the preview would drop, to name the worst peer.
+    pub would_drop_peers: Option<&'a TopCounts<DropPeer>>,
     /// What Prometheus says about the namespace.
     pub prometheus: PromGate<'a>,
     /// Events the Hubble stream reported lost since the cockpit connected.
@@ -252,11 +259,12 @@ pub fn evaluate(input: &GateInput<'_>) -> Gate {
                     format!("none of {judged} flows in the last {EVIDENCE_MINUTES} min would be dropped"),
                 ),
                 Some((0, _)) | None => fail("Would-drop preview", "no flows judged yet: no evidence is not a pass"),
-                Some((n, judged)) => fail(
+                Some((n, judged)) => drops_fail(
                     "Would-drop preview",
-                    format!(
-                        "{n} of {judged} flows in the last {EVIDENCE_MINUTES} min would be dropped: see the Drops tab"
-                    ),
+                    format!("{n} of {judged} flows in the last {EVIDENCE_MINUTES} min would be dropped"),
+                    input
+                        .would_drop_peers
+                        .and_then(|peers| worst(peers, input.now, |_| true)),
                 ),
             });
             items.push(drops_item(input));
@@ -314,11 +322,7 @@ fn rollback_item(input: &GateInput<'_>, done: bool) -> GateItem {
         ),
         Some(Ok(())) => pass(name, "backup directory is writable"),
         Some(Err(why)) => fail(name, why.clone()),
-        None => GateItem {
-            name,
-            check: Check::Waiting,
-            evidence: "checking the backup directory".into(),
-        },
+        None => waiting(name, "checking the backup directory"),
     }
 }
 
@@ -334,27 +338,39 @@ fn minimal_item(input: &GateInput<'_>) -> GateItem {
     }
 }
 
-fn pass(name: &'static str, evidence: impl Into<String>) -> GateItem {
+fn item(name: &'static str, check: Check, evidence: impl Into<String>) -> GateItem {
     GateItem {
         name,
-        check: Check::Pass,
+        check,
         evidence: evidence.into(),
+        see_drops: false,
+        worst_peer: None,
     }
+}
+
+fn pass(name: &'static str, evidence: impl Into<String>) -> GateItem {
+    item(name, Check::Pass, evidence)
 }
 
 fn fail(name: &'static str, evidence: impl Into<String>) -> GateItem {
-    GateItem {
-        name,
-        check: Check::Fail,
-        evidence: evidence.into(),
-    }
+    item(name, Check::Fail, evidence)
 }
 
 fn info(name: &'static str, evidence: impl Into<String>) -> GateItem {
+    item(name, Check::Info, evidence)
+}
+
+fn waiting(name: &'static str, evidence: impl Into<String>) -> GateItem {
+    item(name, Check::Waiting, evidence)
+}
+
+/// A failing item whose flows the Drops tab lists, naming the peer that
+/// dropped most.
+fn drops_fail(name: &'static str, evidence: String, worst: Option<(DropPeer, u64)>) -> GateItem {
     GateItem {
-        name,
-        check: Check::Info,
-        evidence: evidence.into(),
+        see_drops: true,
+        worst_peer: worst.map(|(peer, count)| format!("{} ({count})", peer.describe())),
+        ..fail(name, evidence)
     }
 }
 
@@ -378,11 +394,7 @@ fn prometheus_items(input: &GateInput<'_>, depth: Depth) -> Vec<GateItem> {
             )];
         }
         PromGate::Pending(url) => {
-            return vec![GateItem {
-                name: "Prometheus",
-                check: Check::Waiting,
-                evidence: format!("asking {url}"),
-            }];
+            return vec![waiting("Prometheus", format!("asking {url}"))];
         }
         PromGate::Fetched(evidence) => evidence,
     };
@@ -467,26 +479,38 @@ fn evidence(input: &GateInput<'_>) -> GateItem {
 }
 
 fn drops_item(input: &GateInput<'_>) -> GateItem {
-    let minute = minute_of(input.now);
     let drops = input
         .traffic
-        .map_or(0, |t| t.policy_drops.sum(minute, EVIDENCE_MINUTES));
+        .map_or(0, |t| t.policy_drops.window(input.now, EVIDENCE_MINUTES));
     if drops == 0 {
         pass(
             "Policy drops explained",
             format!("none in the last {EVIDENCE_MINUTES} min"),
         )
     } else {
-        fail(
+        drops_fail(
             "Policy drops explained",
-            format!("{drops} policy drops in the last {EVIDENCE_MINUTES} min: see the Drops tab"),
+            format!("{drops} policy drops in the last {EVIDENCE_MINUTES} min"),
+            input
+                .traffic
+                .and_then(|t| worst(&t.peers, input.now, |p| p.reason.is_policy())),
         )
     }
 }
 
+/// The peer with the most drops over the evidence window among those `keep` accepts.
+fn worst(peers: &TopCounts<DropPeer>, now: Timestamp, keep: impl Fn(&DropPeer) -> bool) -> Option<(DropPeer, u64)> {
+    peers
+        .top(now, EVIDENCE_MINUTES, usize::MAX)
+        .into_iter()
+        .find(|r| keep(&r.key))
+        .map(|r| (r.key, r.count))
+}
+
 fn forwarded_item(input: &GateInput<'_>) -> GateItem {
-    let minute = minute_of(input.now);
-    let forwarded = input.traffic.map_or(0, |t| t.forwarded.sum(minute, EVIDENCE_MINUTES));
+    let forwarded = input
+        .traffic
+        .map_or(0, |t| t.forwarded.window(input.now, EVIDENCE_MINUTES));
     if forwarded > 0 {
         pass(
             "Expected traffic flows",
@@ -516,11 +540,10 @@ fn soak_item(input: &GateInput<'_>) -> (GateItem, Option<Duration>) {
     } else {
         let left = (soak - elapsed).unsigned_abs();
         (
-            GateItem {
-                name: "Soak window",
-                check: Check::Waiting,
-                evidence: format!("staged {ago} ago; {} of {window} left", human(left)),
-            },
+            waiting(
+                "Soak window",
+                format!("staged {ago} ago; {} of {window} left", human(left)),
+            ),
             Some(left),
         )
     }

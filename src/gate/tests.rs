@@ -1,6 +1,7 @@
 use super::*;
 use crate::cluster::ClusterSnapshot;
 use crate::cluster::demo::fixtures;
+use crate::flows::window::minute_of;
 use crate::flows::{Direction, DropReason, Endpoint, Flow, Protocol, Traffic, Verdict};
 use crate::policy::Templates;
 use crate::rollout::status_for;
@@ -58,6 +59,7 @@ fn input<'a>(
         unlabelled_pods: 0,
         backups_writable: Some(Ok(())),
         would_drop: None,
+        would_drop_peers: None,
         prometheus: PromGate::NotConfigured,
         stream_lost: 0,
         broad_allows: &[],
@@ -117,6 +119,61 @@ fn policy_drops_and_rejected_policies_block() {
     assert_eq!(check(&gate, "Policy drops explained"), Check::Fail);
     assert_eq!(check(&gate, "Policies accepted by Cilium"), Check::Fail);
     assert!(gate.items.iter().any(|i| i.evidence.contains("allow-shop-api-egress")));
+}
+
+/// A policy drop names its worst peer; datapath drops, even more of them, are
+/// not what a policy fix addresses and are passed over.
+#[test]
+fn policy_drops_name_the_peer_that_dropped_most() {
+    let snapshot = demo();
+    let mut drops = traffic("stage", Verdict::Dropped);
+    let mut datapath = drop_flow("stage", "db", 5432);
+    datapath.drop_reason = Some(DropReason::CT_MAP_INSERTION_FAILED);
+    for _ in 0..5 {
+        drops.record(datapath.clone());
+    }
+    drops.record(drop_flow("stage", "cache", 6379));
+    drops.record(drop_flow("stage", "cache", 6379));
+    let gate = gate(&snapshot, "stage", Some(&drops), HOUR);
+    let item = gate
+        .items
+        .iter()
+        .find(|i| i.name == "Policy drops explained")
+        .expect("item");
+    assert_eq!(item.check, Check::Fail);
+    assert_eq!(item.evidence, "3 policy drops in the last 10 min");
+    assert_eq!(item.worst_peer.as_deref(), Some("stage/a → stage/cache:6379/TCP (2)"));
+    assert!(item.see_drops);
+    let accepted = gate
+        .items
+        .iter()
+        .find(|i| i.name == "Policies accepted by Cilium")
+        .expect("item");
+    assert!(!accepted.see_drops && accepted.worst_peer.is_none());
+}
+
+fn drop_flow(namespace: &str, to: &str, port: u16) -> Flow {
+    let endpoint = |w: &str| Endpoint {
+        namespace: namespace.into(),
+        workload: w.into(),
+        ..Endpoint::default()
+    };
+    Flow {
+        time: now() - SignedDuration::from_mins(2),
+        verdict: Verdict::Dropped,
+        drop_reason: Some(DropReason::POLICY_DENIED),
+        direction: Direction::Egress,
+        source: endpoint("a"),
+        destination: endpoint(to),
+        protocol: Protocol::Tcp,
+        source_port: 40000,
+        destination_port: port,
+        is_reply: false,
+        node: String::new(),
+        destination_names: vec![],
+        denied_by: vec![],
+        icmp: None,
+    }
 }
 
 #[test]
@@ -200,6 +257,33 @@ fn the_would_drop_preview_gates_enforcement() {
     let blocked = with(Some((3, 40)));
     assert_eq!(check(&blocked, "Would-drop preview"), Check::Fail);
     assert!(blocked.items.iter().any(|i| i.evidence.starts_with("3 of 40 flows")));
+    let mut peers = TopCounts::new(8);
+    let peer = |destination: &str, port| DropPeer {
+        side: crate::flows::Side::Destination,
+        direction: Direction::Ingress,
+        source: "shop/api".into(),
+        destination: destination.into(),
+        port,
+        protocol: Protocol::Tcp,
+        reason: DropReason::POLICY_DENIED,
+    };
+    let minute = minute_of(now()) - 1;
+    peers.add(peer("databases/pg", 5432), minute);
+    peers.add(peer("databases/pg", 5432), minute);
+    peers.add(peer("databases/redis", 6379), minute);
+    let named = evaluate(&GateInput {
+        would_drop: Some((3, 40)),
+        would_drop_peers: Some(&peers),
+        ..input(&status, &policies, flows.namespace("databases"))
+    });
+    let item = named
+        .items
+        .iter()
+        .find(|i| i.name == "Would-drop preview")
+        .expect("item");
+    assert_eq!(item.evidence, "3 of 40 flows in the last 10 min would be dropped");
+    assert_eq!(item.worst_peer.as_deref(), Some("shop/api → databases/pg:5432/TCP (2)"));
+    assert!(item.see_drops);
     assert_eq!(
         check(&with(Some((0, 0))), "Would-drop preview"),
         Check::Fail,

@@ -157,11 +157,8 @@ impl Preview {
         if !self.audit.contains(name) {
             return None;
         }
-        let m = minute_of(now);
-        Some(
-            self.namespaces
-                .get(name)
-                .map_or((0, 0), |p| (p.series.sum(m, minutes), p.judged.sum(m, minutes))),
-        )
+        Some(self.namespaces.get(name).map_or((0, 0), |p| {
+            (p.series.window(now, minutes), p.judged.window(now, minutes))
+        }))
     }
 }

@@ -16,24 +16,33 @@ use crate::prometheus::{PromError, PromEvidence};
 use super::super::style;
 use super::section;
 
-/// The checklist as lines, shared by the tab and the confirm dialog.
+/// The checklist as lines, shared by the tab and the confirm dialog. An item
+/// backed by dropped flows gets a second line naming the worst peer and where
+/// the rest are.
 pub fn checklist(state: &State, gate: &Gate) -> Vec<Line<'static>> {
-    gate.items
-        .iter()
-        .map(|item| {
-            let (mark, role) = match item.check {
-                Check::Pass => ("✓", ThemeRole::GatePass),
-                Check::Fail => ("✗", ThemeRole::GateFail),
-                Check::Waiting => ("…", ThemeRole::GatePending),
-                Check::Info => ("·", ThemeRole::Muted),
+    let muted = style(state, ThemeRole::Muted);
+    let mut lines = Vec::with_capacity(gate.items.len());
+    for item in &gate.items {
+        let (mark, role) = match item.check {
+            Check::Pass => ("✓", ThemeRole::GatePass),
+            Check::Fail => ("✗", ThemeRole::GateFail),
+            Check::Waiting => ("…", ThemeRole::GatePending),
+            Check::Info => ("·", ThemeRole::Muted),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {mark} "), style(state, role)),
+            Span::styled(format!("{:<30}", item.name), style(state, ThemeRole::Text)),
+            Span::styled(item.evidence.clone(), muted),
+        ]));
+        if item.see_drops {
+            let lead = match &item.worst_peer {
+                Some(peer) => format!("most: {peer} · see the Drops tab"),
+                None => "see the Drops tab".to_string(),
             };
-            Line::from(vec![
-                Span::styled(format!(" {mark} "), style(state, role)),
-                Span::styled(format!("{:<30}", item.name), style(state, ThemeRole::Text)),
-                Span::styled(item.evidence.clone(), style(state, ThemeRole::Muted)),
-            ])
-        })
-        .collect()
+            lines.push(Line::from(vec![Span::raw(" ".repeat(33)), Span::styled(lead, muted)]));
+        }
+    }
+    lines
 }
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) {

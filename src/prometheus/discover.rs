@@ -72,13 +72,37 @@ fn query_port(service: &Service) -> Option<String> {
     })
 }
 
+/// The Prometheus chosen, and the other query Services seen: a cluster with
+/// a Prometheus per team has several, and the operator should know that the
+/// gate reads one of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    pub chosen: Candidate,
+    /// Other Services with a cluster IP that also look like a Prometheus
+    /// server, in the order they would have been chosen.
+    pub others: Vec<Candidate>,
+}
+
+impl Choice {
+    /// How the choice reads where the gate names its Prometheus.
+    pub fn describe(&self, asked_as: &str) -> String {
+        match self.others.as_slice() {
+            [] => asked_as.to_string(),
+            others => {
+                let names: Vec<String> = others.iter().map(ToString::to_string).collect();
+                format!("{asked_as}; also found {}: --prometheus URL chooses", names.join(", "))
+            }
+        }
+    }
+}
+
 /// Picks the Prometheus to ask among the cluster's Services: a Service with a
 /// cluster IP before a headless one (the operator's `prometheus-operated`
 /// lists every replica), then the shortest name (`prometheus-k8s` before
 /// `prometheus-k8s-thanos-sidecar`), then by namespace and name so the choice
 /// is stable.
-pub fn choose(services: &[Service]) -> Option<Candidate> {
-    services
+pub fn choose(services: &[Service]) -> Option<Choice> {
+    let mut candidates: Vec<(bool, Candidate)> = services
         .iter()
         .filter(|s| looks_like_prometheus(s))
         .filter_map(|s| {
@@ -90,25 +114,31 @@ pub fn choose(services: &[Service]) -> Option<Candidate> {
             };
             Some((headless, candidate))
         })
-        .min_by(|(a_headless, a), (b_headless, b)| {
-            a_headless
-                .cmp(b_headless)
-                .then(a.name.len().cmp(&b.name.len()))
-                .then_with(|| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)))
-        })
-        .map(|(_, candidate)| candidate)
+        .collect();
+    candidates.sort_by(|(a_headless, a), (b_headless, b)| {
+        a_headless
+            .cmp(b_headless)
+            .then(a.name.len().cmp(&b.name.len()))
+            .then_with(|| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)))
+    });
+    let mut ranked = candidates.into_iter();
+    let (_, chosen) = ranked.next()?;
+    // A headless Service is another door to the same servers, not another Prometheus.
+    let others = ranked.filter(|(headless, _)| !headless).map(|(_, c)| c).collect();
+    Some(Choice { chosen, others })
 }
 
 /// Looks for a Prometheus Service in every namespace. `Ok(None)`: there is
 /// none; `Err`: the Services could not be listed (RBAC), said as such.
-pub async fn discover(client: kube::Client) -> Result<Option<(Candidate, Prometheus)>, String> {
+pub async fn discover(client: kube::Client) -> Result<Option<(Choice, Prometheus)>, String> {
     let services = Api::<Service>::all(client.clone())
         .list(&ListParams::default())
         .await
         .map_err(|e| format!("cannot list Services to find Prometheus: {e}"))?;
-    Ok(choose(&services.items).map(|candidate| {
-        let prometheus = Prometheus::through_api_server(client, &candidate.namespace, &candidate.name, &candidate.port);
-        (candidate, prometheus)
+    Ok(choose(&services.items).map(|choice| {
+        let c = &choice.chosen;
+        let prometheus = Prometheus::through_api_server(client, &c.namespace, &c.name, &c.port);
+        (choice, prometheus)
     }))
 }
 
@@ -144,8 +174,11 @@ mod tests {
 
     #[test]
     fn kube_prometheus_is_found_as_prometheus_k8s() {
-        let chosen = choose(&kube_prometheus()).expect("found");
-        assert_eq!(chosen.to_string(), "monitoring/prometheus-k8s:web");
+        let choice = choose(&kube_prometheus()).expect("found");
+        assert_eq!(choice.chosen.to_string(), "monitoring/prometheus-k8s:web");
+        // prometheus-operated is the same servers, headless: not another Prometheus.
+        assert!(choice.others.is_empty(), "{:?}", choice.others);
+        assert_eq!(choice.describe("asked"), "asked");
     }
 
     #[test]
@@ -165,7 +198,7 @@ mod tests {
             ),
         ];
         assert_eq!(
-            choose(&services).map(|c| c.to_string()).as_deref(),
+            choose(&services).map(|c| c.chosen.to_string()).as_deref(),
             Some("observability/prometheus-server:http")
         );
     }
@@ -180,12 +213,16 @@ mod tests {
             "metadata: {name: prometheus, namespace: metrics}\nspec: {clusterIP: 10.96.3.3, ports: [{port: 9090}]}",
         );
         assert_eq!(
-            choose(std::slice::from_ref(&stack)).map(|c| c.port).as_deref(),
+            choose(std::slice::from_ref(&stack)).map(|c| c.chosen.port).as_deref(),
             Some("http-web")
         );
+        let both = choose(&[stack, unnamed]).expect("found");
+        assert_eq!(both.chosen.to_string(), "metrics/prometheus:9090");
+        // Two installs: the one not chosen is named, so the operator can pick.
         assert_eq!(
-            choose(&[stack, unnamed]).map(|c| c.to_string()).as_deref(),
-            Some("metrics/prometheus:9090")
+            both.describe("service metrics/prometheus:9090 (through the API server)"),
+            "service metrics/prometheus:9090 (through the API server); also found \
+             monitoring/kps-kube-prometheus-stack-prometheus:http-web: --prometheus URL chooses"
         );
     }
 

@@ -235,9 +235,9 @@ async fn prometheus_for(
         return (None, PromSetup::NotConfigured);
     };
     match tokio::time::timeout(DISCOVERY, crate::prometheus::discover::discover(client)).await {
-        Ok(Ok(Some((candidate, prometheus)))) => {
-            tracing::info!(service = %candidate, "found Prometheus");
-            let setup = PromSetup::Url(prometheus.url().to_string());
+        Ok(Ok(Some((choice, prometheus)))) => {
+            tracing::info!(service = %choice.chosen, others = choice.others.len(), "found Prometheus");
+            let setup = PromSetup::Url(choice.describe(prometheus.url()));
             (Some(prometheus), setup)
         }
         Ok(Ok(None)) => (

@@ -77,8 +77,8 @@ async fn prometheus_is_found_and_asked_through_the_api_servers_service_proxy() {
 
     // As the cockpit does: a client that does not retry the proxy's refusals.
     let once = control_plane::client_once(&control_plane::get().admin).await;
-    let (candidate, prometheus) = discover::discover(once).await.expect("services listed").expect("found");
-    assert_eq!(candidate.to_string(), format!("{namespace}/prometheus-k8s:web"));
+    let (choice, prometheus) = discover::discover(once).await.expect("services listed").expect("found");
+    assert_eq!(choice.chosen.to_string(), format!("{namespace}/prometheus-k8s:web"));
     assert_eq!(
         prometheus.url(),
         format!("service {namespace}/prometheus-k8s:web (through the API server)")

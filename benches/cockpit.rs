@@ -6,7 +6,9 @@
 //! - `update/flows_1000`: ingesting a batch of 1,000 flows into the statistics.
 //! - `rows/derive_demo`: re-deriving every row (phase, gate, sparkline) of the demo.
 //! - `rows/derive_1000_namespaces`: every row of a thousand-namespace cluster
-//!   (9,000 policies), as each one-second tick does.
+//!   (9,500 policies), as each one-second tick does, with lint's findings on
+//!   them: half the namespaces also allow ingress from `world`, so the
+//!   definition of done reads 500 broad-entity findings.
 
 use std::hint::black_box;
 
@@ -67,11 +69,27 @@ fn benches(c: &mut Criterion) {
             copy.namespace = Some(name.clone());
             large.policies.push(copy);
         }
+        if i % 2 == 1 {
+            let mut public = source.namespaced_policies("auth").next().cloned().expect("a policy");
+            public.namespace = Some(name.clone());
+            public.name = "allow-public".into();
+            public.body.insert(
+                "spec".into(),
+                serde_json::json!({"endpointSelector": {}, "ingress": [{"fromEntities": ["world"]}]}),
+            );
+            large.policies.push(public);
+        }
     }
     let settings = Settings::default().for_context("demo");
     let traffic = tighten::flows::Traffic::default();
     let preview = tighten::policy::preview::Preview::default();
     let prometheus = tighten::app::state::PromState::default();
+    let lint = tighten::policy::lint::lint(&tighten::policy::lint::LintInput::from_snapshot(&large));
+    let broad = lint
+        .iter()
+        .filter(|f| f.code == tighten::policy::lint::code::BROAD_ENTITY)
+        .count();
+    assert_eq!(broad, 500, "broad-entity findings");
     let inputs = tighten::app::rows::RowInputs {
         traffic: &traffic,
         preview: &preview,
@@ -80,7 +98,7 @@ fn benches(c: &mut Criterion) {
         backups_writable: &Some(Ok(())),
         prometheus: &prometheus,
         stream_lost: 0,
-        lint: &[],
+        lint: &lint,
     };
     c.bench_function("rows/derive_1000_namespaces", |b| {
         b.iter(|| tighten::app::rows::derive_rows(black_box(&large), &inputs).len())

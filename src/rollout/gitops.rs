@@ -303,7 +303,18 @@ impl GitOpsView<'_> {
     pub fn owner_of(&self, policy: &PolicyObject) -> Option<Owner> {
         Owner::of(policy).or_else(|| {
             let instance = policy.labels.get(labels::ARGO_INSTANCE)?;
-            let app = self.applications?.iter().find(|a| a.name == *instance)?;
+            let applications = self.applications?;
+            let app = match instance.split_once('_') {
+                // An Application outside Argo CD's own namespace is tracked as
+                // `<namespace>_<name>`; `_` cannot occur in a name.
+                Some((namespace, name)) => applications.iter().find(|a| a.namespace == namespace && a.name == name),
+                // The bare name is an Application in Argo CD's namespace, which
+                // is `argocd` unless installed elsewhere.
+                None => applications
+                    .iter()
+                    .filter(|a| a.name == *instance)
+                    .min_by_key(|a| a.namespace != ARGO_NAMESPACE),
+            }?;
             Some(Owner::Argo {
                 namespace: app.namespace.clone(),
                 name: app.name.clone(),
@@ -317,7 +328,12 @@ impl GitOpsView<'_> {
 pub fn may_own(owner: &Owner, policy: &PolicyObject) -> bool {
     match Owner::of(policy) {
         Some(found) => found == *owner,
-        None => matches!(owner, Owner::Argo { name, .. } if policy.labels.get(labels::ARGO_INSTANCE) == Some(name)),
+        None => match (owner, policy.labels.get(labels::ARGO_INSTANCE)) {
+            (Owner::Argo { namespace, name }, Some(instance)) => {
+                instance == name || *instance == format!("{namespace}_{name}")
+            }
+            _ => false,
+        },
     }
 }
 

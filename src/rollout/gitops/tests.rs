@@ -98,6 +98,37 @@ fn owners_are_read_from_flux_labels_argo_tracking_ids_and_helm() {
     assert_eq!(Owner::of(&policy(&[("app", "x")], &[])), None);
 }
 
+/// Label tracking names an Application outside Argo CD's namespace as
+/// `<namespace>_<name>`; a bare name is the one in Argo CD's namespace when
+/// Applications of that name exist in several.
+#[test]
+fn label_tracking_tells_applications_of_the_same_name_apart() {
+    let application = |namespace: &str| ApplicationInfo {
+        namespace: namespace.into(),
+        name: "shop".into(),
+        automated: None,
+        resource_version: None,
+        parent: None,
+        annotations: BTreeMap::new(),
+    };
+    let applications = [application("team-a"), application("argocd"), application("team-b")];
+    let view = GitOpsView {
+        kustomizations: None,
+        applications: Some(&applications),
+    };
+    let argo = |namespace: &str| Owner::Argo {
+        namespace: namespace.into(),
+        name: "shop".into(),
+    };
+    let labelled = |instance: &str| policy(&[(labels::ARGO_INSTANCE, instance)], &[]);
+    assert_eq!(view.owner_of(&labelled("team-b_shop")), Some(argo("team-b")));
+    assert_eq!(view.owner_of(&labelled("shop")), Some(argo("argocd")));
+    assert_eq!(view.owner_of(&labelled("team-c_shop")), None);
+    assert!(may_own(&argo("team-b"), &labelled("team-b_shop")));
+    assert!(!may_own(&argo("team-a"), &labelled("team-b_shop")));
+    assert!(!may_own(&argo("team-a"), &labelled("other")));
+}
+
 #[test]
 fn keys_round_trip_through_the_namespace_annotation() {
     let owners = [

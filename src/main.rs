@@ -266,7 +266,21 @@ fn backends(connect: &ConnectArgs, paths: &Paths, readonly: bool, theme: Option<
     })
 }
 
-async fn run(cli: cli::CockpitArgs, paths: Paths) -> color_eyre::Result<()> {
+async fn run(mut cli: cli::CockpitArgs, paths: Paths) -> color_eyre::Result<()> {
+    // On a machine with no kubeconfig at all the cockpit shows the demo rather
+    // than an error; the commands never do, since a script must not read a
+    // demo's gates as its cluster's.
+    let kube_dir = directories::BaseDirs::new().map(|dirs| dirs.home_dir().join(".kube"));
+    let no_cluster = !cli.connect.demo
+        && ConnectOptions {
+            kubeconfig: cli.connect.kubeconfig.clone(),
+            context: cli.connect.context.clone(),
+        }
+        .names_no_cluster(std::env::var_os("KUBECONFIG").as_deref(), kube_dir.as_deref());
+    if no_cluster {
+        tracing::info!("no kubeconfig found: opening the demo cluster");
+        cli.connect.demo = true;
+    }
     let context = context_of(&cli.connect).unwrap_or_else(|e| fail(&e));
     let backends = backends(&cli.connect, &paths, cli.readonly, cli.theme.clone()).unwrap_or_else(|e| fail(&e));
     // Connection and configuration problems are the operator's to fix: say so
@@ -277,6 +291,13 @@ async fn run(cli: cli::CockpitArgs, paths: Paths) -> color_eyre::Result<()> {
     };
     let mut state = State::from_switch(switch, Timestamp::now());
     state.open_on = cli.namespace.clone();
+    if no_cluster {
+        tighten::app::update::notify(
+            &mut state,
+            tighten::app::state::NoticeLevel::Warning,
+            "No kubeconfig (KUBECONFIG, ~/.kube/config): this is the embedded demo cluster",
+        );
+    }
     let settings = SessionSettings {
         readonly: cli.readonly,
         audit_file: paths.audit_file(),

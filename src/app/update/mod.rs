@@ -218,7 +218,7 @@ fn handle(state: &mut State, msg: Msg) -> Vec<Effect> {
 }
 
 /// Shows a message in the status bar for a while.
-pub(crate) fn notify(state: &mut State, level: NoticeLevel, text: impl Into<String>) {
+pub fn notify(state: &mut State, level: NoticeLevel, text: impl Into<String>) {
     let ttl = SignedDuration::try_from(NOTICE_TTL).unwrap_or(SignedDuration::from_secs(6));
     state.notices.push_back(Notice {
         level,

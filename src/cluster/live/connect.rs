@@ -1,7 +1,8 @@
 //! Connecting as kubectl does: `KUBECONFIG` (possibly several files), or
 //! `--kubeconfig`, and `--context` or the current context.
 
-use std::path::PathBuf;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use kube::api::PostParams;
@@ -28,6 +29,18 @@ pub struct Target {
 }
 
 impl ConnectOptions {
+    /// Whether nothing names a cluster: no `--kubeconfig` or `--context`,
+    /// `KUBECONFIG` unset or empty, and no `config` in `kube_dir` (`~/.kube`).
+    /// A broken setting is not nothing: it is reported, never replaced.
+    pub fn names_no_cluster(&self, kubeconfig_env: Option<&OsStr>, kube_dir: Option<&Path>) -> bool {
+        let env_names_files =
+            kubeconfig_env.is_some_and(|v| std::env::split_paths(v).any(|p| !p.as_os_str().is_empty()));
+        self.kubeconfig.is_none()
+            && self.context.is_none()
+            && !env_names_files
+            && kube_dir.is_none_or(|dir| !dir.join("config").exists())
+    }
+
     pub fn read(&self) -> Result<Target, ClusterError> {
         let unavailable = |e: kube::config::KubeconfigError| ClusterError::Unavailable(format!("kubeconfig: {e}"));
         let kubeconfig = match &self.kubeconfig {
@@ -112,5 +125,33 @@ impl Target {
             user,
             demo: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_machine_without_any_kubeconfig_names_no_cluster() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let none = ConnectOptions::default();
+        assert!(none.names_no_cluster(None, Some(dir.path())));
+        assert!(none.names_no_cluster(Some(OsStr::new("")), Some(dir.path())));
+        assert!(none.names_no_cluster(None, None));
+        // Anything the operator set, even a file that is missing, is theirs to fix.
+        assert!(!none.names_no_cluster(Some(OsStr::new("/nowhere/config")), Some(dir.path())));
+        let flagged = ConnectOptions {
+            kubeconfig: Some("/nowhere/config".into()),
+            context: None,
+        };
+        assert!(!flagged.names_no_cluster(None, Some(dir.path())));
+        let context = ConnectOptions {
+            kubeconfig: None,
+            context: Some("prod".into()),
+        };
+        assert!(!context.names_no_cluster(None, Some(dir.path())));
+        std::fs::write(dir.path().join("config"), "apiVersion: v1\n").expect("write");
+        assert!(!none.names_no_cluster(None, Some(dir.path())));
     }
 }

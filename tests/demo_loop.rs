@@ -85,14 +85,7 @@ async fn baseline_stage_enforce_partial_rollback_restore() {
     assert!(reason.starts_with("gate override (Soak window"), "{reason}");
     assert!(reason.ends_with("drill with soak waived"), "{reason}");
     assert_eq!(cockpit.phase("network"), Phase::Enforced);
-    assert!(
-        cockpit
-            .state
-            .rows
-            .iter()
-            .find(|r| r.name == "network")
-            .is_some_and(|r| r.status.drift.is_empty())
-    );
+    assert!(cockpit.row("network").status.drift.is_empty());
 
     // Partial rollback deletes: confirming needs the typed namespace name.
     open_dialog(&mut cockpit, "r").await;
@@ -110,7 +103,7 @@ async fn baseline_stage_enforce_partial_rollback_restore() {
     assert_eq!(cockpit.phase("network"), Phase::Baseline);
 
     // The backup was written before the delete and is recorded on the namespace.
-    let row = cockpit.state.rows.iter().find(|r| r.name == "network").expect("row");
+    let row = cockpit.row("network");
     let backup_path = row.status.intent.backup.clone().expect("backup recorded");
     let saved = backup::read(std::path::Path::new(&backup_path)).expect("backup readable");
     assert_eq!(saved.len(), 1);
@@ -199,12 +192,7 @@ async fn carve_out_asks_for_a_reason_first() {
     cockpit.settle(effects).await;
     confirm(&mut cockpit).await;
     assert_eq!(cockpit.phase("legacy-batch"), Phase::CarvedOut);
-    let row = cockpit
-        .state
-        .rows
-        .iter()
-        .find(|r| r.name == "legacy-batch")
-        .expect("row");
+    let row = cockpit.row("legacy-batch");
     assert_eq!(
         row.status.intent.carve_out_reason.as_deref(),
         Some("batch jobs move off the cluster in Q1")
@@ -400,7 +388,7 @@ async fn a_rollback_of_flux_owned_policies_pauses_flux_until_resumed() {
     );
 
     // Flagged on the row until resumed.
-    let row = cockpit.state.rows.iter().find(|r| r.name == "auth").expect("row");
+    let row = cockpit.row("auth");
     assert_eq!(row.paused_owners.len(), 1);
     assert!(row.paused_owners[0].paused);
     assert!(cockpit.render().contains("flux ⏸"));
@@ -408,7 +396,7 @@ async fn a_rollback_of_flux_owned_policies_pauses_flux_until_resumed() {
     open_dialog(&mut cockpit, "U").await;
     confirm(&mut cockpit).await;
     assert!(!suspended(&cockpit), "resumed");
-    let row = cockpit.state.rows.iter().find(|r| r.name == "auth").expect("row");
+    let row = cockpit.row("auth");
     assert!(row.paused_owners.is_empty());
     assert!(!cockpit.render().contains("flux ⏸"));
 }

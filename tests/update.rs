@@ -445,7 +445,7 @@ fn the_gate_asks_prometheus_about_the_selected_namespace_and_shows_its_queries()
             evidence: Box::new(evidence),
         },
     );
-    let row = cockpit.state.rows.iter().find(|r| r.name == "databases").expect("row");
+    let row = cockpit.row("databases");
     let telemetry = row
         .gate
         .items

@@ -343,10 +343,14 @@ impl State {
         }
     }
 
+    /// The row of `namespace`.
+    pub fn row(&self, namespace: &str) -> Option<&NamespaceRow> {
+        self.rows.iter().find(|r| r.name == namespace)
+    }
+
     /// The row of the selected namespace.
     pub fn selected_row(&self) -> Option<&NamespaceRow> {
-        let name = self.table.selected.as_deref()?;
-        self.rows.iter().find(|r| r.name == name)
+        self.row(self.table.selected.as_deref()?)
     }
 
     /// The selected row's position among the visible rows.

@@ -173,7 +173,7 @@ async fn ask_prometheus(backend: &Backend, state: &mut State, namespaces: &[Stri
     let asks: Vec<(String, Duration)> = namespaces
         .iter()
         .map(|name| {
-            let tier = state.rows.iter().find(|r| r.name == *name).and_then(|r| r.tier.clone());
+            let tier = state.row(name).and_then(|r| r.tier.clone());
             (name.clone(), state.config.settings.soak.for_tier(tier.as_deref()))
         })
         .collect();

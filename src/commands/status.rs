@@ -198,7 +198,7 @@ pub async fn report(backends: &Backends, context: &str, only: &[String]) -> Resu
         prometheus: session.prometheus(),
         namespaces: wanted
             .iter()
-            .filter_map(|name| state.rows.iter().find(|r| r.name == *name))
+            .filter_map(|name| state.row(name))
             .map(NamespaceReport::of)
             .collect(),
     })

@@ -192,14 +192,12 @@ impl Cockpit {
         effects
     }
 
+    pub fn row(&self, namespace: &str) -> &tighten::app::rows::NamespaceRow {
+        self.state.row(namespace).expect("row")
+    }
+
     pub fn phase(&self, namespace: &str) -> Phase {
-        self.state
-            .rows
-            .iter()
-            .find(|r| r.name == namespace)
-            .expect("row")
-            .status
-            .phase
+        self.row(namespace).status.phase
     }
 
     pub fn top_modal(&self) -> Option<&Modal> {

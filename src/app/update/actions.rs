@@ -162,7 +162,7 @@ pub fn compute_plan(state: &State, namespace: &str, request: Request) -> Result<
     let Some(ns) = snapshot.namespace(namespace) else {
         return Err(vec![format!("namespace {namespace} is gone")]);
     };
-    let Some(row) = state.rows.iter().find(|r| r.name == namespace) else {
+    let Some(row) = state.row(namespace) else {
         return Err(vec![format!("namespace {namespace} is not listed yet")]);
     };
     let vars = TemplateVars::new(namespace, &state.config.settings.baseline);
@@ -249,7 +249,7 @@ pub struct ConfirmNeeds {
 }
 
 pub fn confirm_needs(state: &State, plan: &RolloutPlan) -> ConfirmNeeds {
-    let row = state.rows.iter().find(|r| r.name == plan.namespace);
+    let row = state.row(&plan.namespace);
     let protected = row.is_some_and(|r| r.protected);
     let typed_reason = if plan.action.is_destructive() {
         Some("this action deletes objects")

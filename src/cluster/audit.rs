@@ -40,6 +40,17 @@ pub struct AuditRecord {
     pub reason: Option<String>,
 }
 
+impl AuditRecord {
+    /// `; backup PATH` when the action wrote one, for the lines that report it
+    /// (the cockpit's notice, the command's output, the namespace's Event).
+    pub fn backup_note(&self) -> String {
+        self.backup
+            .as_ref()
+            .map(|b| format!("; backup {b}"))
+            .unwrap_or_default()
+    }
+}
+
 /// An append-only JSON-lines file.
 #[derive(Debug, Clone)]
 pub struct AuditLog {

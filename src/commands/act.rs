@@ -253,12 +253,10 @@ pub async fn run(
     let (result, record) = mutator.execute(&plan, crate::app::review::diff_lines(&lines)).await;
     match (result, &record.outcome) {
         (Ok(()), AuditOutcome::Succeeded) => {
-            let backup = record
-                .backup
-                .as_ref()
-                .map(|b| format!("; backup {b}"))
-                .unwrap_or_default();
-            say(out, format!("done: {} on {namespace}{backup}", action.slug()))?;
+            say(
+                out,
+                format!("done: {} on {namespace}{}", action.slug(), record.backup_note()),
+            )?;
             Ok(exit::OK)
         }
         (Ok(()), AuditOutcome::Failed(why) | AuditOutcome::Refused(why)) => {

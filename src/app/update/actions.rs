@@ -344,12 +344,8 @@ pub(super) fn on_executed(state: &mut State, id: u64, result: Result<(), String>
     let headline = format!("{} on {}", record.action, record.namespace);
     match (&result, &record.outcome) {
         (Ok(()), AuditOutcome::Succeeded) => {
-            let backup = record
-                .backup
-                .as_ref()
-                .map(|b| format!("; backup {b}"))
-                .unwrap_or_default();
-            notify(state, NoticeLevel::Info, format!("done: {headline}{backup}"));
+            let done = format!("done: {headline}{}", record.backup_note());
+            notify(state, NoticeLevel::Info, done);
         }
         (Ok(()), AuditOutcome::Failed(why) | AuditOutcome::Refused(why)) => {
             message(

@@ -26,10 +26,12 @@ pub async fn announce(client: &Client, record: &AuditRecord) -> Result<(), Clust
                 .unwrap_or_default()
         })
         .collect();
-    let mut message = format!("{} by {}: {outcome}", record.action, record.user);
-    if let Some(backup) = &record.backup {
-        message.push_str(&format!("; backup {backup}"));
-    }
+    let message = format!(
+        "{} by {}: {outcome}{}",
+        record.action,
+        record.user,
+        record.backup_note()
+    );
     let now = Time(record.time);
     let event = Event {
         metadata: ObjectMeta {

@@ -62,6 +62,17 @@ pub struct ApplicationInfo {
     pub annotations: BTreeMap<String, String>,
 }
 
+impl ApplicationInfo {
+    /// `spec.syncPolicy.automated` of an Application, or of a merge patch to
+    /// one, where `null` turns auto-sync off.
+    pub fn automated_in(document: &serde_json::Value) -> Option<serde_json::Value> {
+        document
+            .pointer("/spec/syncPolicy/automated")
+            .filter(|a| !a.is_null())
+            .cloned()
+    }
+}
+
 /// Everything the cockpit reads from a cluster at one moment.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterSnapshot {

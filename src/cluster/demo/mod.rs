@@ -239,10 +239,7 @@ fn simulate_owner(next: &mut ClusterSnapshot, change: &OwnerChange, version: u64
                 .find(|a| a.namespace == *namespace && a.name == *name)
                 .ok_or_else(|| "not found".to_string())?;
             check(&application.resource_version)?;
-            application.automated = patch
-                .pointer("/spec/syncPolicy/automated")
-                .filter(|a| !a.is_null())
-                .cloned();
+            application.automated = crate::cluster::ApplicationInfo::automated_in(&patch);
             annotate(&mut application.annotations);
             application.resource_version = Some(version.to_string());
         }

@@ -181,11 +181,7 @@ pub fn application_info(object: &DynamicObject) -> Option<ApplicationInfo> {
     Some(ApplicationInfo {
         namespace: object.namespace()?,
         name: object.name_any(),
-        automated: object
-            .data
-            .pointer("/spec/syncPolicy/automated")
-            .filter(|a| !a.is_null())
-            .cloned(),
+        automated: ApplicationInfo::automated_in(&object.data),
         resource_version: object.resource_version(),
         parent,
         annotations,

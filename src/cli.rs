@@ -303,6 +303,16 @@ pub struct ConnectArgs {
     pub hubble: HubbleArgs,
 }
 
+impl ConnectArgs {
+    /// The kubeconfig and context these flags name.
+    pub fn options(&self) -> tighten::cluster::live::ConnectOptions {
+        tighten::cluster::live::ConnectOptions {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+        }
+    }
+}
+
 /// Where flows come from, and where they are recorded.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Hubble")]

@@ -10,7 +10,6 @@ use jiff::Timestamp;
 
 use tighten::app::State;
 use tighten::cluster::demo;
-use tighten::cluster::live::ConnectOptions;
 use tighten::config::{ConfigSources, Paths};
 use tighten::hubble::record::{RecordOptions, Recorder};
 use tighten::runtime::backend::{Backends, HubbleSettings};
@@ -222,11 +221,8 @@ fn context_of(connect: &ConnectArgs) -> Result<String, String> {
     if connect.demo {
         return Ok(demo::CONTEXT.to_string());
     }
-    let options = ConnectOptions {
-        kubeconfig: connect.kubeconfig.clone(),
-        context: connect.context.clone(),
-    };
-    options
+    connect
+        .options()
         .read()
         .map(|target| target.context)
         .map_err(|err| format!("{err}\nRun `tighten --demo` for the embedded demo cluster."))
@@ -272,11 +268,10 @@ async fn run(mut cli: cli::CockpitArgs, paths: Paths) -> color_eyre::Result<()> 
     // demo's gates as its cluster's.
     let kube_dir = directories::BaseDirs::new().map(|dirs| dirs.home_dir().join(".kube"));
     let no_cluster = !cli.connect.demo
-        && ConnectOptions {
-            kubeconfig: cli.connect.kubeconfig.clone(),
-            context: cli.connect.context.clone(),
-        }
-        .names_no_cluster(std::env::var_os("KUBECONFIG").as_deref(), kube_dir.as_deref());
+        && cli
+            .connect
+            .options()
+            .names_no_cluster(std::env::var_os("KUBECONFIG").as_deref(), kube_dir.as_deref());
     if no_cluster {
         tracing::info!("no kubeconfig found: opening the demo cluster");
         cli.connect.demo = true;

@@ -68,7 +68,14 @@ pub fn required(action: RolloutAction, namespace: &str) -> Vec<Permission> {
         | RolloutAction::ApplySuggestions
         | RolloutAction::Promote => apply(CILIUM, "ciliumnetworkpolicies"),
         RolloutAction::Enforce => vec![on("patch", CILIUM, "ciliumnetworkpolicies")],
-        RolloutAction::RollbackDefaultDeny => vec![on("delete", CILIUM, "ciliumnetworkpolicies")],
+        // A team's default-deny may be a NetworkPolicy deny-all.
+        RolloutAction::RollbackDefaultDeny => vec![
+            on("delete", CILIUM, "ciliumnetworkpolicies"),
+            on("delete", NETWORKING, "networkpolicies"),
+        ],
+        // Annotations only, unless the team's policies are labelled too: the
+        // dry run asks about those writes.
+        RolloutAction::Adopt => vec![],
         RolloutAction::RollbackNamespace => {
             vec![
                 on("delete", CILIUM, "ciliumnetworkpolicies"),
@@ -86,7 +93,7 @@ pub fn required(action: RolloutAction, namespace: &str) -> Vec<Permission> {
 }
 
 /// Every action, for checking them all at once.
-pub const ACTIONS: [RolloutAction; 11] = [
+pub const ACTIONS: [RolloutAction; 12] = [
     RolloutAction::Observe,
     RolloutAction::ApplyBaseline,
     RolloutAction::StageDefaultDeny,
@@ -98,6 +105,7 @@ pub const ACTIONS: [RolloutAction; 11] = [
     RolloutAction::ApplySuggestions,
     RolloutAction::ResumeOwners,
     RolloutAction::Promote,
+    RolloutAction::Adopt,
 ];
 
 /// Which actions the current user may not take in a namespace, and why.
@@ -152,7 +160,10 @@ mod tests {
         assert_eq!(read_only.denied.len(), ACTIONS.len());
         assert_eq!(
             read_only.why_denied(RolloutAction::RollbackDefaultDeny).as_deref(),
-            Some("missing permission: delete ciliumnetworkpolicies.cilium.io in shop, patch namespaces/shop")
+            Some(
+                "missing permission: delete ciliumnetworkpolicies.cilium.io in shop, delete \
+                 networkpolicies.networking.k8s.io in shop, patch namespaces/shop"
+            )
         );
         let no_delete = AccessReport::from_check("shop", |p| p.verb != "delete");
         assert!(no_delete.why_denied(RolloutAction::Enforce).is_none());

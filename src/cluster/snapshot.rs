@@ -174,6 +174,11 @@ impl<'a> NamespaceIndex<'a> {
         self.policies.get(namespace).map_or(&[], Vec::as_slice)
     }
 
+    /// The clusterwide policies, which may select any namespace's pods.
+    pub fn clusterwide(&self) -> &[&'a PolicyObject] {
+        &self.clusterwide
+    }
+
     pub fn pods(&self, namespace: &str) -> &[&'a PodInfo] {
         self.pods.get(namespace).map_or(&[], Vec::as_slice)
     }

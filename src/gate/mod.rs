@@ -12,7 +12,7 @@ use crate::cluster::PolicyObject;
 use crate::flows::window::TopCounts;
 use crate::flows::{DropPeer, NamespaceTraffic};
 use crate::prometheus::PromEvidence;
-use crate::rollout::{BaselineComponent, NamespaceStatus, Phase, PolicyRole, RolloutAction};
+use crate::rollout::{BaselineComponent, Function, NamespaceStatus, Phase, RolloutAction};
 
 /// Minutes of flow history the gate reads.
 pub const EVIDENCE_MINUTES: usize = 10;
@@ -243,7 +243,7 @@ pub fn evaluate(input: &GateInput<'_>) -> Gate {
         }
         Phase::Baseline => {
             items.push(baseline_item(status));
-            items.push(dns_item(input.policies));
+            items.push(dns_item(status));
             items.push(valid_item(input.policies));
             items.push(evidence);
             items.push(labels_item(input));
@@ -269,18 +269,20 @@ pub fn evaluate(input: &GateInput<'_>) -> Gate {
             });
             items.push(drops_item(input));
             items.push(baseline_item(status));
-            items.push(dns_item(input.policies));
+            items.push(dns_item(status));
             items.push(valid_item(input.policies));
             items.push(evidence);
             items.extend(prometheus_items(input, Depth::Full));
             items.push(drift_item(status));
         }
         Phase::Enforced => {
-            items.push(match status.observed.default_deny {
-                Some(dd) if dd.is_fully_enforced() => pass("Default-deny enforced", "ingress and egress"),
-                _ => fail("Default-deny enforced", "not in both directions"),
+            let posture = &status.observed.posture;
+            items.push(if posture.fully_enforced() {
+                pass("Default-deny enforced", "ingress and egress")
+            } else {
+                fail("Default-deny enforced", posture.summary().join("; "))
             });
-            items.push(dns_item(input.policies));
+            items.push(dns_item(status));
             items.push(if status.observed.app_allows > 0 {
                 pass(
                     "App allowlists exist",
@@ -562,18 +564,31 @@ fn baseline_item(status: &NamespaceStatus) -> GateItem {
     }
 }
 
-fn dns_item(policies: &[&PolicyObject]) -> GateItem {
-    let dns = policies
+/// DNS by function: whichever policy allows it, tighten's or the team's.
+fn dns_item(status: &NamespaceStatus) -> GateItem {
+    let dns: Vec<(&str, bool)> = status
+        .observed
+        .posture
+        .readings
         .iter()
-        .find(|p| PolicyRole::of(p) == PolicyRole::Baseline(Some(BaselineComponent::Dns)));
-    match dns {
-        None => fail("DNS allowed with its L7 rule", "no DNS baseline policy"),
-        Some(p) if p.to_manifest().to_string().contains("\"dns\":[") => {
-            pass("DNS allowed with its L7 rule", format!("{} (toFQDNs can work)", p.name))
-        }
-        Some(p) => fail(
+        .filter_map(|r| match &r.function {
+            Function::Baseline {
+                components,
+                dns_without_l7,
+                ..
+            } if components.contains(&BaselineComponent::Dns) => Some((r.policy.name.as_str(), *dns_without_l7)),
+            _ => None,
+        })
+        .collect();
+    match dns.iter().find(|(_, without_l7)| !without_l7).or(dns.first()) {
+        None => fail(
             "DNS allowed with its L7 rule",
-            format!("{} has no dns rule: toFQDNs policies will not match", p.name),
+            "no policy allows DNS for every endpoint",
+        ),
+        Some((name, false)) => pass("DNS allowed with its L7 rule", format!("{name} (toFQDNs can work)")),
+        Some((name, true)) => fail(
+            "DNS allowed with its L7 rule",
+            format!("{name} has no dns rule: toFQDNs policies will not match"),
         ),
     }
 }

@@ -194,7 +194,9 @@ fn dns_without_its_l7_rule_fails() {
     {
         p.body.insert(
             "spec".into(),
-            serde_json::json!({"endpointSelector": {}, "egress": [{"toEntities": ["cluster"]}]}),
+            serde_json::json!({"endpointSelector": {}, "enableDefaultDeny": {"ingress": false, "egress": false},
+                "egress": [{"toEndpoints": [{"matchLabels": {"k8s:io.kubernetes.pod.namespace": "kube-system", "k8s:k8s-app": "kube-dns"}}],
+                            "toPorts": [{"ports": [{"port": "53", "protocol": "UDP"}]}]}]}),
         );
     }
     let gate = gate(&snapshot, "media", Some(&traffic("media", Verdict::Forwarded)), HOUR);

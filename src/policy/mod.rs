@@ -7,6 +7,7 @@ pub mod model;
 pub mod parse;
 pub mod preview;
 pub mod selector;
+pub mod shape;
 pub mod suggest;
 pub mod templates;
 

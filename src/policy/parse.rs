@@ -21,8 +21,9 @@ pub struct ParseError {
     pub message: String,
 }
 
-/// A parsed policy and whether it is a tighten default-deny (whose
-/// `enableDefaultDeny` a preview may treat as enforced).
+/// A parsed policy and whether it is a namespace's default-deny (whose
+/// `enableDefaultDeny` a preview may treat as enforced): tighten's by its
+/// labels, anyone's by its shape (selects every endpoint, allows nothing).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedPolicy {
     pub policy: Policy,
@@ -65,9 +66,12 @@ pub fn parse_policy(object: &PolicyObject) -> Result<ParsedPolicy, ParseError> {
             rules
         }
     };
+    let policy = Policy { reference, rules };
+    let is_default_deny = object.kind == PolicyKind::CiliumNetworkPolicy
+        && (PolicyRole::of(object) == PolicyRole::DefaultDeny || policy.is_default_deny_shape());
     Ok(ParsedPolicy {
-        policy: Policy { reference, rules },
-        is_default_deny: PolicyRole::of(object) == PolicyRole::DefaultDeny,
+        policy,
+        is_default_deny,
     })
 }
 

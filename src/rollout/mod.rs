@@ -5,32 +5,33 @@ pub mod gitops;
 pub mod labels;
 pub mod phase;
 pub mod plan;
+pub mod posture;
 pub mod promote;
 pub mod role;
 
-pub use phase::{DefaultDeny, Drift, Intent, NamespaceStatus, ObservedPolicies, Phase};
+pub use phase::{Drift, Intent, NamespaceStatus, ObservedPolicies, Phase};
 pub use plan::{Change, Refusal, Request, RolloutAction, RolloutPlan};
+pub use posture::{Function, Posture, PostureInput, SideState};
 pub use role::{BaselineComponent, PolicyRole};
 
 use crate::cluster::{ClusterSnapshot, NamespaceIndex, NamespaceInfo};
 
-/// The derived status of one namespace of a snapshot (scans the snapshot; for
-/// every namespace at once use [`status_in`]).
+/// The derived status of one namespace of a snapshot (indexes the snapshot;
+/// for every namespace at once use [`status_in`]).
 pub fn status_for(snapshot: &ClusterSnapshot, namespace: &NamespaceInfo) -> NamespaceStatus {
-    derive(namespace, snapshot.namespaced_policies(&namespace.name))
+    status_in(&NamespaceIndex::new(snapshot), namespace)
 }
 
 /// The derived status of one namespace, from an index of the snapshot.
 pub fn status_in(index: &NamespaceIndex<'_>, namespace: &NamespaceInfo) -> NamespaceStatus {
-    derive(namespace, index.policies(&namespace.name).iter().copied())
-}
-
-fn derive<'a>(
-    namespace: &NamespaceInfo,
-    policies: impl IntoIterator<Item = &'a crate::cluster::PolicyObject>,
-) -> NamespaceStatus {
     NamespaceStatus::derive(
         Intent::from_annotations(&namespace.annotations),
-        ObservedPolicies::from_policies(policies),
+        ObservedPolicies::read(&PostureInput {
+            namespace: &namespace.name,
+            namespace_labels: &namespace.labels,
+            policies: index.policies(&namespace.name),
+            clusterwide: index.clusterwide(),
+            pods: index.pods(&namespace.name),
+        }),
     )
 }

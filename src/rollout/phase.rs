@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::cluster::PolicyObject;
 
 use super::labels;
+use super::posture::{Function, PolicyReading, Posture, PostureInput, SideState};
 use super::role::{BaselineComponent, PolicyRole};
 
 /// Where a namespace stands in the rollout.
@@ -127,74 +128,66 @@ impl Intent {
     }
 }
 
-/// The namespace's default-deny policies, combined as Cilium combines them: a
-/// direction is enforced when any of them enforces it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DefaultDeny {
-    pub count: usize,
-    pub ingress_enforced: bool,
-    pub egress_enforced: bool,
-}
-
-impl DefaultDeny {
-    pub fn is_staged(&self) -> bool {
-        !self.ingress_enforced && !self.egress_enforced
-    }
-    pub fn is_fully_enforced(&self) -> bool {
-        self.ingress_enforced && self.egress_enforced
-    }
-}
-
-/// What tighten's labels say is present in a namespace.
+/// What the policies applying to a namespace do, read by function (see
+/// [`Posture`]), with what tighten's labels add: who wrote which.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ObservedPolicies {
+    /// The baseline components some policy provides for every endpoint,
+    /// whoever wrote it and whatever it is called.
     pub baseline: BTreeSet<BaselineComponent>,
-    /// Baseline policies whose component label is missing or unknown.
-    pub baseline_unlabelled: usize,
-    pub default_deny: Option<DefaultDeny>,
+    /// Policies allowing beyond the baseline.
     pub app_allows: usize,
-    pub foreign: usize,
+    /// The namespace's own policies carrying tighten's labels.
+    pub managed: usize,
+    /// The namespace's own policies.
+    pub total: usize,
     /// Names of tighten policies with a role tighten does not know.
     pub unrecognized: Vec<String>,
+    /// tighten policies whose rules do not do what their labels say.
+    pub mislabelled: Vec<(String, String)>,
+    pub posture: Posture,
 }
 
 impl ObservedPolicies {
-    /// Reads the policies of one namespace (namespaced ones; clusterwide policies
-    /// that select its pods count as foreign).
-    pub fn from_policies<'a>(policies: impl IntoIterator<Item = &'a PolicyObject>) -> ObservedPolicies {
-        let mut observed = ObservedPolicies::default();
-        for policy in policies {
-            match PolicyRole::of(policy) {
-                PolicyRole::Baseline(Some(component)) => {
-                    observed.baseline.insert(component);
-                }
-                PolicyRole::Baseline(None) => observed.baseline_unlabelled += 1,
-                PolicyRole::DefaultDeny => {
-                    let (ingress, egress) = default_deny_flags(policy);
-                    let dd = observed.default_deny.get_or_insert(DefaultDeny {
-                        count: 0,
-                        ingress_enforced: false,
-                        egress_enforced: false,
-                    });
-                    dd.count += 1;
-                    dd.ingress_enforced |= ingress;
-                    dd.egress_enforced |= egress;
-                }
-                PolicyRole::AppAllow => observed.app_allows += 1,
-                PolicyRole::Unrecognized(_) => observed.unrecognized.push(policy.name.clone()),
-                PolicyRole::Foreign => observed.foreign += 1,
+    /// Reads a namespace's policies, the clusterwide ones that may select its
+    /// pods, and its pods.
+    pub fn read(input: &PostureInput<'_>) -> ObservedPolicies {
+        let posture = Posture::read(input);
+        let mut observed = ObservedPolicies {
+            baseline: posture.baseline(),
+            total: input.policies.len(),
+            ..ObservedPolicies::default()
+        };
+        for reading in posture.readings.iter().filter(|r| r.policy.kind.is_namespaced()) {
+            if reading.tighten {
+                observed.managed += 1;
+            }
+            match &reading.function {
+                Function::AppAllow => observed.app_allows += 1,
+                Function::Baseline { also_allows: true, .. } => observed.app_allows += 1,
+                _ => {}
+            }
+            if let Some(why) = mislabel(reading) {
+                observed.mislabelled.push((reading.policy.name.clone(), why));
+            }
+            if let Some(PolicyRole::Unrecognized(_)) = reading.labelled {
+                observed.unrecognized.push(reading.policy.name.clone());
             }
         }
+        observed.posture = posture;
         observed
     }
 
-    /// Number of policies tighten manages here.
-    pub fn managed_count(&self) -> usize {
-        self.baseline.len()
-            + self.baseline_unlabelled
-            + self.default_deny.map_or(0, |d| d.count)
-            + self.app_allows
-            + self.unrecognized.len()
+    /// Reads policies alone (a backup's objects): no pods, no clusterwide policy.
+    pub fn from_objects(namespace: &str, objects: &[PolicyObject]) -> ObservedPolicies {
+        let policies: Vec<&PolicyObject> = objects.iter().collect();
+        ObservedPolicies::read(&PostureInput {
+            namespace,
+            namespace_labels: &BTreeMap::new(),
+            policies: &policies,
+            clusterwide: &[],
+            pods: &[],
+        })
     }
 
     pub fn missing_baseline(&self) -> Vec<BaselineComponent> {
@@ -204,15 +197,35 @@ impl ObservedPolicies {
             .collect()
     }
 
-    /// The phase the objects alone show, if any of tighten's policies exist.
+    /// The phase the objects alone show: the posture of the whole namespace.
     fn phase(&self) -> Option<Phase> {
-        match self.default_deny {
-            Some(dd) if dd.is_staged() => Some(Phase::Audit),
-            Some(_) => Some(Phase::Enforced),
-            None if !self.baseline.is_empty() || self.baseline_unlabelled > 0 => Some(Phase::Baseline),
-            None => None,
+        let sides = [self.posture.ingress_state(), self.posture.egress_state()];
+        if sides.contains(&SideState::Enforced) {
+            Some(Phase::Enforced)
+        } else if sides.contains(&SideState::Staged) {
+            Some(Phase::Audit)
+        } else if !self.baseline.is_empty() {
+            Some(Phase::Baseline)
+        } else {
+            None
         }
     }
+}
+
+/// Where a tighten label and the policy's rules disagree.
+fn mislabel(reading: &PolicyReading) -> Option<String> {
+    let labelled = reading.labelled.as_ref()?;
+    let found = &reading.function;
+    let agrees = match (labelled, found) {
+        (PolicyRole::Baseline(Some(c)), Function::Baseline { components, .. }) => components.contains(c),
+        (PolicyRole::Baseline(_), Function::Baseline { .. }) => true,
+        (PolicyRole::DefaultDeny, Function::DefaultDeny { .. }) => true,
+        (PolicyRole::AppAllow, _) => true,
+        (PolicyRole::Unrecognized(_), _) => true,
+        (_, Function::Unreadable(_) | Function::Inert) => true,
+        _ => false,
+    };
+    (!agrees).then(|| format!("labelled {} but its rules make it {}", labelled.label(), found.label()))
 }
 
 /// `enableDefaultDeny` of a policy's first rule. Cilium defaults each direction to
@@ -243,8 +256,10 @@ pub enum Drift {
     DuplicateDefaultDeny(usize),
     /// Carved out, yet a default-deny enforces.
     CarvedOutButEnforced,
-    /// Rolled back, yet tighten policies are present.
+    /// Rolled back, yet policies are present (re-applied by Git, or by hand).
     RolledBackButPoliciesPresent(usize),
+    /// A tighten policy whose rules do not do what its labels say.
+    Mislabelled { policy: String, why: String },
     /// An intent annotation that cannot be read.
     UnreadableIntent(String),
     /// A tighten policy whose role label is unknown.
@@ -276,8 +291,9 @@ impl fmt::Display for Drift {
             Drift::DuplicateDefaultDeny(n) => write!(f, "{n} default-deny policies (expected one)"),
             Drift::CarvedOutButEnforced => f.write_str("carved out, but a default-deny still enforces"),
             Drift::RolledBackButPoliciesPresent(n) => {
-                write!(f, "rolled back, but {n} tighten policies are present")
+                write!(f, "rolled back, but {n} policies are present")
             }
+            Drift::Mislabelled { policy, why } => write!(f, "{policy} is {why}"),
             Drift::UnreadableIntent(why) => write!(f, "unreadable annotation: {why}"),
             Drift::UnrecognizedRole(name) => write!(f, "policy {name} has an unknown tighten role"),
         }
@@ -306,13 +322,13 @@ impl NamespaceStatus {
         };
 
         let mut drift = Vec::new();
-        let enforcing = observed
-            .default_deny
-            .is_some_and(|dd| dd.ingress_enforced || dd.egress_enforced);
+        let posture = &observed.posture;
+        let (ingress, egress) = (posture.ingress_state(), posture.egress_state());
+        let enforcing = ingress == SideState::Enforced || egress == SideState::Enforced;
         match intent.phase {
             Some(Phase::CarvedOut) if enforcing => drift.push(Drift::CarvedOutButEnforced),
-            Some(Phase::RolledBack) if observed.managed_count() > 0 => {
-                drift.push(Drift::RolledBackButPoliciesPresent(observed.managed_count()))
+            Some(Phase::RolledBack) if observed.total > 0 => {
+                drift.push(Drift::RolledBackButPoliciesPresent(observed.total))
             }
             Some(intended @ (Phase::Observe | Phase::Baseline | Phase::Audit | Phase::Enforced))
                 if intended != phase =>
@@ -324,7 +340,7 @@ impl NamespaceStatus {
             }
             _ => {}
         }
-        if enforcing && !observed.baseline.contains(&BaselineComponent::Dns) {
+        if egress == SideState::Enforced && !observed.baseline.contains(&BaselineComponent::Dns) {
             drift.push(Drift::DefaultDenyWithoutDns);
         }
         if matches!(phase, Phase::Baseline | Phase::Audit | Phase::Enforced) {
@@ -333,17 +349,20 @@ impl NamespaceStatus {
                 drift.push(Drift::IncompleteBaseline(missing));
             }
         }
-        if let Some(dd) = observed.default_deny {
-            if enforcing && !dd.is_fully_enforced() {
-                drift.push(Drift::PartialEnforcement {
-                    ingress: dd.ingress_enforced,
-                    egress: dd.egress_enforced,
-                });
-            }
-            if dd.count > 1 {
-                drift.push(Drift::DuplicateDefaultDeny(dd.count));
-            }
+        if enforcing && !posture.fully_enforced() {
+            drift.push(Drift::PartialEnforcement {
+                ingress: ingress == SideState::Enforced,
+                egress: egress == SideState::Enforced,
+            });
         }
+        let default_denies = posture.default_denies().count();
+        if default_denies > 1 {
+            drift.push(Drift::DuplicateDefaultDeny(default_denies));
+        }
+        drift.extend(observed.mislabelled.iter().map(|(policy, why)| Drift::Mislabelled {
+            policy: policy.clone(),
+            why: why.clone(),
+        }));
         drift.extend(intent.problems.iter().cloned().map(Drift::UnreadableIntent));
         drift.extend(observed.unrecognized.iter().cloned().map(Drift::UnrecognizedRole));
 

@@ -33,6 +33,8 @@ pub enum RolloutAction {
     ResumeOwners,
     /// Copy another namespace's app allows here, rewritten for this namespace.
     Promote,
+    /// Record intent for a rollout tighten did not start, from its posture.
+    Adopt,
 }
 
 impl RolloutAction {
@@ -49,6 +51,7 @@ impl RolloutAction {
             RolloutAction::ApplySuggestions => "Apply suggested allows",
             RolloutAction::ResumeOwners => "Resume GitOps owners",
             RolloutAction::Promote => "Promote app allows",
+            RolloutAction::Adopt => "Adopt the namespace's rollout",
         }
     }
 
@@ -74,6 +77,7 @@ impl RolloutAction {
             RolloutAction::ApplySuggestions => "apply-suggestions",
             RolloutAction::ResumeOwners => "resume-gitops",
             RolloutAction::Promote => "promote",
+            RolloutAction::Adopt => "adopt",
         }
     }
 }
@@ -286,6 +290,11 @@ pub enum Request {
         from: String,
         policies: Vec<PolicyObject>,
     },
+    /// Record intent for the posture found; `label_policies` also labels the
+    /// team's policies with the role tighten read (Git owns them: only on request).
+    Adopt {
+        label_policies: bool,
+    },
 }
 
 impl Request {
@@ -296,6 +305,7 @@ impl Request {
             Request::Restore { .. } => RolloutAction::Restore,
             Request::Promote { .. } => RolloutAction::Promote,
             Request::Suggestions { .. } => RolloutAction::ApplySuggestions,
+            Request::Adopt { .. } => RolloutAction::Adopt,
         }
     }
 }
@@ -353,7 +363,8 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
                 }
                 Phase::Enforced => {
                     // Back from Enforced to Audit: a softer brake than deleting.
-                    for dd in default_denies(input.policies) {
+                    let targets = flippable_default_denies(input, "staged")?;
+                    for dd in targets {
                         plan.changes.push(Change::Update {
                             before: dd.clone(),
                             after: with_enforcement(dd, false),
@@ -361,6 +372,7 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
                     }
                     plan.warnings
                         .push("enforcement stops: the default-deny stays staged".into());
+                    still_enforcing_warnings(&mut plan, input);
                 }
                 _ => return Err(wrong_phase("the default-deny is staged once the baseline is applied")),
             }
@@ -373,7 +385,7 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
             if phase != Phase::Audit {
                 return Err(wrong_phase("stage the default-deny (Audit) first"));
             }
-            for dd in default_denies(input.policies) {
+            for dd in flippable_default_denies(input, "enforced")? {
                 plan.changes.push(Change::Update {
                     before: dd.clone(),
                     after: with_enforcement(dd, true),
@@ -385,9 +397,51 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
                 .insert(labels::ENFORCED_AT.into(), annotation_time(input.now));
         }
         Request::Simple(RolloutAction::RollbackDefaultDeny) => {
-            let targets: Vec<_> = default_denies(input.policies).cloned().collect();
+            let targets: Vec<_> = default_denies(input).cloned().collect();
+            let posture = &input.status.observed.posture;
+            let clusterwide = posture.clusterwide_denies();
             if targets.is_empty() {
+                if let Some(first) = clusterwide.first() {
+                    return Err(Refusal::Invalid(format!(
+                        "the default-deny of {ns} comes from {kind} {first}, which a namespace action cannot \
+                         remove: change it cluster-wide. The namespace rollback removes only {ns}'s own policies",
+                        ns = input.namespace.name,
+                        kind = first.kind,
+                    )));
+                }
+                let enforcing = enforcing_policies(posture, &[]);
+                if !enforcing.is_empty() {
+                    return Err(Refusal::Invalid(format!(
+                        "no policy of {} is only a default-deny: its pods are denied by default because {} select \
+                         them with rules and no enableDefaultDeny: false. Removing that means removing allows: use \
+                         the namespace rollback",
+                        input.namespace.name,
+                        enforcing.join(", ")
+                    )));
+                }
                 return Err(wrong_phase("there is no default-deny to remove"));
+            }
+            for target in &targets {
+                if !is_tightens(target) {
+                    plan.warnings.push(format!(
+                        "{} was written outside tighten (its backup brings it back as it is)",
+                        target.object_ref()
+                    ));
+                }
+            }
+            for policy in clusterwide {
+                plan.warnings.push(format!(
+                    "{} {policy} still denies by default: a namespace action cannot remove it",
+                    policy.kind
+                ));
+            }
+            let removed: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+            let remaining = enforcing_policies(posture, &removed);
+            if !remaining.is_empty() {
+                plan.warnings.push(format!(
+                    "pods stay in default-deny where {} select them (rules without enableDefaultDeny: false)",
+                    remaining.join(", ")
+                ));
             }
             plan.changes.extend(targets.into_iter().map(Change::Delete));
             set_intent(&mut plan, input, Phase::Baseline);
@@ -446,7 +500,7 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
             if reason.is_empty() {
                 return Err(Refusal::Invalid("a carve-out needs a reason".into()));
             }
-            if input.status.observed.default_deny.is_some_and(|dd| !dd.is_staged()) {
+            if input.status.observed.posture.enforcing() {
                 plan.warnings
                     .push("the enforced default-deny stays: roll it back to stop enforcing".into());
             }
@@ -482,7 +536,7 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
                     "every object of the backup is already present".into(),
                 ));
             }
-            let restored = super::phase::ObservedPolicies::from_policies(&objects);
+            let restored = super::phase::ObservedPolicies::from_objects(&input.namespace.name, &objects);
             let target = NamespaceStatus::derive(super::phase::Intent::default(), restored).phase;
             set_intent(
                 &mut plan,
@@ -545,8 +599,13 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
             }
             plan.reason = Some(format!("promoted from {from}"));
         }
+        Request::Adopt { label_policies } => adopt(&mut plan, input, label_policies)?,
         Request::Simple(
-            RolloutAction::CarveOut | RolloutAction::Restore | RolloutAction::ApplySuggestions | RolloutAction::Promote,
+            RolloutAction::CarveOut
+            | RolloutAction::Restore
+            | RolloutAction::ApplySuggestions
+            | RolloutAction::Promote
+            | RolloutAction::Adopt,
         ) => {
             return Err(Refusal::Invalid(format!("{action} needs its input")));
         }
@@ -619,11 +678,177 @@ fn find<'a>(policies: &[&'a PolicyObject], wanted: &PolicyObject) -> Option<&'a 
         .copied()
 }
 
-fn default_denies<'a>(policies: &'a [&'a PolicyObject]) -> impl Iterator<Item = &'a PolicyObject> {
-    policies
+/// The namespace's own default-deny objects, by function: tighten's and the
+/// team's alike (a CNP selecting every endpoint that allows nothing, a
+/// NetworkPolicy deny-all).
+fn default_denies<'a>(input: &'a PlanInput<'a>) -> impl Iterator<Item = &'a PolicyObject> + 'a {
+    let names: Vec<(PolicyKind, String)> = input
+        .status
+        .observed
+        .posture
+        .default_denies()
+        .map(|r| (r.policy.kind, r.policy.name.clone()))
+        .collect();
+    input
+        .policies
         .iter()
         .copied()
-        .filter(|p| PolicyRole::of(p) == PolicyRole::DefaultDeny)
+        .filter(move |p| names.iter().any(|(kind, name)| *kind == p.kind && *name == p.name))
+}
+
+/// The default-denies that `enableDefaultDeny` switches, for stage or enforce;
+/// refuses when one that matters cannot be switched (a NetworkPolicy, a
+/// clusterwide policy) or there is none.
+fn flippable_default_denies<'a>(input: &'a PlanInput<'a>, to: &str) -> Result<Vec<&'a PolicyObject>, Refusal> {
+    let all: Vec<&PolicyObject> = default_denies(input).collect();
+    if let Some(np) = all.iter().find(|p| !super::posture::switchable(p.kind)) {
+        return Err(Refusal::Invalid(format!(
+            "{} denies as soon as it exists and has no staged form: it cannot be {to}; roll it back instead",
+            np.object_ref()
+        )));
+    }
+    if all.is_empty() {
+        let clusterwide = input.status.observed.posture.clusterwide_denies();
+        let staged_elsewhere: Vec<String> = [
+            &input.status.observed.posture.ingress.staged,
+            &input.status.observed.posture.egress.staged,
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|d| !d.policy.kind.is_namespaced())
+        .map(|d| format!("{} {}", d.policy.kind, d.policy))
+        .chain(clusterwide.iter().map(|p| format!("{} {p}", p.kind)))
+        .collect();
+        return Err(Refusal::Invalid(match staged_elsewhere.first() {
+            Some(first) => format!(
+                "the default-deny of {} is clusterwide ({first}): a namespace action cannot make it {to}",
+                input.namespace.name
+            ),
+            None => format!("{} has no default-deny that can be {to}", input.namespace.name),
+        }));
+    }
+    Ok(all)
+}
+
+/// Names the namespaced policies (other than `except`) that put pods into
+/// default-deny by having rules without `enableDefaultDeny: false`.
+fn enforcing_policies(posture: &super::posture::Posture, except: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = [&posture.ingress, &posture.egress]
+        .into_iter()
+        .flat_map(|side| side.enforced.iter().chain(&side.partial))
+        .filter(|d| d.policy.kind.is_namespaced() && !except.contains(&d.policy.name))
+        .map(|d| format!("{} {}", d.policy.kind, d.policy))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// After stepping back to Audit, what still denies by default.
+fn still_enforcing_warnings(plan: &mut RolloutPlan, input: &PlanInput<'_>) {
+    let posture = &input.status.observed.posture;
+    let flipped: Vec<String> = posture.default_denies().map(|r| r.policy.name.clone()).collect();
+    let remaining = enforcing_policies(posture, &flipped);
+    if !remaining.is_empty() {
+        plan.warnings.push(format!(
+            "pods stay in default-deny where {} select them (rules without enableDefaultDeny: false)",
+            remaining.join(", ")
+        ));
+    }
+    for policy in posture.clusterwide_denies() {
+        plan.warnings.push(format!(
+            "{} {policy} still denies by default: a namespace action cannot change it",
+            policy.kind
+        ));
+    }
+}
+
+fn is_tightens(policy: &PolicyObject) -> bool {
+    policy.labels.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGED_BY_TIGHTEN)
+}
+
+/// Records intent for a rollout tighten did not start: the phase its posture
+/// shows, and when the clocks start (now: tighten cannot know when the team
+/// staged or enforced).
+fn adopt(plan: &mut RolloutPlan, input: &PlanInput<'_>, label_policies: bool) -> Result<(), Refusal> {
+    let status = input.status;
+    if let Some(intended) = status.intent.phase {
+        return Err(Refusal::NothingToDo(format!(
+            "tighten already records intent for {} ({intended})",
+            input.namespace.name
+        )));
+    }
+    let phase = match status.phase {
+        Phase::Unmanaged => Phase::Observe,
+        other => other,
+    };
+    set_intent(plan, input, phase);
+    let now = annotation_time(input.now);
+    if matches!(phase, Phase::Audit | Phase::Enforced) {
+        plan.annotations.set.insert(labels::STAGED_AT.into(), now.clone());
+        plan.warnings
+            .push("the soak clock starts now: tighten cannot know when the default-deny was staged".into());
+    }
+    if phase == Phase::Enforced {
+        plan.annotations.set.insert(labels::ENFORCED_AT.into(), now);
+    }
+    let posture = &status.observed.posture;
+    let found: Vec<String> = posture
+        .readings
+        .iter()
+        .filter(|r| r.policy.kind.is_namespaced())
+        .map(|r| format!("{} ({}, {})", r.policy.name, r.function.label(), r.author()))
+        .collect();
+    plan.reason = Some(format!(
+        "adopted as {phase}: {}{}",
+        posture.summary().join("; "),
+        if found.is_empty() {
+            String::new()
+        } else {
+            format!("; policies: {}", found.join(", "))
+        }
+    ));
+    if label_policies {
+        for reading in posture
+            .readings
+            .iter()
+            .filter(|r| r.policy.kind.is_namespaced() && !r.tighten)
+        {
+            let Some(policy) = input
+                .policies
+                .iter()
+                .find(|p| p.kind == reading.policy.kind && p.name == reading.policy.name)
+            else {
+                continue;
+            };
+            let mut after = (*policy).clone();
+            match &reading.function {
+                super::posture::Function::DefaultDeny { .. } => {
+                    after.labels.insert(labels::ROLE.into(), "default-deny".into());
+                }
+                super::posture::Function::Baseline { components, .. } if components.len() == 1 => {
+                    after.labels.insert(labels::ROLE.into(), "baseline".into());
+                    if let Some(c) = components.first() {
+                        after.labels.insert(labels::BASELINE_COMPONENT.into(), c.label().into());
+                    }
+                }
+                _ => continue,
+            }
+            after.body.remove("status");
+            plan.changes.push(Change::Update {
+                before: (*policy).clone(),
+                after,
+            });
+        }
+        if !plan.changes.is_empty() {
+            plan.warnings.push(
+                "labels on the team's policies: Git owns them, and the next reconcile removes labels Git does not \
+                 have"
+                    .into(),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Equal in what tighten writes: labels and body without status.
@@ -645,14 +870,18 @@ fn with_identity_of(wanted: &PolicyObject, current: &PolicyObject) -> PolicyObje
     }
 }
 
-/// A copy of a default-deny with `enableDefaultDeny` set in both directions.
+/// A copy of a default-deny with `enableDefaultDeny` set in both directions, on
+/// every rule (`spec` and each of `specs`).
 pub fn with_enforcement(policy: &PolicyObject, enforce: bool) -> PolicyObject {
     let mut updated = policy.clone();
+    let flags = json!({"ingress": enforce, "egress": enforce});
     if let Some(Value::Object(spec)) = updated.body.get_mut("spec") {
-        spec.insert(
-            "enableDefaultDeny".into(),
-            json!({"ingress": enforce, "egress": enforce}),
-        );
+        spec.insert("enableDefaultDeny".into(), flags.clone());
+    }
+    if let Some(Value::Array(specs)) = updated.body.get_mut("specs") {
+        for spec in specs.iter_mut().filter_map(Value::as_object_mut) {
+            spec.insert("enableDefaultDeny".into(), flags.clone());
+        }
     }
     updated.body.remove("status");
     updated

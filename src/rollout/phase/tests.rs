@@ -22,11 +22,38 @@ fn tighten_policy(name: &str, role: &str, component: Option<&str>, spec: Value) 
     }
 }
 
+/// The rules of each baseline component, as tighten's templates write them.
+pub(crate) fn baseline_spec(component: BaselineComponent) -> Value {
+    let rules = match component {
+        BaselineComponent::Dns => json!({"egress": [{
+            "toEndpoints": [{"matchLabels": {"k8s:io.kubernetes.pod.namespace": "kube-system", "k8s:k8s-app": "kube-dns"}}],
+            "toPorts": [{"ports": [{"port": "53", "protocol": "UDP"}, {"port": "53", "protocol": "TCP"}],
+                         "rules": {"dns": [{"matchPattern": "*"}]}}]}]}),
+        BaselineComponent::KubeApiserver => json!({"egress": [{"toEntities": ["kube-apiserver"]}]}),
+        BaselineComponent::IntraNamespace => {
+            json!({"ingress": [{"fromEndpoints": [{}]}], "egress": [{"toEndpoints": [{}]}]})
+        }
+        BaselineComponent::MonitoringScrape => json!({"ingress": [{
+            "fromEndpoints": [{"matchLabels": {"k8s:io.kubernetes.pod.namespace": "monitoring"}}],
+            "toPorts": [{"ports": [{"port": "9090", "protocol": "TCP"}]}]}]}),
+        BaselineComponent::HostProbes => json!({"ingress": [{"fromEntities": ["host"]}]}),
+    };
+    let mut spec = json!({"endpointSelector": {}, "enableDefaultDeny": {"ingress": false, "egress": false}});
+    for (key, value) in rules.as_object().into_iter().flatten() {
+        spec[key] = value.clone();
+    }
+    spec
+}
+
 fn baseline(components: &[BaselineComponent]) -> Vec<PolicyObject> {
     components
         .iter()
-        .map(|c| tighten_policy(&format!("baseline-{c}"), "baseline", Some(c.label()), json!({})))
+        .map(|c| tighten_policy(&format!("baseline-{c}"), "baseline", Some(c.label()), baseline_spec(*c)))
         .collect()
+}
+
+fn observe(objects: &[PolicyObject]) -> ObservedPolicies {
+    ObservedPolicies::from_objects("shop", objects)
 }
 
 fn default_deny(ingress: Option<bool>, egress: Option<bool>) -> PolicyObject {
@@ -73,7 +100,7 @@ fn object_states() -> Vec<(&'static str, Vec<PolicyObject>)> {
 
 fn phase_from_objects(state: &str) -> Option<Phase> {
     match state {
-        "nothing" | "app allow only" | "foreign only" => None,
+        "nothing" | "app allow only" => None,
         "partial baseline" | "full baseline" => Some(Phase::Baseline),
         "staged" => Some(Phase::Audit),
         _ => Some(Phase::Enforced),
@@ -94,7 +121,7 @@ fn every_intent_and_object_state_derives_the_documented_phase() {
         .chain(Phase::ALL.into_iter().filter(|p| *p != Phase::Unmanaged).map(Some));
     for recorded in intents {
         for (name, objects) in object_states() {
-            let status = NamespaceStatus::derive(intent(recorded), ObservedPolicies::from_policies(&objects));
+            let status = NamespaceStatus::derive(intent(recorded), observe(&objects));
             let expected = match (recorded, phase_from_objects(name)) {
                 (Some(Phase::CarvedOut), _) => Phase::CarvedOut,
                 (Some(Phase::RolledBack), None) => Phase::RolledBack,
@@ -122,7 +149,7 @@ fn every_intent_and_object_state_derives_the_documented_phase() {
 #[test]
 fn no_intent_is_never_drift() {
     for (name, objects) in object_states() {
-        let status = NamespaceStatus::derive(intent(None), ObservedPolicies::from_policies(&objects));
+        let status = NamespaceStatus::derive(intent(None), observe(&objects));
         assert!(
             !status.drift.iter().any(|d| matches!(d, Drift::IntentMismatch { .. })),
             "objects {name}"
@@ -158,7 +185,7 @@ fn the_rollout_path_is_drift_free_when_intent_follows_objects() {
         (Some(Phase::CarvedOut), vec![], Phase::CarvedOut),
     ];
     for (recorded, objects, expected) in steps {
-        let status = NamespaceStatus::derive(intent(recorded), ObservedPolicies::from_policies(&objects));
+        let status = NamespaceStatus::derive(intent(recorded), observe(&objects));
         assert_eq!(status.phase, expected);
         assert!(status.drift.is_empty(), "{expected}: {:?}", status.drift);
     }
@@ -167,7 +194,7 @@ fn the_rollout_path_is_drift_free_when_intent_follows_objects() {
 #[test]
 fn enforcing_without_dns_is_flagged() {
     let objects = vec![default_deny(Some(true), Some(true))];
-    let status = NamespaceStatus::derive(intent(Some(Phase::Enforced)), ObservedPolicies::from_policies(&objects));
+    let status = NamespaceStatus::derive(intent(Some(Phase::Enforced)), observe(&objects));
     assert!(status.drift.contains(&Drift::DefaultDenyWithoutDns));
     assert!(
         status
@@ -176,7 +203,7 @@ fn enforcing_without_dns_is_flagged() {
     );
     // Staged (not enforcing) without DNS is incomplete but not yet breaking lookups.
     let staged = vec![default_deny(Some(false), Some(false))];
-    let status = NamespaceStatus::derive(intent(Some(Phase::Audit)), ObservedPolicies::from_policies(&staged));
+    let status = NamespaceStatus::derive(intent(Some(Phase::Audit)), observe(&staged));
     assert!(!status.drift.contains(&Drift::DefaultDenyWithoutDns));
 }
 
@@ -184,7 +211,7 @@ fn enforcing_without_dns_is_flagged() {
 fn partial_and_duplicate_default_deny_are_flagged() {
     let mut objects = baseline(&BaselineComponent::ALL);
     objects.push(default_deny(Some(true), Some(false)));
-    let status = NamespaceStatus::derive(intent(Some(Phase::Enforced)), ObservedPolicies::from_policies(&objects));
+    let status = NamespaceStatus::derive(intent(Some(Phase::Enforced)), observe(&objects));
     assert_eq!(status.phase, Phase::Enforced);
     assert_eq!(
         status.drift,
@@ -195,16 +222,12 @@ fn partial_and_duplicate_default_deny_are_flagged() {
     );
 
     // Two default-denies combine: any enforcing direction enforces.
-    objects.push(default_deny(Some(false), Some(true)));
-    let observed = ObservedPolicies::from_policies(&objects);
-    assert_eq!(
-        observed.default_deny,
-        Some(DefaultDeny {
-            count: 2,
-            ingress_enforced: true,
-            egress_enforced: true
-        })
-    );
+    let mut second = default_deny(Some(false), Some(true));
+    second.name = "default-deny-egress".into();
+    objects.push(second);
+    let observed = observe(&objects);
+    assert!(observed.posture.fully_enforced());
+    assert_eq!(observed.posture.default_denies().count(), 2);
     let status = NamespaceStatus::derive(intent(Some(Phase::Enforced)), observed);
     assert_eq!(status.drift, vec![Drift::DuplicateDefaultDeny(2)]);
 }
@@ -213,26 +236,17 @@ fn partial_and_duplicate_default_deny_are_flagged() {
 fn carve_out_and_rollback_disagreements_are_flagged() {
     let mut enforced = baseline(&BaselineComponent::ALL);
     enforced.push(default_deny(Some(true), Some(true)));
-    let status = NamespaceStatus::derive(
-        intent(Some(Phase::CarvedOut)),
-        ObservedPolicies::from_policies(&enforced),
-    );
+    let status = NamespaceStatus::derive(intent(Some(Phase::CarvedOut)), observe(&enforced));
     assert_eq!(status.phase, Phase::CarvedOut);
     assert!(status.drift.contains(&Drift::CarvedOutButEnforced));
 
-    let status = NamespaceStatus::derive(
-        intent(Some(Phase::RolledBack)),
-        ObservedPolicies::from_policies(&enforced),
-    );
+    let status = NamespaceStatus::derive(intent(Some(Phase::RolledBack)), observe(&enforced));
     assert_eq!(status.phase, Phase::Enforced);
     assert!(status.drift.contains(&Drift::RolledBackButPoliciesPresent(6)));
 
     // Carved out with only the baseline left is fine: it isolates nothing.
     let baseline_only = baseline(&BaselineComponent::ALL);
-    let status = NamespaceStatus::derive(
-        intent(Some(Phase::CarvedOut)),
-        ObservedPolicies::from_policies(&baseline_only),
-    );
+    let status = NamespaceStatus::derive(intent(Some(Phase::CarvedOut)), observe(&baseline_only));
     assert!(status.drift.is_empty(), "{:?}", status.drift);
 }
 
@@ -262,17 +276,41 @@ fn annotations_are_read_and_bad_ones_reported() {
 }
 
 #[test]
-fn unknown_roles_and_unlabelled_baselines_are_visible() {
+fn unknown_roles_are_visible_and_labels_do_not_make_a_baseline() {
     let objects = vec![
         tighten_policy("odd", "canary", None, json!({})),
+        // Labelled a baseline, but its rules allow nothing: not a baseline.
         tighten_policy("b", "baseline", None, json!({})),
     ];
-    let observed = ObservedPolicies::from_policies(&objects);
-    assert_eq!(observed.baseline_unlabelled, 1);
-    assert_eq!(observed.managed_count(), 2);
+    let observed = observe(&objects);
+    assert!(observed.baseline.is_empty());
+    assert_eq!(observed.managed, 2);
     let status = NamespaceStatus::derive(intent(None), observed);
-    assert_eq!(status.phase, Phase::Baseline);
+    assert_eq!(status.phase, Phase::Unmanaged);
     assert!(status.drift.contains(&Drift::UnrecognizedRole("odd".into())));
+}
+
+#[test]
+fn a_label_that_disagrees_with_the_rules_is_drift() {
+    // Labelled the DNS baseline, but someone replaced its rules with host probes.
+    let objects = vec![tighten_policy(
+        "tighten-baseline-dns",
+        "baseline",
+        Some("dns"),
+        baseline_spec(BaselineComponent::HostProbes),
+    )];
+    let observed = observe(&objects);
+    assert_eq!(observed.baseline, BTreeSet::from([BaselineComponent::HostProbes]));
+    let status = NamespaceStatus::derive(intent(Some(Phase::Baseline)), observed);
+    assert!(
+        status
+            .drift
+            .iter()
+            .any(|d| matches!(d, Drift::Mislabelled { policy, why }
+            if policy == "tighten-baseline-dns" && why.contains("baseline/host-probes"))),
+        "{:?}",
+        status.drift
+    );
 }
 
 #[test]

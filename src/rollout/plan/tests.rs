@@ -183,8 +183,19 @@ fn partial_rollback_deletes_only_the_default_deny_with_a_backup() {
         Some("baseline")
     );
     assert!(RolloutAction::RollbackDefaultDeny.is_destructive());
+    // media has no default-deny object: only its Helm chart's NetworkPolicy puts
+    // jellyfin's pods in default-deny, and removing that removes an allow.
     let refused = plan_for(&demo(), "media", Request::Simple(RolloutAction::RollbackDefaultDeny));
-    assert!(matches!(refused, Err(Refusal::WrongPhase { .. })));
+    match refused {
+        Err(Refusal::Invalid(why)) => {
+            assert!(why.contains("NetworkPolicy media/jellyfin"), "{why}");
+            assert!(why.contains("namespace rollback"), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A namespace with no policy that denies anything has nothing to remove.
+    let refused = plan_for(&demo(), "network", Request::Simple(RolloutAction::RollbackDefaultDeny));
+    assert!(matches!(refused, Err(Refusal::WrongPhase { .. })), "{refused:?}");
 }
 
 #[test]
@@ -346,4 +357,194 @@ fn confirming_later_moves_the_time_annotations_to_the_confirmation() {
     }
     // Only the time annotations move; nothing is added.
     assert!(!plan.annotations.set.contains_key(labels::STAGED_AT));
+}
+
+/// A team's rollout tighten did not start: their baseline allows and their
+/// `default-deny` (explicit deny form), in `shop`, with `extra` policies.
+fn team_snapshot(mutate: impl Fn(&mut PolicyObject)) -> ClusterSnapshot {
+    let mut snapshot = demo();
+    snapshot.namespaces.push(NamespaceInfo {
+        name: "shop".into(),
+        labels: Default::default(),
+        annotations: Default::default(),
+        uid: Some("shop-uid".into()),
+        resource_version: Some("7".into()),
+        created: None,
+    });
+    let text = include_str!("../../../tests/fixtures/team-rollout/policies.yaml");
+    for document in serde_yaml::Deserializer::from_str(text) {
+        let mut manifest: Value = serde::Deserialize::deserialize(document).expect("yaml");
+        manifest["metadata"]["namespace"] = json!("shop");
+        let mut policy = PolicyObject::from_manifest(&manifest).expect("policy");
+        policy.resource_version = Some("3".into());
+        mutate(&mut policy);
+        snapshot.policies.push(policy);
+    }
+    snapshot
+}
+
+fn team_enforced() -> ClusterSnapshot {
+    team_snapshot(|_| {})
+}
+
+/// The team's default-deny staged: `enableDefaultDeny` false.
+fn team_staged() -> ClusterSnapshot {
+    team_snapshot(|p| {
+        if p.name == "default-deny" {
+            *p = with_enforcement(p, false);
+        }
+    })
+}
+
+#[test]
+fn a_teams_rollout_reads_enforced_and_only_baseline_reads_baseline() {
+    let snapshot = team_enforced();
+    let status = status_for(&snapshot, snapshot.namespace("shop").expect("shop"));
+    assert_eq!(status.phase, Phase::Enforced);
+    assert!(status.drift.is_empty(), "{:?}", status.drift);
+    assert_eq!(status.observed.baseline.len(), 5);
+
+    let staged = team_staged();
+    let status = status_for(&staged, staged.namespace("shop").expect("shop"));
+    assert_eq!(status.phase, Phase::Audit);
+
+    let mut baseline_only = team_enforced();
+    baseline_only.policies.retain(|p| p.name != "default-deny");
+    let status = status_for(&baseline_only, baseline_only.namespace("shop").expect("shop"));
+    assert_eq!(status.phase, Phase::Baseline);
+}
+
+#[test]
+fn partial_rollback_removes_the_teams_default_deny_and_keeps_every_allow() {
+    let plan = plan_for(
+        &team_enforced(),
+        "shop",
+        Request::Simple(RolloutAction::RollbackDefaultDeny),
+    )
+    .expect("plan");
+    assert_eq!(verbs(&plan), vec!["delete default-deny"]);
+    assert!(plan.backup_to.is_some());
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains("default-deny was written outside tighten")),
+        "{:?}",
+        plan.warnings
+    );
+}
+
+#[test]
+fn a_network_policy_deny_all_is_rolled_back_too() {
+    let mut snapshot = team_enforced();
+    snapshot.policies.retain(|p| p.name != "default-deny");
+    let deny_all = PolicyObject::from_manifest(&json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "deny-all", "namespace": "shop"},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    }))
+    .expect("np");
+    snapshot.policies.push(deny_all);
+    let status = status_for(&snapshot, snapshot.namespace("shop").expect("shop"));
+    assert_eq!(status.phase, Phase::Enforced);
+    let plan = plan_for(&snapshot, "shop", Request::Simple(RolloutAction::RollbackDefaultDeny)).expect("plan");
+    assert_eq!(verbs(&plan), vec!["delete deny-all"]);
+    // A NetworkPolicy has no staged form.
+    let refused = plan_for(&snapshot, "shop", Request::Simple(RolloutAction::StageDefaultDeny));
+    assert!(
+        matches!(&refused, Err(Refusal::Invalid(why)) if why.contains("NetworkPolicy shop/deny-all")),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn a_clusterwide_default_deny_is_explained_not_rolled_back() {
+    let mut snapshot = team_enforced();
+    snapshot.policies.retain(|p| p.name != "default-deny");
+    snapshot.policies.push(
+        PolicyObject::from_manifest(&json!({
+            "apiVersion": "cilium.io/v2", "kind": "CiliumClusterwideNetworkPolicy",
+            "metadata": {"name": "platform-default-deny"},
+            "spec": {"endpointSelector": {"matchLabels": {"k8s:io.kubernetes.pod.namespace": "shop"}},
+                     "ingress": [{}], "egress": [{}]}
+        }))
+        .expect("ccnp"),
+    );
+    let status = status_for(&snapshot, snapshot.namespace("shop").expect("shop"));
+    assert_eq!(status.phase, Phase::Enforced);
+    let refused = plan_for(&snapshot, "shop", Request::Simple(RolloutAction::RollbackDefaultDeny));
+    match refused {
+        Err(Refusal::Invalid(why)) => {
+            assert!(
+                why.contains("CiliumClusterwideNetworkPolicy platform-default-deny"),
+                "{why}"
+            );
+            assert!(why.contains("cannot remove"), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The namespace rollback still removes what is in the namespace, and no more.
+    let plan = plan_for(&snapshot, "shop", Request::Simple(RolloutAction::RollbackNamespace)).expect("plan");
+    assert_eq!(plan.changes.len(), 5);
+    assert!(plan.deletes().all(|p| p.namespace.as_deref() == Some("shop")));
+}
+
+#[test]
+fn adopt_records_intent_from_the_posture_and_labels_only_on_request() {
+    let snapshot = team_enforced();
+    let plan = plan_for(&snapshot, "shop", Request::Adopt { label_policies: false }).expect("plan");
+    assert!(plan.changes.is_empty());
+    let set = &plan.annotations.set;
+    assert_eq!(set.get(labels::INTENT).map(String::as_str), Some("enforced"));
+    assert!(set.contains_key(labels::STAGED_AT) && set.contains_key(labels::ENFORCED_AT));
+    let reason = plan.reason.clone().expect("reason");
+    assert!(reason.contains("ingressDeny: [{}]"), "{reason}");
+    assert!(reason.contains("allow-dns (baseline/dns, team)"), "{reason}");
+
+    let labelled = plan_for(&snapshot, "shop", Request::Adopt { label_policies: true }).expect("plan");
+    assert_eq!(labelled.changes.len(), 6);
+    for change in &labelled.changes {
+        let Change::Update { after, .. } = change else {
+            panic!("{change:?}")
+        };
+        assert!(after.labels.contains_key(labels::ROLE), "{}", after.name);
+        assert!(
+            !after.labels.contains_key(labels::MANAGED_BY),
+            "Git owns {}",
+            after.name
+        );
+    }
+
+    // Adopted, it is not adopted twice.
+    let mut adopted = snapshot.clone();
+    if let Some(ns) = adopted.namespaces.iter_mut().find(|n| n.name == "shop") {
+        ns.annotations.extend(plan.annotations.set.clone());
+    }
+    let again = plan_for(&adopted, "shop", Request::Adopt { label_policies: false });
+    assert!(matches!(again, Err(Refusal::NothingToDo(_))), "{again:?}");
+    let status = status_for(&adopted, adopted.namespace("shop").expect("shop"));
+    assert!(status.drift.is_empty(), "{:?}", status.drift);
+}
+
+#[test]
+fn stage_and_enforce_flip_the_teams_default_deny_not_a_second_one() {
+    let plan = plan_for(&team_staged(), "shop", Request::Simple(RolloutAction::Enforce)).expect("plan");
+    assert_eq!(verbs(&plan), vec!["update default-deny"]);
+    let Change::Update { after, .. } = &plan.changes[0] else {
+        panic!()
+    };
+    assert_eq!(crate::rollout::phase::default_deny_flags(after), (true, true));
+    // The explicit deny form is kept: only the switch moves.
+    assert_eq!(after.spec().and_then(|s| s.get("ingressDeny")), Some(&json!([{}])));
+
+    let plan = plan_for(
+        &team_enforced(),
+        "shop",
+        Request::Simple(RolloutAction::StageDefaultDeny),
+    )
+    .expect("plan");
+    assert_eq!(verbs(&plan), vec!["update default-deny"]);
+    let Change::Update { after, .. } = &plan.changes[0] else {
+        panic!()
+    };
+    assert_eq!(crate::rollout::phase::default_deny_flags(after), (false, false));
 }

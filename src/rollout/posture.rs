@@ -1,0 +1,614 @@
+//! A namespace's effective posture, read from what its policies do as Cilium
+//! would enforce them, not from their names or tighten's labels: which
+//! policies put its endpoints into default-deny in each direction (enforced or
+//! staged), and what part each policy plays (a baseline allow, the
+//! default-deny, an app allow).
+//!
+//! A team half-way through a rollout it wrote by hand reads the same as one
+//! tighten started: its `default-deny` with `ingressDeny: [{}]`, its
+//! NetworkPolicy deny-all, its platform team's clusterwide policy, its own
+//! baseline allows under its own names.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::cluster::{PodInfo, PolicyKind, PolicyObject};
+use crate::policy::model::{Entity, PeerRule, PeerSelector, Policy, PolicyRef, Rule};
+use crate::policy::parse::parse_policy;
+use crate::policy::selector::{LabelSelector, NAMESPACE_LABELS_PREFIX, POD_NAMESPACE_LABEL, endpoint_labels};
+use crate::policy::shape::DenyShape;
+
+use super::labels;
+use super::role::{BaselineComponent, PolicyRole};
+
+/// What posture is read from: one namespace's policies, the clusterwide
+/// policies (which may select its pods) and its pods.
+pub struct PostureInput<'a> {
+    pub namespace: &'a str,
+    pub namespace_labels: &'a BTreeMap<String, String>,
+    pub policies: &'a [&'a PolicyObject],
+    pub clusterwide: &'a [&'a PolicyObject],
+    pub pods: &'a [&'a PodInfo],
+}
+
+/// One policy putting endpoints into default-deny in one direction, and how.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DenyBy {
+    pub policy: PolicyRef,
+    pub shape: DenyShape,
+}
+
+impl DenyBy {
+    /// `CiliumNetworkPolicy shop/default-deny (ingressDeny: [{}])`.
+    pub fn describe(&self, ingress: bool) -> String {
+        format!(
+            "{} {} ({})",
+            self.policy.kind,
+            self.policy,
+            self.shape.describe(ingress)
+        )
+    }
+}
+
+/// Where one direction of a namespace stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SideState {
+    /// No endpoint is under default-deny, and none is staged.
+    Open,
+    /// A default-deny selecting every endpoint is present with
+    /// `enableDefaultDeny` false: it enforces nothing yet.
+    Staged,
+    /// Some endpoints are under default-deny, not all.
+    Partial,
+    /// Every endpoint is under default-deny.
+    Enforced,
+}
+
+/// One direction (ingress or egress) of a namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Side {
+    /// Policies denying by default every endpoint of the namespace.
+    pub enforced: Vec<DenyBy>,
+    /// Default-denies selecting every endpoint, with `enableDefaultDeny` false.
+    pub staged: Vec<DenyBy>,
+    /// Policies putting only some of the pods into default-deny.
+    pub partial: Vec<DenyBy>,
+    /// Pods under default-deny in this direction.
+    pub pods_denied: usize,
+}
+
+impl Side {
+    pub fn state(&self, pods: usize) -> SideState {
+        if !self.enforced.is_empty() || (pods > 0 && self.pods_denied == pods) {
+            SideState::Enforced
+        } else if !self.staged.is_empty() {
+            SideState::Staged
+        } else if self.pods_denied > 0 {
+            SideState::Partial
+        } else {
+            SideState::Open
+        }
+    }
+
+    fn push(list: &mut Vec<DenyBy>, entry: DenyBy) {
+        if !list.iter().any(|d| d.policy == entry.policy) {
+            list.push(entry);
+        }
+    }
+}
+
+/// What a policy does for the namespace, whatever it is called.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Function {
+    /// Allows one or more of the golden baseline's paths for every endpoint.
+    Baseline {
+        components: BTreeSet<BaselineComponent>,
+        /// The DNS allow has no DNS L7 rule: toFQDNs rules cannot work.
+        dns_without_l7: bool,
+        /// It allows more than the baseline too.
+        also_allows: bool,
+    },
+    /// Selects every endpoint and does nothing but deny by default.
+    DefaultDeny {
+        /// `enableDefaultDeny` is false wherever it takes part.
+        staged: bool,
+    },
+    /// Allows traffic for some or all pods beyond the baseline.
+    AppAllow,
+    /// Explicit deny rules only.
+    Deny,
+    /// Selects none of the namespace's pods, or is a host policy.
+    Inert,
+    /// Cannot be read: the agent would reject it, so it enforces nothing.
+    Unreadable(String),
+}
+
+impl Function {
+    pub fn label(&self) -> String {
+        match self {
+            Function::Baseline {
+                components,
+                dns_without_l7,
+                also_allows,
+            } => {
+                let names: Vec<_> = components.iter().map(|c| c.label()).collect();
+                let mut text = format!("baseline/{}", names.join("+"));
+                if *dns_without_l7 {
+                    text.push_str(" (no DNS L7 rule)");
+                }
+                if *also_allows {
+                    text.push_str(" + app allow");
+                }
+                text
+            }
+            Function::DefaultDeny { staged: true } => "default-deny (staged)".into(),
+            Function::DefaultDeny { staged: false } => "default-deny".into(),
+            Function::AppAllow => "app allow".into(),
+            Function::Deny => "deny".into(),
+            Function::Inert => "selects none here".into(),
+            Function::Unreadable(_) => "unreadable".into(),
+        }
+    }
+}
+
+/// One policy that applies to the namespace, with its function and author.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyReading {
+    pub policy: PolicyRef,
+    pub function: Function,
+    /// tighten wrote it (its managed-by label).
+    pub tighten: bool,
+    /// The role tighten's labels declare, when they do.
+    pub labelled: Option<PolicyRole>,
+    /// Each direction it takes part in, and how it denies there.
+    pub shapes: Vec<(bool, DenyShape)>,
+}
+
+impl PolicyReading {
+    /// `tighten` or `team`: who wrote the policy, as far as labels tell.
+    pub fn author(&self) -> &'static str {
+        if self.tighten { "tighten" } else { "team" }
+    }
+
+    /// A namespaced default-deny object (what a partial rollback deletes and
+    /// stage/enforce flip).
+    pub fn is_namespace_default_deny(&self) -> bool {
+        self.policy.kind.is_namespaced() && matches!(self.function, Function::DefaultDeny { .. })
+    }
+}
+
+/// The whole posture of a namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Posture {
+    pub pods: usize,
+    pub ingress: Side,
+    pub egress: Side,
+    /// The namespace's own policies, then the clusterwide ones selecting its
+    /// pods (or every endpoint of it).
+    pub readings: Vec<PolicyReading>,
+}
+
+impl Posture {
+    pub fn read(input: &PostureInput<'_>) -> Posture {
+        let scope = Scope::new(input);
+        let mut posture = Posture {
+            pods: input.pods.len(),
+            ..Posture::default()
+        };
+        let mut denied = [vec![false; scope.pods.len()], vec![false; scope.pods.len()]];
+        let own = input.policies.iter().map(|p| (*p, true));
+        let cluster = input.clusterwide.iter().map(|p| (*p, false));
+        for (object, namespaced) in own.chain(cluster) {
+            let reading = match parse_policy(object) {
+                Ok(parsed) => {
+                    if !namespaced && !scope.applies(&parsed.policy) {
+                        continue;
+                    }
+                    posture.add_sides(&scope, &parsed.policy, &mut denied);
+                    scope.read(object, &parsed.policy)
+                }
+                Err(e) if namespaced => PolicyReading {
+                    policy: PolicyRef {
+                        kind: object.kind,
+                        namespace: object.namespace.clone(),
+                        name: object.name.clone(),
+                    },
+                    function: Function::Unreadable(e.to_string()),
+                    tighten: is_tighten(object),
+                    labelled: labelled(object),
+                    shapes: Vec::new(),
+                },
+                Err(_) => continue,
+            };
+            posture.readings.push(reading);
+        }
+        posture.ingress.pods_denied = denied[0].iter().filter(|d| **d).count();
+        posture.egress.pods_denied = denied[1].iter().filter(|d| **d).count();
+        posture
+    }
+
+    /// Adds what one policy does to each direction; `denied` marks, per
+    /// direction, the pods some policy puts into default-deny.
+    fn add_sides(&mut self, scope: &Scope<'_>, policy: &Policy, denied: &mut [Vec<bool>; 2]) {
+        let wholly_default_deny = scope.is_default_deny(policy);
+        for (index, ingress) in [true, false].into_iter().enumerate() {
+            let side = if ingress { &mut self.ingress } else { &mut self.egress };
+            for rule in &policy.rules {
+                let Some(effect) = rule.effect(ingress) else { continue };
+                let entry = DenyBy {
+                    policy: policy.reference.clone(),
+                    shape: effect.shape,
+                };
+                if scope.namespace_wide(rule) {
+                    if effect.enforced {
+                        Side::push(&mut side.enforced, entry);
+                        denied[index].iter_mut().for_each(|d| *d = true);
+                    } else if wholly_default_deny {
+                        Side::push(&mut side.staged, entry);
+                    }
+                } else if effect.enforced && rule.subject.namespace.as_deref().is_none_or(|ns| ns == scope.namespace) {
+                    let mut any = false;
+                    for (pod, mark) in scope.pods.iter().zip(denied[index].iter_mut()) {
+                        if rule.subject.selector.matches(pod) {
+                            *mark = true;
+                            any = true;
+                        }
+                    }
+                    if any {
+                        Side::push(&mut side.partial, entry);
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn side(&self, ingress: bool) -> &Side {
+        if ingress { &self.ingress } else { &self.egress }
+    }
+
+    pub fn ingress_state(&self) -> SideState {
+        self.ingress.state(self.pods)
+    }
+
+    pub fn egress_state(&self) -> SideState {
+        self.egress.state(self.pods)
+    }
+
+    /// Both directions deny by default for every endpoint.
+    pub fn fully_enforced(&self) -> bool {
+        self.ingress_state() == SideState::Enforced && self.egress_state() == SideState::Enforced
+    }
+
+    /// Some endpoint is under default-deny in some direction.
+    pub fn enforcing(&self) -> bool {
+        [self.ingress_state(), self.egress_state()]
+            .iter()
+            .any(|s| matches!(s, SideState::Enforced | SideState::Partial))
+    }
+
+    /// The namespace's own default-deny objects.
+    pub fn default_denies(&self) -> impl Iterator<Item = &PolicyReading> {
+        self.readings.iter().filter(|r| r.is_namespace_default_deny())
+    }
+
+    /// Clusterwide policies that deny by default every endpoint of the namespace.
+    pub fn clusterwide_denies(&self) -> Vec<&PolicyRef> {
+        let mut out: Vec<&PolicyRef> = [&self.ingress.enforced, &self.egress.enforced]
+            .into_iter()
+            .flatten()
+            .map(|d| &d.policy)
+            .filter(|p| !p.kind.is_namespaced())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The baseline components some policy provides for every endpoint.
+    pub fn baseline(&self) -> BTreeSet<BaselineComponent> {
+        self.readings
+            .iter()
+            .filter_map(|r| match &r.function {
+                Function::Baseline { components, .. } => Some(components.iter().copied()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    /// DNS is allowed only without its L7 rule.
+    pub fn dns_without_l7(&self) -> bool {
+        let dns: Vec<bool> = self
+            .readings
+            .iter()
+            .filter_map(|r| match &r.function {
+                Function::Baseline {
+                    components,
+                    dns_without_l7,
+                    ..
+                } if components.contains(&BaselineComponent::Dns) => Some(*dns_without_l7),
+                _ => None,
+            })
+            .collect();
+        !dns.is_empty() && dns.iter().all(|w| *w)
+    }
+
+    /// One line per direction: what denies, and how.
+    pub fn summary(&self) -> Vec<String> {
+        [true, false]
+            .into_iter()
+            .map(|ingress| {
+                let side = self.side(ingress);
+                let name = if ingress { "ingress" } else { "egress" };
+                let list = |l: &[DenyBy]| l.iter().map(|d| d.describe(ingress)).collect::<Vec<_>>().join(", ");
+                match side.state(self.pods) {
+                    SideState::Enforced if side.enforced.is_empty() => format!(
+                        "{name}: every pod ({}) under default-deny by {}, but no policy selects every endpoint",
+                        self.pods,
+                        list(&side.partial)
+                    ),
+                    SideState::Enforced => format!("{name}: enforced by {}", list(&side.enforced)),
+                    SideState::Staged => format!("{name}: staged by {}", list(&side.staged)),
+                    SideState::Partial => format!(
+                        "{name}: {} of {} pods under default-deny by {}",
+                        side.pods_denied,
+                        self.pods,
+                        list(&side.partial)
+                    ),
+                    SideState::Open => format!("{name}: open (no default-deny)"),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The namespace as selectors see it.
+struct Scope<'a> {
+    namespace: &'a str,
+    /// Labels of an endpoint with no labels of its own in this namespace: what a
+    /// clusterwide selector must match to select every endpoint here.
+    bare: BTreeMap<String, String>,
+    /// Each pod's endpoint labels.
+    pods: Vec<BTreeMap<String, String>>,
+}
+
+impl<'a> Scope<'a> {
+    fn new(input: &PostureInput<'a>) -> Scope<'a> {
+        Scope {
+            namespace: input.namespace,
+            bare: endpoint_labels(&BTreeMap::new(), input.namespace, input.namespace_labels),
+            pods: input
+                .pods
+                .iter()
+                .map(|p| endpoint_labels(&p.labels, input.namespace, input.namespace_labels))
+                .collect(),
+        }
+    }
+
+    /// Whether a rule selects every endpoint of the namespace, present and future.
+    fn namespace_wide(&self, rule: &Rule) -> bool {
+        let selector = &rule.subject.selector;
+        match &rule.subject.namespace {
+            Some(ns) => ns == self.namespace && selector.is_empty(),
+            None => only_namespace_keys(selector) && selector.matches(&self.bare),
+        }
+    }
+
+    /// Whether a rule selects any endpoint here.
+    fn selects_any(&self, rule: &Rule) -> bool {
+        match &rule.subject.namespace {
+            Some(ns) if ns != self.namespace => false,
+            _ => self.namespace_wide(rule) || self.pods.iter().any(|p| rule.subject.selector.matches(p)),
+        }
+    }
+
+    /// A clusterwide policy applies when one of its rules selects here.
+    fn applies(&self, policy: &Policy) -> bool {
+        policy.rules.iter().any(|r| self.selects_any(r))
+    }
+
+    fn is_default_deny(&self, policy: &Policy) -> bool {
+        let rules: Vec<&Rule> = policy.rules.iter().filter(|r| self.selects_any(r)).collect();
+        !rules.is_empty()
+            && rules
+                .iter()
+                .all(|r| self.namespace_wide(r) && r.is_default_deny_shape())
+    }
+
+    fn read(&self, object: &PolicyObject, policy: &Policy) -> PolicyReading {
+        let mut shapes = Vec::new();
+        for rule in policy.rules.iter().filter(|r| self.selects_any(r)) {
+            for ingress in [true, false] {
+                if let Some(effect) = rule.effect(ingress)
+                    && !shapes.contains(&(ingress, effect.shape))
+                {
+                    shapes.push((ingress, effect.shape));
+                }
+            }
+        }
+        let function = if !policy.rules.iter().any(|r| self.selects_any(r)) {
+            Function::Inert
+        } else if self.is_default_deny(policy) {
+            let staged = policy
+                .rules
+                .iter()
+                .filter(|r| self.selects_any(r))
+                .all(|r| [r.effect(true), r.effect(false)].iter().flatten().all(|e| !e.enforced));
+            Function::DefaultDeny { staged }
+        } else {
+            self.allow_function(policy)
+        };
+        PolicyReading {
+            policy: policy.reference.clone(),
+            function,
+            tighten: is_tighten(object),
+            labelled: labelled(object),
+            shapes,
+        }
+    }
+
+    /// Baseline components, app allows, denies.
+    fn allow_function(&self, policy: &Policy) -> Function {
+        let mut components = BTreeSet::new();
+        let (mut dns_l7, mut dns_plain, mut other, mut denies) = (false, false, false, false);
+        for rule in policy.rules.iter().filter(|r| self.selects_any(r)) {
+            let wide = self.namespace_wide(rule);
+            denies |= rule
+                .ingress_deny
+                .iter()
+                .chain(&rule.egress_deny)
+                .any(|r| !r.matches_nothing());
+            for (ingress, allows) in [(true, &rule.ingress), (false, &rule.egress)] {
+                for peer_rule in allows.iter().filter(|r| !r.matches_nothing()) {
+                    match self.component(ingress, peer_rule).filter(|_| wide) {
+                        Some(BaselineComponent::Dns) => {
+                            components.insert(BaselineComponent::Dns);
+                            if peer_rule.has_l7 {
+                                dns_l7 = true;
+                            } else {
+                                dns_plain = true;
+                            }
+                        }
+                        Some(c) => {
+                            components.insert(c);
+                        }
+                        None => other = true,
+                    }
+                }
+            }
+        }
+        if !components.is_empty() {
+            Function::Baseline {
+                components,
+                dns_without_l7: dns_plain && !dns_l7,
+                also_allows: other,
+            }
+        } else if other {
+            Function::AppAllow
+        } else if denies {
+            Function::Deny
+        } else {
+            Function::Inert
+        }
+    }
+
+    /// Which baseline path one allow rule opens, if it is one.
+    fn component(&self, ingress: bool, rule: &PeerRule) -> Option<BaselineComponent> {
+        let peers = &rule.peers;
+        if ingress {
+            if peers.entities.contains(&Entity::Host) {
+                return Some(BaselineComponent::HostProbes);
+            }
+            if peers.endpoints.iter().any(|s| self.is_own_namespace(s)) {
+                return Some(BaselineComponent::IntraNamespace);
+            }
+            if peers.endpoints.iter().any(is_monitoring) {
+                return Some(BaselineComponent::MonitoringScrape);
+            }
+            None
+        } else {
+            if rule.covers_dns() {
+                return Some(BaselineComponent::Dns);
+            }
+            if peers.entities.contains(&Entity::KubeApiserver) {
+                return Some(BaselineComponent::KubeApiserver);
+            }
+            if peers.endpoints.iter().any(|s| self.is_own_namespace(s)) {
+                return Some(BaselineComponent::IntraNamespace);
+            }
+            None
+        }
+    }
+
+    /// Every pod of this namespace (`fromEndpoints: [{}]` in a CNP, `podSelector: {}`
+    /// alone in a NetworkPolicy, or a selector pinning this namespace and nothing else).
+    fn is_own_namespace(&self, peer: &PeerSelector) -> bool {
+        let scoped_here = peer.namespace.as_deref() == Some(self.namespace) && peer.namespace_selector.is_none();
+        let pinned_here = peer.namespace.is_none()
+            && peer.namespace_selector.is_none()
+            && peer.selector.pinned_namespace() == Some(self.namespace)
+            && peer.selector.match_labels.len() == 1
+            && peer.selector.match_expressions.is_empty();
+        (scoped_here && peer.selector.is_empty()) || pinned_here
+    }
+}
+
+/// Words that name a metrics scraper or the namespace it runs in.
+const MONITORING_WORDS: &[&str] = &[
+    "monitoring",
+    "prometheus",
+    "observability",
+    "vmagent",
+    "victoria-metrics",
+    "grafana-agent",
+    "alloy",
+    "otel",
+];
+
+/// A peer that is a metrics scraper: its namespace or labels name one.
+fn is_monitoring(peer: &PeerSelector) -> bool {
+    let values = |s: &LabelSelector| -> Vec<String> {
+        let mut out: Vec<String> = s.match_labels.values().cloned().collect();
+        for requirement in &s.match_expressions {
+            if let crate::policy::selector::Requirement::In(_, values) = requirement {
+                out.extend(values.iter().cloned());
+            }
+        }
+        out
+    };
+    values(&peer.selector)
+        .into_iter()
+        .chain(peer.namespace_selector.iter().flat_map(values))
+        .chain(peer.namespace.iter().cloned())
+        .any(|v| {
+            let v = v.to_ascii_lowercase();
+            MONITORING_WORDS.iter().any(|w| v.contains(w))
+        })
+}
+
+/// A clusterwide selector that looks only at the namespace (its name or its
+/// labels), so it selects every endpoint of a namespace it matches.
+fn only_namespace_keys(selector: &LabelSelector) -> bool {
+    let namespace_key = |key: &str| {
+        let bare = key.split_once(':').map_or(key, |(_, k)| k);
+        bare == POD_NAMESPACE_LABEL || bare.starts_with(NAMESPACE_LABELS_PREFIX)
+    };
+    selector.match_labels.keys().all(|k| namespace_key(k))
+        && selector.match_expressions.iter().all(|r| {
+            use crate::policy::selector::Requirement::*;
+            match r {
+                In(k, _) | NotIn(k, _) | Exists(k) | DoesNotExist(k) => namespace_key(k),
+            }
+        })
+}
+
+fn is_tighten(object: &PolicyObject) -> bool {
+    object.labels.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGED_BY_TIGHTEN)
+}
+
+fn labelled(object: &PolicyObject) -> Option<PolicyRole> {
+    match PolicyRole::of(object) {
+        PolicyRole::Foreign => None,
+        role => Some(role),
+    }
+}
+
+impl fmt::Display for SideState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SideState::Open => "open",
+            SideState::Staged => "staged",
+            SideState::Partial => "partial",
+            SideState::Enforced => "enforced",
+        })
+    }
+}
+
+/// Whether a policy kind can be staged by `enableDefaultDeny` (a NetworkPolicy
+/// cannot: it enforces as soon as it exists).
+pub fn switchable(kind: PolicyKind) -> bool {
+    kind != PolicyKind::NetworkPolicy
+}
+
+#[cfg(test)]
+mod tests;

@@ -70,6 +70,18 @@ pub enum Command {
         #[command(flatten)]
         step: StepArgs,
     },
+    /// Adopt a rollout tighten did not start: record intent (namespace annotations) for the
+    /// phase the namespace's policies show, whoever wrote them, so the gate, the soak clock
+    /// and the definition of done work from then on.
+    #[command(after_long_help = ACT_HELP)]
+    Adopt {
+        /// Also label the team's policies with the role tighten read (tighten.dev/role);
+        /// Git owns them, so its next reconcile may take the labels away.
+        #[arg(long)]
+        label_policies: bool,
+        #[command(flatten)]
+        step: StepArgs,
+    },
     /// Resume the Flux Kustomizations and Argo CD Applications a rollback of the namespace
     /// paused.
     #[command(after_long_help = ACT_HELP)]

@@ -99,6 +99,13 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
         Command::Stage(step) => on_namespace(RolloutAction::StageDefaultDeny, step, true, &mut out, &mut err)?,
         Command::Enforce(step) => on_namespace(RolloutAction::Enforce, step, true, &mut out, &mut err)?,
         Command::Resume(step) => on_namespace(RolloutAction::ResumeOwners, step, true, &mut out, &mut err)?,
+        Command::Adopt { label_policies, step } => {
+            let adopt = Step::Adopt {
+                namespace: step.namespace,
+                label_policies,
+            };
+            act(&step.connect, &step.confirm, true, adopt, &mut out, &mut err)?
+        }
         Command::Rollback {
             step,
             partial,

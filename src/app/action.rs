@@ -88,6 +88,7 @@ actions! {
     Restore = "restore", true, "Restore the namespace's last backup";
     ApplySuggestions = "apply-suggestions", true, "Apply suggested allows for what the namespace drops (or would drop once enforced)";
     ResumeGitOps = "resume-gitops", true, "Resume the Flux Kustomizations and Argo CD Applications a rollback paused";
+    Adopt = "adopt", true, "Adopt a rollout tighten did not start: record intent for the phase its policies show";
     ToggleOwnerPause = "toggle-owner-pause", false, "Dialog: include or leave out pausing the GitOps owner";
     FocusNext = "focus-next", false, "Dialog: next button";
     FocusPrev = "focus-prev", false, "Dialog: previous button";
@@ -110,6 +111,7 @@ impl Action {
             Action::Restore => R::Restore,
             Action::ApplySuggestions => R::ApplySuggestions,
             Action::ResumeGitOps => R::ResumeOwners,
+            Action::Adopt => R::Adopt,
             _ => return None,
         })
     }

@@ -48,6 +48,8 @@ pub enum Step {
     Restore { backup: PathBuf },
     /// Copy `from`'s app allows to `to`, rewritten for it.
     Promote { from: String, to: String },
+    /// Record intent for a rollout tighten did not start.
+    Adopt { namespace: String, label_policies: bool },
 }
 
 /// How the confirm step goes.
@@ -89,6 +91,15 @@ pub async fn run(
     }
     let (namespace, request) = match step {
         Step::On { action, namespace } => (namespace.clone(), Request::Simple(*action)),
+        Step::Adopt {
+            namespace,
+            label_policies,
+        } => (
+            namespace.clone(),
+            Request::Adopt {
+                label_policies: *label_policies,
+            },
+        ),
         // The source's policies are read once the session is open.
         Step::Promote { from, to } => (
             to.clone(),

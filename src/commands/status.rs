@@ -52,7 +52,22 @@ pub struct NamespaceReport {
     /// GitOps owners a rollback paused, until resumed.
     pub paused_owners: Vec<String>,
     pub drift: Vec<String>,
+    /// tighten records intent for it (it started the rollout, or adopted it).
+    pub adopted: bool,
+    /// Per direction, what puts its endpoints into default-deny and how.
+    pub posture: Vec<String>,
+    /// Each policy that applies here, with its role read from its rules.
+    pub roles: Vec<RoleReport>,
     pub gate: GateReport,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RoleReport {
+    pub kind: String,
+    pub policy: String,
+    pub role: String,
+    /// `tighten` or `team`.
+    pub by: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -118,6 +133,21 @@ impl NamespaceReport {
                 })
                 .collect(),
             drift: row.status.drift.iter().map(ToString::to_string).collect(),
+            adopted: row.status.intent.phase.is_some(),
+            posture: row.status.observed.posture.summary(),
+            roles: row
+                .status
+                .observed
+                .posture
+                .readings
+                .iter()
+                .map(|r| RoleReport {
+                    kind: r.policy.kind.to_string(),
+                    policy: r.policy.to_string(),
+                    role: r.function.label(),
+                    by: r.author(),
+                })
+                .collect(),
             gate: GateReport {
                 step: row.gate.step.map(|s| s.slug()),
                 title: row.gate.title.clone(),
@@ -239,6 +269,21 @@ fn table(report: &Report, every_item: bool, out: &mut impl Write) -> io::Result<
                 "    ⏸ GitOps paused: {paused}; `tighten resume {}` when done",
                 ns.namespace
             )?;
+        }
+        if !ns.adopted && ns.phase != "Unmanaged" {
+            writeln!(
+                out,
+                "    not adopted: its policies read {}; `tighten adopt {}` records intent",
+                ns.phase, ns.namespace
+            )?;
+        }
+        if every_item {
+            for line in &ns.posture {
+                writeln!(out, "    {line}")?;
+            }
+            for role in &ns.roles {
+                writeln!(out, "    {:<7} {} {}: {}", role.by, role.kind, role.policy, role.role)?;
+            }
         }
         for item in &ns.gate.items {
             let shown = every_item || matches!(item.check, "fail" | "waiting");

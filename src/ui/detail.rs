@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Tabs};
 use crate::app::rows::NamespaceRow;
 use crate::app::state::{Focus, State, Tab};
 use crate::config::ThemeRole;
-use crate::rollout::Phase;
+use crate::rollout::{Phase, SideState};
 
 use super::format::ago;
 use super::table::phase_role;
@@ -182,7 +182,27 @@ fn summary_lines(state: &State, row: &NamespaceRow) -> Vec<Line<'static>> {
             style(state, ThemeRole::Warning),
         ));
     }
-    for drift in &row.status.drift {
+    let status = &row.status;
+    let posture = &status.observed.posture;
+    let partial = [posture.ingress_state(), posture.egress_state()].contains(&SideState::Partial);
+    if status.intent.phase.is_none() && status.phase != Phase::Unmanaged {
+        lines.push(Line::styled(
+            format!(
+                "not adopted: its policies read {} (a: adopt, to record intent and start the gate)",
+                status.phase
+            ),
+            style(state, ThemeRole::Info),
+        ));
+    }
+    if (status.intent.phase.is_none() && status.phase != Phase::Unmanaged)
+        || partial
+        || !posture.clusterwide_denies().is_empty()
+    {
+        for line in posture.summary() {
+            lines.push(Line::styled(line, style(state, ThemeRole::Muted)));
+        }
+    }
+    for drift in &status.drift {
         lines.push(Line::styled(format!("⚠ {drift}"), style(state, ThemeRole::Drift)));
     }
     lines

@@ -97,8 +97,35 @@ pub(super) fn start(state: &mut State, action: Action) -> Vec<Effect> {
             let policies = suggestions(state, &namespace);
             plan_and_dry_run(state, &namespace, Request::Suggestions { policies })
         }
+        RolloutAction::Adopt => plan_and_dry_run(state, &namespace, Request::Adopt { label_policies: false }),
         simple => plan_and_dry_run(state, &namespace, Request::Simple(simple)),
     }
+}
+
+/// `:adopt --label-policies`: adopt the selected namespace and label the
+/// team's policies with the roles tighten read.
+pub(super) fn adopt_labelling(state: &mut State) -> Vec<Effect> {
+    if state.config.readonly {
+        notify(
+            state,
+            NoticeLevel::Error,
+            "read-only mode: adopt is disabled (started with --readonly)",
+        );
+        return Vec::new();
+    }
+    let Some(namespace) = state.selected_row().map(|r| r.name.clone()) else {
+        notify(state, NoticeLevel::Warning, "no namespace selected");
+        return Vec::new();
+    };
+    if let Some(why) = denied(state, &namespace, RolloutAction::Adopt) {
+        notify(
+            state,
+            NoticeLevel::Error,
+            format!("{} is forbidden in {namespace}: {why}", RolloutAction::Adopt.title()),
+        );
+        return Vec::new();
+    }
+    plan_and_dry_run(state, &namespace, Request::Adopt { label_policies: true })
 }
 
 /// `:promote TO`: the selected namespace's app allows, copied to `to`

@@ -14,6 +14,11 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     ("ctx NAME", "switch to another kubeconfig context"),
     ("theme NAME", "switch the colour theme"),
+    ("promote NAME", "copy the selected namespace's app allows to NAME"),
+    (
+        "adopt [--label-policies]",
+        "adopt the selected namespace's rollout (also label the team's policies)",
+    ),
     ("help", "show every key binding"),
     ("q", "quit (also :quit, :q!)"),
 ];
@@ -66,6 +71,13 @@ pub(super) fn run(state: &mut State, line: &str) -> Vec<Effect> {
             state,
             NoticeLevel::Info,
             ":promote NAMESPACE copies the selected namespace's app allows there",
+        ),
+        ("adopt", None) => return super::actions::start(state, crate::app::action::Action::Adopt),
+        ("adopt", Some("--label-policies" | "-l")) => return super::actions::adopt_labelling(state),
+        ("adopt", Some(other)) => notify(
+            state,
+            NoticeLevel::Error,
+            format!(":adopt takes --label-policies, not {other}"),
         ),
         ("theme", Some(name)) => return vec![Effect::LoadTheme(name.to_string())],
         ("theme", None) => notify(state, NoticeLevel::Info, format!("theme {}", state.config.theme.name)),

@@ -110,7 +110,8 @@ fn on_normal_action(state: &mut State, action: Action) -> Vec<Effect> {
         | Action::CarveOut
         | Action::Restore
         | Action::ApplySuggestions
-        | Action::ResumeGitOps => return actions::start(state, action),
+        | Action::ResumeGitOps
+        | Action::Adopt => return actions::start(state, action),
         Action::Noop
         | Action::FocusNext
         | Action::FocusPrev

@@ -171,7 +171,12 @@ impl PolicyObject {
             .and_then(Value::as_str)
             .ok_or(ManifestError::Missing("metadata.name"))?
             .to_string();
-        let namespace = metadata.get("namespace").and_then(Value::as_str).map(str::to_string);
+        // The API server ignores the namespace of a cluster-scoped object; so does tighten.
+        let namespace = metadata
+            .get("namespace")
+            .and_then(Value::as_str)
+            .filter(|_| kind.is_namespaced())
+            .map(str::to_string);
         if kind.is_namespaced() && namespace.is_none() {
             return Err(ManifestError::Missing("metadata.namespace"));
         }
@@ -317,5 +322,16 @@ mod tests {
         });
         let object = PolicyObject::from_manifest(&manifest).expect("parses");
         assert_eq!(object.cilium_rules().len(), 2);
+    }
+
+    #[test]
+    fn cluster_scoped_kinds_have_no_namespace() {
+        let manifest = json!({
+            "kind": "CiliumClusterwideNetworkPolicy",
+            "metadata": {"name": "dns", "namespace": "set-by-kustomize"},
+            "spec": {"endpointSelector": {}}
+        });
+        let object = PolicyObject::from_manifest(&manifest).expect("parses");
+        assert_eq!(object.namespace, None);
     }
 }

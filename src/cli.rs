@@ -138,10 +138,14 @@ pub enum Command {
     /// Decide recorded flows against policy files, as Cilium would.
     ///
     /// Exit status: 0 when nothing is dropped, 1 when something is, 2 on bad input.
+    #[command(group = policy_source())]
     Simulate {
-        /// Policy YAML files or directories (multi-document files and kind: List allowed).
-        #[arg(long, num_args = 1.., required = true, value_name = "PATH")]
-        policies: Vec<PathBuf>,
+        #[command(flatten)]
+        policies: PolicyArgs,
+        /// The namespace of policies whose file names none and that no kustomization places
+        /// [default: default].
+        #[arg(short = 'n', long, value_name = "NAMESPACE")]
+        namespace: Option<String>,
         /// Flows as `hubble observe -o jsonpb` or `-o json` writes them, one per line.
         #[arg(long, value_name = "FILE")]
         flows: PathBuf,
@@ -155,10 +159,14 @@ pub enum Command {
     /// Find the rollout traps in policy files, each with a fix.
     ///
     /// Exit status: 0 without error findings, 1 with, 2 on bad input.
+    #[command(group = policy_source())]
     Lint {
-        /// Policy YAML files or directories.
-        #[arg(long, num_args = 1.., required = true, value_name = "PATH")]
-        policies: Vec<PathBuf>,
+        #[command(flatten)]
+        policies: PolicyArgs,
+        /// The namespace of policies whose file names none and that no kustomization places
+        /// [default: default].
+        #[arg(short = 'n', long, value_name = "NAMESPACE")]
+        namespace: Option<String>,
         /// `kubectl get ns,pods,svc -A -o yaml` output, for the checks that need pods and Services.
         #[arg(long, value_name = "FILE")]
         cluster: Option<PathBuf>,
@@ -195,13 +203,65 @@ pub enum Command {
         /// Flows as `hubble observe -o jsonpb` or `-o json` writes them.
         #[arg(long, value_name = "FILE")]
         flows: PathBuf,
-        /// The namespace to write allow rules for.
+        /// The namespace to write allow rules for; also the namespace of policies whose file
+        /// names none and that no kustomization places.
         #[arg(long, short = 'n', value_name = "NAMESPACE")]
         namespace: String,
-        /// The namespace's current policies (files or directories).
-        #[arg(long, num_args = 1.., value_name = "PATH")]
-        policies: Vec<PathBuf>,
+        /// The namespace's current policies.
+        #[command(flatten)]
+        policies: PolicyArgs,
     },
+}
+
+/// Where `simulate`, `lint` and `suggest` read policies: files, directories and
+/// kustomize builds, with Flux's post-build variables.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// Policy files or directories (*.yaml, *.yml, *.json; multi-document files and kind: List
+    /// allowed; other kinds are skipped). A policy's namespace is the one set by a
+    /// kustomization.yaml above it that includes it (as kustomize sets it), else its own, else
+    /// --namespace's.
+    #[arg(long, num_args = 1.., value_name = "PATH")]
+    pub policies: Vec<PathBuf>,
+    /// A directory to build with `kubectl kustomize` and read. Repeatable.
+    #[arg(short = 'k', long, value_name = "DIR")]
+    pub kustomize: Vec<PathBuf>,
+    /// A Flux post-build variable, for ${KEY} in the files (as postBuild.substitute gives it).
+    /// Repeatable.
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+}
+
+impl PolicyArgs {
+    /// The sources these flags name; `namespace` places policies that name none.
+    pub fn sources(self, namespace: Option<String>) -> tighten::policy::load::Sources {
+        tighten::policy::load::Sources {
+            paths: self.policies,
+            kustomize: self.kustomize,
+            vars: self.vars.into_iter().collect(),
+            namespace,
+        }
+    }
+}
+
+/// `simulate` and `lint` need policies: from files, a kustomize build, or both.
+fn policy_source() -> clap::ArgGroup {
+    clap::ArgGroup::new("policy_source")
+        .args(["policies", "kustomize"])
+        .required(true)
+        .multiple(true)
+}
+
+fn parse_var(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))?;
+    if !tighten::policy::load::valid_var_name(key) {
+        return Err(format!(
+            "{key:?} is not a variable name Flux accepts (letters, digits and _, not starting with a digit)"
+        ));
+    }
+    Ok((key.to_string(), value.to_string()))
 }
 
 /// How the mutating commands behave, and their exit codes.

@@ -66,12 +66,13 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
         }
         Command::Simulate {
             policies,
+            namespace,
             flows,
             enforce,
             output,
         } => {
             let options = tighten::commands::simulate::SimulateOptions {
-                policies,
+                policies: policies.sources(namespace),
                 flows,
                 enforce,
                 output,
@@ -80,11 +81,12 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
         }
         Command::Lint {
             policies,
+            namespace,
             cluster,
             output,
         } => {
             let options = tighten::commands::lint::LintOptions {
-                policies,
+                policies: policies.sources(namespace),
                 cluster,
                 output,
             };
@@ -154,7 +156,7 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
             let options = tighten::commands::suggest::SuggestOptions {
                 flows,
                 namespace,
-                policies,
+                policies: policies.sources(None),
             };
             tighten::commands::suggest::run(&options, &mut out, &mut err)?
         }

@@ -16,7 +16,7 @@ use crate::policy::load;
 use super::{Output, exit};
 
 pub struct LintOptions {
-    pub policies: Vec<PathBuf>,
+    pub policies: load::Sources,
     /// `kubectl get ns,pods,svc -A -o yaml`, for the checks that need pods and Services.
     pub cluster: Option<PathBuf>,
     pub output: Output,

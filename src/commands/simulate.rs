@@ -13,7 +13,7 @@ use crate::policy::load;
 use super::{Output, exit};
 
 pub struct SimulateOptions {
-    pub policies: Vec<PathBuf>,
+    pub policies: load::Sources,
     pub flows: PathBuf,
     pub enforce: Vec<String>,
     pub output: Output,

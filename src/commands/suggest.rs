@@ -14,7 +14,9 @@ pub struct SuggestOptions {
     pub flows: PathBuf,
     pub namespace: String,
     /// With policies, suggest for would-drop flows; without, for recorded drops.
-    pub policies: Vec<PathBuf>,
+    /// Policies whose files name no namespace (and no kustomization places) are
+    /// read as the namespace's.
+    pub policies: load::Sources,
 }
 
 pub fn run(options: &SuggestOptions, out: &mut impl Write, err: &mut impl Write) -> std::io::Result<u8> {
@@ -29,7 +31,9 @@ pub fn run(options: &SuggestOptions, out: &mut impl Write, err: &mut impl Write)
     let drops = if options.policies.is_empty() {
         suggest::recorded_drops(ns, &flows)
     } else {
-        let loaded = match load::load(&options.policies) {
+        let mut sources = options.policies.clone();
+        sources.namespace.get_or_insert_with(|| ns.to_string());
+        let loaded = match load::load(&sources) {
             Ok(l) => l,
             Err(e) => {
                 writeln!(err, "tighten suggest: {e}")?;

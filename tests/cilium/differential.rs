@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use tighten::commands::Output;
 use tighten::commands::simulate::{SimulateOptions, run};
+use tighten::policy::load::Sources;
 
 use super::generate::{self, CLUSTER, Scenario};
 use super::replay_process::write_recording;
@@ -70,7 +71,10 @@ fn write(dir: &Path, scenario: &Scenario) {
 
 fn tighten_verdicts(dir: &Path, enforce: &[String]) -> BTreeMap<usize, Verdict> {
     let options = SimulateOptions {
-        policies: vec![dir.join("policies.yaml")],
+        policies: Sources {
+            paths: vec![dir.join("policies.yaml")],
+            ..Sources::default()
+        },
         flows: dir.join("flows.jsonpb"),
         enforce: enforce.to_vec(),
         output: Output::Json,

@@ -1,4 +1,5 @@
-//! `tighten lint` and `tighten suggest` as a user runs them: the binary, on files.
+//! `tighten lint` and `tighten suggest` as a user runs them: the binary, on files;
+//! and the offline commands on a team's GitOps checkout.
 
 #[path = "common/tighten_cli.rs"]
 mod tighten_cli;
@@ -90,5 +91,125 @@ fn help_documents_the_exit_codes_of_the_mutating_commands() {
         "--dry-run",
     ] {
         assert!(out.contains(line), "{line}: {out}");
+    }
+}
+
+/// A Flux repository as a team writes it: apps/shop's kustomization sets the
+/// namespace, policies/allow-db.yaml takes ${DB_CIDR} from the Flux Kustomization.
+const GITOPS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gitops-repo");
+
+#[test]
+fn a_gitops_checkout_is_read_with_the_kustomization_namespace_and_flux_variables() {
+    let flows = format!("{FIXTURES}/flows/shop.json");
+    let var = "DB_CIDR=192.168.50.0/24";
+    let (code, out, err) = tighten(&["lint", "--policies", GITOPS, "--var", var, "-o", "json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, out, _) = tighten(&["lint", "--policies", GITOPS, "--var", var]);
+    assert!(out.contains("4 policies: 0 errors"), "{out}");
+
+    let (code, out, err) = tighten(&[
+        "simulate",
+        "--policies",
+        GITOPS,
+        "--var",
+        var,
+        "--flows",
+        &flows,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 1, "the flow to 1.1.1.1 is dropped: {out}{err}");
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let decided: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["verdict"].as_str().expect("verdict"),
+                l["policies"][0].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        decided,
+        [
+            ("allowed", "shop/allow-web"),
+            ("allowed", "shop/allow-dns"),
+            ("allowed", "shop/allow-db"),
+            ("dropped", "shop/allow-db"),
+        ],
+        "the JSON policy, the namespace from kustomization.yaml, the CIDR from --var"
+    );
+    assert!(
+        lines[3]["policies"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|p| p == "shop/deny-all")
+    );
+
+    // Without the variable, the file and line of ${DB_CIDR} are named.
+    let (code, _, err) = tighten(&["simulate", "--policies", GITOPS, "--flows", &flows]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("apps/shop/policies/allow-db.yaml:13: ${DB_CIDR} has no value: give it with --var DB_CIDR=..."),
+        "{err}"
+    );
+    // A directory with no policy in it is bad input, not a pass.
+    let (code, _, err) = tighten(&["lint", "--policies", &format!("{GITOPS}/clusters")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("clusters: no policy in the 2 files under the directory"),
+        "{err}"
+    );
+}
+
+#[test]
+fn kustomize_builds_need_kubectl_on_the_path() {
+    let home = tempfile::tempdir().expect("home");
+    let bin = tempfile::tempdir().expect("bin");
+    let path = bin.path().to_str().expect("utf-8");
+    let shop = format!("{GITOPS}/apps/shop");
+    let (code, _, err) = tighten_cli::run_with_env(home.path(), &["lint", "-k", &shop], "", &[("PATH", path)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("{shop}: kubectl is not on the PATH")), "{err}");
+    assert!(err.contains("--policies"), "the way without kubectl: {err}");
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // A kubectl that prints one built policy, or fails as kustomize does.
+        let kubectl = bin.path().join("kubectl");
+        std::fs::write(
+            &kubectl,
+            r#"#!/bin/sh
+case "$2" in
+  *broken*) echo "error: accumulating resources: 'missing.yaml': no such file" >&2; exit 1 ;;
+esac
+printf '%s\n' 'apiVersion: cilium.io/v2' 'kind: CiliumNetworkPolicy' 'metadata: {name: allow-db, namespace: shop}' \
+  'spec: {endpointSelector: {}, egress: [{toCIDR: ["${DB_CIDR}"]}]}'
+"#,
+        )
+        .expect("write");
+        std::fs::set_permissions(&kubectl, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let env = [("PATH", path)];
+        let args = ["lint", "-k", &shop, "--var", "DB_CIDR=10.1.0.0/16", "-o", "json"];
+        let (code, out, err) = tighten_cli::run_with_env(home.path(), &args, "", &env);
+        assert_eq!(code, 0, "{out}{err}");
+        let (code, _, err) = tighten_cli::run_with_env(home.path(), &["lint", "-k", &shop], "", &env);
+        assert_eq!(code, 2);
+        assert!(
+            err.contains("${DB_CIDR} has no value"),
+            "substituted after the build: {err}"
+        );
+        let broken = bin.path().join("broken");
+        std::fs::create_dir(&broken).expect("dir");
+        let broken = broken.to_str().expect("utf-8");
+        let (code, _, err) = tighten_cli::run_with_env(home.path(), &["lint", "-k", broken], "", &env);
+        assert_eq!(code, 2);
+        assert!(
+            err.contains(&format!("{broken}: kubectl kustomize failed"))
+                && err.contains("'missing.yaml': no such file"),
+            "{err}"
+        );
     }
 }

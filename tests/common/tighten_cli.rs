@@ -8,8 +8,14 @@ use std::process::{Command, Stdio};
 
 /// Runs `tighten ARGS` with `stdin` on its standard input: exit code, stdout, stderr.
 pub fn run(home: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+    run_with_env(home, args, stdin, &[])
+}
+
+/// [`run`] with `env` (name, value) set on top, e.g. a PATH without kubectl.
+pub fn run_with_env(home: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> (i32, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tighten"))
         .args(args)
+        .envs(env.iter().copied())
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("XDG_DATA_HOME", home.join("data"))

@@ -117,7 +117,8 @@ pub enum Function {
     AppAllow,
     /// Explicit deny rules only.
     Deny,
-    /// Selects none of the namespace's pods, or is a host policy.
+    /// Does nothing for the namespace: selects none of its pods, has no rule,
+    /// or is a host policy.
     Inert,
     /// Cannot be read: the agent would reject it, so it enforces nothing.
     Unreadable(String),
@@ -145,7 +146,7 @@ impl Function {
             Function::DefaultDeny { staged: false } => "default-deny".into(),
             Function::AppAllow => "app allow".into(),
             Function::Deny => "deny".into(),
-            Function::Inert => "selects none here".into(),
+            Function::Inert => "no effect".into(),
             Function::Unreadable(_) => "unreadable".into(),
         }
     }

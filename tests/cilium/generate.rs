@@ -88,6 +88,10 @@ pub struct Scenario {
     pub policies: Vec<Value>,
     pub flows: Vec<Flow>,
     pub enforce: Vec<String>,
+    /// The policies with the staged default-deny of each `enforce` namespace
+    /// switched on: what the cluster holds once it is enforced, for the
+    /// oracle, which then needs no notion of which policy is the default-deny.
+    pub enforced: Vec<Value>,
 }
 
 pub fn scenario(seed: u64, flows: usize) -> Scenario {
@@ -103,12 +107,21 @@ pub fn scenario(seed: u64, flows: usize) -> Scenario {
         policies.push(policy);
     }
     let mut enforce = Vec::new();
+    let mut enforced = policies.clone();
     if rng.bool() {
         let ns = NAMESPACES[rng.usize(..NAMESPACES.len())].0;
-        policies.push(tighten_default_deny(ns));
-        if rng.bool() {
+        // tighten's own, or a team's in one of the shapes teams write.
+        let staged = if rng.bool() {
+            tighten_default_deny(ns)
+        } else {
+            team_default_deny(&mut rng, ns)
+        };
+        let on = rng.bool();
+        if on {
             enforce.push(ns.to_string());
         }
+        enforced.push(if on { switched_on(&staged) } else { staged.clone() });
+        policies.push(staged);
     }
     let base: Timestamp = "2026-11-24T10:00:00Z".parse().expect("time");
     let flows = (0..flows)
@@ -138,6 +151,7 @@ pub fn scenario(seed: u64, flows: usize) -> Scenario {
         policies,
         flows,
         enforce,
+        enforced,
     }
 }
 
@@ -366,6 +380,55 @@ fn knp(rng: &mut fastrand::Rng, i: usize) -> Value {
         "metadata": {"name": format!("knp-{i}"), "namespace": ns},
         "spec": spec,
     })
+}
+
+/// A team's staged default-deny: its own name, no tighten label, one of the
+/// shapes teams write (empty allow rules, the explicit deny form, one
+/// direction, a `specs` list), with `enableDefaultDeny` false.
+fn team_default_deny(rng: &mut fastrand::Rng, ns: &str) -> Value {
+    let off = |directions: &[&str]| -> Value {
+        Value::Object(directions.iter().map(|d| (d.to_string(), json!(false))).collect())
+    };
+    let rule = |sections: &[&str], directions: &[&str]| -> Value {
+        let mut spec = json!({"endpointSelector": {}, "enableDefaultDeny": off(directions)});
+        for section in sections {
+            spec[*section] = json!([{}]);
+        }
+        spec
+    };
+    let (key, body) = match rng.u8(0..5) {
+        0 => ("spec", rule(&["ingress", "egress"], &["ingress", "egress"])),
+        1 => ("spec", rule(&["ingressDeny", "egressDeny"], &["ingress", "egress"])),
+        2 => ("spec", rule(&["ingress"], &["ingress"])),
+        3 => ("spec", rule(&["egressDeny"], &["egress"])),
+        _ => (
+            "specs",
+            json!([rule(&["ingressDeny"], &["ingress"]), rule(&["egress"], &["egress"])]),
+        ),
+    };
+    let name = ["default-deny", "deny-all", "zero-trust", "lockdown"][rng.usize(..4)];
+    let mut policy = json!({
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumNetworkPolicy",
+        "metadata": {"name": name, "namespace": ns},
+    });
+    policy[key] = body;
+    policy
+}
+
+/// A default-deny with `enableDefaultDeny` true in both directions on every rule.
+fn switched_on(policy: &Value) -> Value {
+    let mut on = policy.clone();
+    let both = json!({"ingress": true, "egress": true});
+    if let Some(spec) = on.get_mut("spec").and_then(Value::as_object_mut) {
+        spec.insert("enableDefaultDeny".into(), both.clone());
+    }
+    if let Some(specs) = on.get_mut("specs").and_then(Value::as_array_mut) {
+        for spec in specs.iter_mut().filter_map(Value::as_object_mut) {
+            spec.insert("enableDefaultDeny".into(), both.clone());
+        }
+    }
+    on
 }
 
 /// tighten's staged default-deny, as its template writes it.

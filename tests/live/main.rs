@@ -4,6 +4,7 @@
 //! own. The first run builds the control plane from Go modules (minutes); later
 //! runs reuse the cached binaries.
 
+mod adopt;
 mod cli;
 mod control_plane;
 mod gitops;

@@ -21,6 +21,8 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
     let policies = state.snapshot.policies_for(&row.name);
     let pods = state.snapshot.pods_in(&row.name).count();
     let name_width = (area.width / 3).clamp(20, 36) as usize;
+    // Who wrote each policy (tighten or the team) when there is room for it.
+    let wide = area.width >= 100;
     let rows: Vec<Row> =
         policies
             .iter()
@@ -37,7 +39,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
                         r.author(),
                         deny_column(r, &row.status.observed.posture),
                     ),
-                    None => ("selects none here".to_string(), "", String::new()),
+                    None => ("no effect".to_string(), "", String::new()),
                 };
                 let role_style = style(
                     state,
@@ -75,8 +77,8 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
                 Row::new(vec![
                     Cell::from(p.kind.short()),
                     Cell::from(fit(&p.name, name_width)),
-                    Cell::from(Line::styled(fit(&role, 30), role_style)),
-                    Cell::from(author),
+                    Cell::from(Line::styled(fit(&role, 26), role_style)),
+                    Cell::from(if wide { author } else { "" }),
                     Cell::from(format!("{}/{pods}", selected.pods_selected)),
                     Cell::from(Line::styled(deny, style(state, ThemeRole::PhaseAudit))),
                     Cell::from(
@@ -100,8 +102,8 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
         [
             Constraint::Length(4),
             Constraint::Length(name_width as u16),
-            Constraint::Length(30),
-            Constraint::Length(7),
+            Constraint::Length(26),
+            Constraint::Length(if wide { 7 } else { 0 }),
             Constraint::Length(7),
             Constraint::Length(9),
             Constraint::Length(5),
@@ -109,8 +111,17 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
         ],
     )
     .header(
-        Row::new(["KIND", "NAME", "ROLE", "BY", "PODS", "DENY", "OWNER", "STATUS"])
-            .style(style(state, ThemeRole::Header)),
+        Row::new([
+            "KIND",
+            "NAME",
+            "ROLE",
+            if wide { "BY" } else { "" },
+            "PODS",
+            "DENY",
+            "OWNER",
+            "STATUS",
+        ])
+        .style(style(state, ThemeRole::Header)),
     )
     .block(section(
         format!(" {} policies select pods here{hint} ", policies.len()),

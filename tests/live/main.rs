@@ -329,10 +329,13 @@ async fn every_action_against_the_api_server_touching_only_its_namespace() {
         "metadata": {"name": "keep-me", "namespace": bystander}, "spec": {"endpointSelector": {}, "ingress": [{}]}}),
     )
     .await;
-    // A chart's NetworkPolicy: foreign to tighten, removed by namespace rollback only.
+    // A chart's NetworkPolicy for its own pods: foreign to tighten, removed by
+    // namespace rollback only. (One with `podSelector: {}` and no rule would be
+    // a deny-all, and the namespace enforced from the start.)
     let np: k8s_openapi::api::networking::v1::NetworkPolicy = serde_json::from_value(json!({
         "metadata": {"name": "chart-netpol", "namespace": ns},
-        "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}))
+        "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "chart"}}, "policyTypes": ["Ingress"],
+                 "ingress": [{"ports": [{"port": 8080}]}]}}))
     .expect("np");
     Api::namespaced(client.clone(), &ns)
         .create(&PostParams::default(), &np)

@@ -157,8 +157,9 @@ mod tests {
     #[test]
     fn only_cluster_changes_are_mutating() {
         let mutating: Vec<_> = Action::ALL.iter().filter(|a| a.is_mutating()).collect();
-        assert_eq!(mutating.len(), 10);
+        assert_eq!(mutating.len(), 11);
         assert!(!Action::Help.is_mutating());
+        assert!(Action::Adopt.is_mutating());
         assert!(Action::ResumeGitOps.is_mutating());
         // Toggling a pause in the dialog changes the plan, not the cluster.
         assert!(!Action::ToggleOwnerPause.is_mutating());

@@ -122,6 +122,10 @@ pub fn review(plan: &RolloutPlan, dry_run: &Result<DryRunReport, String>, gate: 
     for warning in &plan.warnings {
         out.push(line(LineKind::Warning, format!("⚠ {warning}")));
     }
+    if !plan.read.is_empty() {
+        out.push(line(LineKind::Heading, "What tighten read"));
+        out.extend(plan.read.iter().map(|l| line(LineKind::Plain, format!("  {l}"))));
+    }
     if let Some(gate) = gate {
         out.push(line(LineKind::Plain, ""));
         out.push(line(LineKind::Heading, format!("{} · {}", gate.title, gate.summary())));

@@ -225,9 +225,17 @@ fn select<'a>(
             pods_selected: count(policy),
         })
         .collect();
+    // A clusterwide policy that selects by namespace alone applies even to a
+    // namespace with no pod yet.
+    let bare = endpoint_labels(&std::collections::BTreeMap::new(), namespace, ns_labels);
+    let namespace_wide = |policy: &PolicyObject| {
+        subject_selectors(policy)
+            .iter()
+            .any(|s| s.looks_only_at_namespaces() && s.matches(&bare))
+    };
     selected.extend(clusterwide.iter().filter_map(|&policy| {
         let n = count(policy);
-        (n > 0).then_some(SelectedPolicy {
+        (n > 0 || namespace_wide(policy)).then_some(SelectedPolicy {
             policy,
             pods_selected: n,
         })

@@ -526,13 +526,14 @@ fn forwarded_item(input: &GateInput<'_>) -> GateItem {
 fn soak_item(input: &GateInput<'_>) -> (GateItem, Option<Duration>) {
     let window = human(input.soak);
     let Some(staged) = input.status.intent.staged_at else {
-        return (
-            fail(
-                "Soak window",
-                format!("no staged-at annotation: the {window} soak cannot be timed"),
-            ),
-            None,
-        );
+        let why = if input.status.intent.phase.is_none() {
+            format!(
+                "not adopted: adopting the namespace starts the {window} soak clock (tighten cannot know when it was staged)"
+            )
+        } else {
+            format!("no staged-at annotation: the {window} soak cannot be timed")
+        };
+        return (fail("Soak window", why), None);
     };
     let elapsed = input.now.duration_since(staged);
     let soak = SignedDuration::try_from(input.soak).unwrap_or(SignedDuration::MAX);
@@ -614,6 +615,7 @@ fn valid_item(policies: &[&PolicyObject]) -> GateItem {
 
 fn drift_item(status: &NamespaceStatus) -> GateItem {
     match status.drift.first() {
+        None if status.intent.phase.is_none() => pass("No drift", "no recorded intent to disagree with (not adopted)"),
         None => pass("No drift", "objects match the recorded intent"),
         Some(first) => fail("No drift", first.to_string()),
     }

@@ -118,6 +118,23 @@ impl LabelSelector {
             })
     }
 
+    /// Whether every requirement is on the namespace (its name or its labels):
+    /// such a clusterwide selector selects every endpoint of a namespace it
+    /// matches, pods to come included.
+    pub fn looks_only_at_namespaces(&self) -> bool {
+        let namespace_key = |key: &str| {
+            let bare = split_source(key).1;
+            bare == POD_NAMESPACE_LABEL || bare.starts_with(NAMESPACE_LABELS_PREFIX)
+        };
+        self.match_labels.keys().all(|k| namespace_key(k))
+            && self.match_expressions.iter().all(|r| match r {
+                Requirement::In(k, _)
+                | Requirement::NotIn(k, _)
+                | Requirement::Exists(k)
+                | Requirement::DoesNotExist(k) => namespace_key(k),
+            })
+    }
+
     /// The namespace the selector pins with `io.kubernetes.pod.namespace`, if any.
     pub fn pinned_namespace(&self) -> Option<&str> {
         self.match_labels

@@ -137,6 +137,10 @@ pub struct RolloutPlan {
     /// GitOps owners paused (before the policy changes) or resumed with the plan.
     #[serde(default)]
     pub owners: Vec<OwnerChange>,
+    /// What tighten read of the namespace that the action rests on (the
+    /// posture an adoption records, the default-deny a rollback removes).
+    #[serde(default)]
+    pub read: Vec<String>,
 }
 
 impl RolloutPlan {
@@ -324,6 +328,7 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
         reason: None,
         warnings: Vec::new(),
         owners: Vec::new(),
+        read: Vec::new(),
     };
     let wrong_phase = |hint| Refusal::WrongPhase { action, phase, hint };
 
@@ -443,6 +448,8 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
                     remaining.join(", ")
                 ));
             }
+            // During an incident: what denies, not every policy.
+            plan.read = posture.summary();
             plan.changes.extend(targets.into_iter().map(Change::Delete));
             set_intent(&mut plan, input, Phase::Baseline);
             pause_owners(&mut plan, input);
@@ -763,6 +770,21 @@ fn still_enforcing_warnings(plan: &mut RolloutPlan, input: &PlanInput<'_>) {
     }
 }
 
+/// The posture, then each policy's role and author, as the review lists them.
+fn posture_lines(posture: &super::posture::Posture) -> Vec<String> {
+    let mut lines = posture.summary();
+    lines.extend(posture.readings.iter().map(|r| {
+        format!(
+            "{:<7} {} {}: {}",
+            r.author(),
+            r.policy.kind,
+            r.policy,
+            r.function.label()
+        )
+    }));
+    lines
+}
+
 fn is_tightens(policy: &PolicyObject) -> bool {
     policy.labels.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGED_BY_TIGHTEN)
 }
@@ -799,6 +821,7 @@ fn adopt(plan: &mut RolloutPlan, input: &PlanInput<'_>, label_policies: bool) ->
         .filter(|r| r.policy.kind.is_namespaced())
         .map(|r| format!("{} ({}, {})", r.policy.name, r.function.label(), r.author()))
         .collect();
+    plan.read = posture_lines(posture);
     plan.reason = Some(format!(
         "adopted as {phase}: {}{}",
         posture.summary().join("; "),

@@ -15,7 +15,7 @@ use std::fmt;
 use crate::cluster::{PodInfo, PolicyKind, PolicyObject};
 use crate::policy::model::{Entity, PeerRule, PeerSelector, Policy, PolicyRef, Rule};
 use crate::policy::parse::parse_policy;
-use crate::policy::selector::{LabelSelector, NAMESPACE_LABELS_PREFIX, POD_NAMESPACE_LABEL, endpoint_labels};
+use crate::policy::selector::{LabelSelector, endpoint_labels};
 use crate::policy::shape::DenyShape;
 
 use super::labels;
@@ -391,7 +391,7 @@ impl<'a> Scope<'a> {
         let selector = &rule.subject.selector;
         match &rule.subject.namespace {
             Some(ns) => ns == self.namespace && selector.is_empty(),
-            None => only_namespace_keys(selector) && selector.matches(&self.bare),
+            None => selector.looks_only_at_namespaces() && selector.matches(&self.bare),
         }
     }
 
@@ -564,22 +564,6 @@ fn is_monitoring(peer: &PeerSelector) -> bool {
         .any(|v| {
             let v = v.to_ascii_lowercase();
             MONITORING_WORDS.iter().any(|w| v.contains(w))
-        })
-}
-
-/// A clusterwide selector that looks only at the namespace (its name or its
-/// labels), so it selects every endpoint of a namespace it matches.
-fn only_namespace_keys(selector: &LabelSelector) -> bool {
-    let namespace_key = |key: &str| {
-        let bare = key.split_once(':').map_or(key, |(_, k)| k);
-        bare == POD_NAMESPACE_LABEL || bare.starts_with(NAMESPACE_LABELS_PREFIX)
-    };
-    selector.match_labels.keys().all(|k| namespace_key(k))
-        && selector.match_expressions.iter().all(|r| {
-            use crate::policy::selector::Requirement::*;
-            match r {
-                In(k, _) | NotIn(k, _) | Exists(k) | DoesNotExist(k) => namespace_key(k),
-            }
         })
 }
 

@@ -124,7 +124,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
         .style(style(state, ThemeRole::Header)),
     )
     .block(section(
-        format!(" {} policies select pods here{hint} ", policies.len()),
+        format!(" {} policies apply here{hint} ", policies.len()),
         style(state, ThemeRole::Border),
         style(state, ThemeRole::Title),
     ))

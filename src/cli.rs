@@ -149,7 +149,10 @@ pub enum Command {
         /// Flows as `hubble observe -o jsonpb` or `-o json` writes them, one per line.
         #[arg(long, value_name = "FILE")]
         flows: PathBuf,
-        /// Treat the default-deny of this namespace as enforced (the would-drop preview). Repeatable.
+        /// Treat the staged default-deny of this namespace as enforced (the would-drop preview):
+        /// tighten's, or any CiliumNetworkPolicy shaped as one (`endpointSelector: {}`, rules that
+        /// allow nothing such as `ingress: [{}]` or `ingressDeny: [{}]`), whoever wrote it and
+        /// whatever it is called. Repeatable.
         #[arg(long, value_name = "NAMESPACE")]
         enforce: Vec<String>,
         /// Output format: a table, or one JSON line per flow.

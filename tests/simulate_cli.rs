@@ -137,3 +137,57 @@ fn bad_input_exits_2_naming_the_file() {
     assert_eq!(code, 2);
     assert!(err.contains("none.yaml"), "{err}");
 }
+
+const SHOP_FLOWS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/flows/shop.json");
+
+/// A team's own rollout as its repository holds it: their names, no tighten
+/// labels, no `metadata.namespace` (the kustomization sets it), and their
+/// default-deny staged in the explicit deny form.
+fn team_repository(dir: &Path) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/team-rollout");
+    let staged = std::fs::read_to_string(fixtures.join("policies.yaml"))
+        .expect("fixture")
+        .replace(
+            "  ingressDeny: [{}]\n  egressDeny: [{}]\n",
+            "  enableDefaultDeny: {ingress: false, egress: false}\n  ingressDeny: [{}]\n  egressDeny: [{}]\n",
+        );
+    assert!(staged.contains("enableDefaultDeny: {ingress: false, egress: false}\n  ingressDeny"));
+    std::fs::write(dir.join("policies.yaml"), staged).expect("write");
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: shop\nresources:\n- policies.yaml\n",
+    )
+    .expect("write");
+}
+
+#[test]
+fn enforce_treats_a_teams_staged_default_deny_as_enforced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    team_repository(dir.path());
+    let policies = dir.path().to_str().expect("utf-8");
+    // Staged: nothing is dropped.
+    let (code, out, err) = simulate(&["--policies", policies, "--flows", SHOP_FLOWS]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("4 flows: 4 allowed, 0 dropped"), "{out}");
+    // As if enforced: what the team's allows do not cover is dropped, by the
+    // team's own default-deny; DNS to kube-dns is not.
+    let (code, out, err) = simulate(&["--policies", policies, "--flows", SHOP_FLOWS, "--enforce", "shop"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("4 flows with shop enforced: 1 allowed, 3 dropped"), "{out}");
+    let (_, json, _) = simulate(&[
+        "--policies",
+        policies,
+        "--flows",
+        SHOP_FLOWS,
+        "--enforce",
+        "shop",
+        "-o",
+        "json",
+    ]);
+    let dns = json.lines().nth(1).expect("the DNS flow");
+    assert!(dns.contains("\"verdict\":\"allowed\""), "{dns}");
+    assert!(dns.contains("shop/allow-dns"), "{dns}");
+    let web = json.lines().next().expect("the ingress flow");
+    assert!(web.contains("\"verdict\":\"dropped\""), "{web}");
+    assert!(web.contains("shop/default-deny"), "{web}");
+}

@@ -173,7 +173,10 @@ fn enforce_treats_a_teams_staged_default_deny_as_enforced() {
     // team's own default-deny; DNS to kube-dns is not.
     let (code, out, err) = simulate(&["--policies", policies, "--flows", SHOP_FLOWS, "--enforce", "shop"]);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(out.contains("4 flows with shop enforced: 1 allowed, 3 dropped"), "{out}");
+    assert!(
+        out.contains("4 flows with shop enforced: 1 allowed, 3 dropped"),
+        "{out}"
+    );
     let (_, json, _) = simulate(&[
         "--policies",
         policies,

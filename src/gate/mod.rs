@@ -12,7 +12,7 @@ use crate::cluster::PolicyObject;
 use crate::flows::window::TopCounts;
 use crate::flows::{DropPeer, NamespaceTraffic};
 use crate::prometheus::PromEvidence;
-use crate::rollout::{BaselineComponent, Function, NamespaceStatus, Phase, RolloutAction};
+use crate::rollout::{NamespaceStatus, Phase, RolloutAction};
 
 /// Minutes of flow history the gate reads.
 pub const EVIDENCE_MINUTES: usize = 10;
@@ -570,16 +570,8 @@ fn dns_item(status: &NamespaceStatus) -> GateItem {
     let dns: Vec<(&str, bool)> = status
         .observed
         .posture
-        .readings
-        .iter()
-        .filter_map(|r| match &r.function {
-            Function::Baseline {
-                components,
-                dns_without_l7,
-                ..
-            } if components.contains(&BaselineComponent::Dns) => Some((r.policy.name.as_str(), *dns_without_l7)),
-            _ => None,
-        })
+        .dns_allows()
+        .map(|(r, without_l7)| (r.policy.name.as_str(), without_l7))
         .collect();
     match dns.iter().find(|(_, without_l7)| !without_l7).or(dns.first()) {
         None => fail(

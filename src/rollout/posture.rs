@@ -317,21 +317,23 @@ impl Posture {
             .collect()
     }
 
+    /// The policies allowing DNS for every endpoint, each with whether it
+    /// lacks the DNS L7 rule.
+    pub fn dns_allows(&self) -> impl Iterator<Item = (&PolicyReading, bool)> {
+        self.readings.iter().filter_map(|r| match &r.function {
+            Function::Baseline {
+                components,
+                dns_without_l7,
+                ..
+            } if components.contains(&BaselineComponent::Dns) => Some((r, *dns_without_l7)),
+            _ => None,
+        })
+    }
+
     /// DNS is allowed only without its L7 rule.
     pub fn dns_without_l7(&self) -> bool {
-        let dns: Vec<bool> = self
-            .readings
-            .iter()
-            .filter_map(|r| match &r.function {
-                Function::Baseline {
-                    components,
-                    dns_without_l7,
-                    ..
-                } if components.contains(&BaselineComponent::Dns) => Some(*dns_without_l7),
-                _ => None,
-            })
-            .collect();
-        !dns.is_empty() && dns.iter().all(|w| *w)
+        let mut dns = self.dns_allows().peekable();
+        dns.peek().is_some() && dns.all(|(_, without_l7)| without_l7)
     }
 
     /// One line per direction: what denies, and how.

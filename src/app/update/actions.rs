@@ -33,30 +33,9 @@ pub(super) fn start(state: &mut State, action: Action) -> Vec<Effect> {
     let Some(rollout) = action.rollout() else {
         return Vec::new();
     };
-    if state.config.readonly {
-        notify(
-            state,
-            NoticeLevel::Error,
-            format!(
-                "read-only mode: {} is disabled (started with --readonly)",
-                rollout.title()
-            ),
-        );
-        return Vec::new();
-    }
-    let Some(row) = state.selected_row() else {
-        notify(state, NoticeLevel::Warning, "no namespace selected");
+    let Some(namespace) = allowed_on_selected(state, rollout) else {
         return Vec::new();
     };
-    let namespace = row.name.clone();
-    if let Some(why) = denied(state, &namespace, rollout) {
-        notify(
-            state,
-            NoticeLevel::Error,
-            format!("{} is forbidden in {namespace}: {why}", rollout.title()),
-        );
-        return Vec::new();
-    }
     match rollout {
         RolloutAction::CarveOut => {
             state.modals.push(Modal::Prompt {
@@ -68,7 +47,7 @@ pub(super) fn start(state: &mut State, action: Action) -> Vec<Effect> {
             });
             Vec::new()
         }
-        RolloutAction::Restore => match row.status.intent.backup.clone() {
+        RolloutAction::Restore => match state.selected_row().and_then(|row| row.status.intent.backup.clone()) {
             None => {
                 message(
                     state,
@@ -105,27 +84,39 @@ pub(super) fn start(state: &mut State, action: Action) -> Vec<Effect> {
 /// `:adopt --label-policies`: adopt the selected namespace and label the
 /// team's policies with the roles tighten read.
 pub(super) fn adopt_labelling(state: &mut State) -> Vec<Effect> {
+    match allowed_on_selected(state, RolloutAction::Adopt) {
+        Some(namespace) => plan_and_dry_run(state, &namespace, Request::Adopt { label_policies: true }),
+        None => Vec::new(),
+    }
+}
+
+/// The selected namespace, when `rollout` may be taken on it: not read-only,
+/// a namespace selected, permitted by RBAC. Says why not otherwise.
+fn allowed_on_selected(state: &mut State, rollout: RolloutAction) -> Option<String> {
     if state.config.readonly {
         notify(
             state,
             NoticeLevel::Error,
-            "read-only mode: adopt is disabled (started with --readonly)",
+            format!(
+                "read-only mode: {} is disabled (started with --readonly)",
+                rollout.title()
+            ),
         );
-        return Vec::new();
+        return None;
     }
     let Some(namespace) = state.selected_row().map(|r| r.name.clone()) else {
         notify(state, NoticeLevel::Warning, "no namespace selected");
-        return Vec::new();
+        return None;
     };
-    if let Some(why) = denied(state, &namespace, RolloutAction::Adopt) {
+    if let Some(why) = denied(state, &namespace, rollout) {
         notify(
             state,
             NoticeLevel::Error,
-            format!("{} is forbidden in {namespace}: {why}", RolloutAction::Adopt.title()),
+            format!("{} is forbidden in {namespace}: {why}", rollout.title()),
         );
-        return Vec::new();
+        return None;
     }
-    plan_and_dry_run(state, &namespace, Request::Adopt { label_policies: true })
+    Some(namespace)
 }
 
 /// `:promote TO`: the selected namespace's app allows, copied to `to`

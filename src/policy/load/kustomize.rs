@@ -174,17 +174,7 @@ pub fn build(dir: &Path) -> Result<String, String> {
 mod tests {
     use super::*;
 
-    /// Writes `files` (path, text) under a fresh checkout root.
-    fn checkout(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir(dir.path().join(".git")).expect(".git");
-        for (path, text) in files {
-            let path = dir.path().join(path);
-            std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
-            std::fs::write(path, text).expect("write");
-        }
-        dir
-    }
+    use crate::policy::load::tests::checkout;
 
     fn namespace(root: &Path, file: &str) -> Option<String> {
         Kustomizations::default()

@@ -8,7 +8,7 @@ fn paths(paths: &[&Path]) -> Sources {
 }
 
 /// Writes `files` (path, text) under a fresh checkout root.
-fn checkout(files: &[(&str, &str)]) -> tempfile::TempDir {
+pub(super) fn checkout(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir(dir.path().join(".git")).expect(".git");
     for (path, text) in files {

@@ -173,6 +173,50 @@ async fn adopt_then_stage_and_enforce_flip_the_teams_default_deny() {
     );
     assert_eq!(status(&run, &ns)["phase"], "Enforced");
     assert_eq!(cnp_names(&ns).await.len(), 8);
+
+    // The team stages it again through its own tool, which now owns the switch:
+    // tighten's flip patches that one field, not the whole object, so it neither
+    // conflicts with the team's field manager nor takes the team's fields over.
+    let mut staged = deny.data["spec"].clone();
+    staged["enableDefaultDeny"] = json!({"ingress": false, "egress": false});
+    apply_policy(
+        &admin().await,
+        json!({"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+               "metadata": {"name": "default-deny", "namespace": ns}, "spec": staged}),
+    )
+    .await;
+    assert_eq!(status(&run, &ns)["phase"], "Audit");
+    let (code, out, err) = run.tighten(&["enforce", &ns, "--yes", over[0], over[1]], "");
+    assert_eq!(code, 0, "{out}{err}");
+    let deny = cnp(&ns, "default-deny").await.expect("default-deny");
+    assert_eq!(
+        deny.data["spec"]["enableDefaultDeny"],
+        json!({"ingress": true, "egress": true})
+    );
+    let fields = |manager: &str| -> String {
+        deny.metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .filter(|m| m.manager.as_deref() == Some(manager))
+            .filter_map(|m| m.fields_v1.as_ref().map(|f| f.0.to_string()))
+            .collect()
+    };
+    assert!(
+        fields("test-fixture").contains("f:ingressDeny"),
+        "{:?}",
+        deny.metadata.managed_fields
+    );
+    assert!(
+        fields("tighten").contains("f:enableDefaultDeny"),
+        "{:?}",
+        deny.metadata.managed_fields
+    );
+    assert!(
+        !fields("tighten").contains("f:ingressDeny"),
+        "{:?}",
+        deny.metadata.managed_fields
+    );
 }
 
 #[tokio::test]

@@ -155,6 +155,37 @@ fn has_annotations(plan: &RolloutPlan) -> bool {
     !plan.annotations.set.is_empty() || !plan.annotations.remove.is_empty()
 }
 
+/// The JSON patch from `before` to `after` over what tighten changes (labels
+/// and the rules), led by the resourceVersion `before` was read at: the API
+/// server then refuses it with a conflict (409) if the object changed since.
+fn update_patch(before: &PolicyObject, after: &PolicyObject) -> json_patch::Patch {
+    let document = |o: &PolicyObject| {
+        let mut metadata = Map::new();
+        if !o.labels.is_empty() {
+            metadata.insert("labels".into(), json!(o.labels));
+        }
+        let mut doc: Map<String, Value> = o
+            .body
+            .iter()
+            .filter(|(key, _)| key.as_str() != "status")
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        doc.insert("metadata".into(), Value::Object(metadata));
+        Value::Object(doc)
+    };
+    let mut patch = json_patch::diff(&document(before), &document(after));
+    if let Some(version) = &before.resource_version {
+        patch.0.insert(
+            0,
+            json_patch::PatchOperation::Replace(json_patch::ReplaceOperation {
+                path: json_patch::jsonptr::PointerBuf::parse("/metadata/resourceVersion").unwrap_or_default(),
+                value: json!(version),
+            }),
+        );
+    }
+    patch
+}
+
 /// One object change; returns the object as the server stored it (or would).
 async fn write(client: &Client, change: &Change, dry_run: bool) -> Result<Option<PolicyObject>, ClusterError> {
     let target = change.target();
@@ -162,13 +193,29 @@ async fn write(client: &Client, change: &Change, dry_run: bool) -> Result<Option
     let namespace = target.namespace.as_deref().unwrap_or_default();
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &policy_resource(target.kind));
     match change {
-        Change::Create(object) | Change::Update { after: object, .. } => {
-            if matches!(change, Change::Create(_))
-                && api
-                    .get_opt(&object.name)
-                    .await
-                    .map_err(|e| classify(&label, e))?
-                    .is_some()
+        Change::Update { before, after } => {
+            // Only what changes, as a JSON patch conditioned on the version
+            // the plan saw: the object may be the team's, its fields owned by
+            // kubectl or Flux. A server-side apply of the whole object would
+            // conflict with them, or, forced, take their fields over so that a
+            // field later removed from Git would stay.
+            let mut params = PatchParams {
+                field_manager: Some(MANAGER.into()),
+                ..PatchParams::default()
+            };
+            params.dry_run = dry_run;
+            let stored = api
+                .patch(&after.name, &params, &Patch::<Value>::Json(update_patch(before, after)))
+                .await
+                .map_err(|e| classify(&label, e))?;
+            Ok(policy_from_dynamic(target.kind, &stored))
+        }
+        Change::Create(object) => {
+            if api
+                .get_opt(&object.name)
+                .await
+                .map_err(|e| classify(&label, e))?
+                .is_some()
             {
                 return Err(ClusterError::Conflict {
                     target: label,
@@ -279,5 +326,53 @@ pub fn classify(target: &str, error: kube::Error) -> ClusterError {
             },
         },
         other => ClusterError::Unavailable(format!("{target}: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn team_default_deny(version: &str) -> PolicyObject {
+        PolicyObject::from_manifest(&json!({
+            "apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+            "metadata": {"name": "default-deny", "namespace": "shop", "resourceVersion": version,
+                         "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}},
+            "spec": {"endpointSelector": {}, "ingressDeny": [{}], "egressDeny": [{}],
+                     "enableDefaultDeny": {"ingress": false, "egress": false}},
+            "status": {"conditions": []}
+        }))
+        .expect("policy")
+    }
+
+    #[test]
+    fn an_update_patches_only_what_changes_at_the_version_it_was_planned_on() {
+        let before = team_default_deny("42");
+        let after = crate::rollout::plan::with_enforcement(&before, true);
+        let patch = serde_json::to_value(update_patch(&before, &after)).expect("json");
+        assert_eq!(
+            patch,
+            json!([
+                {"op": "replace", "path": "/metadata/resourceVersion", "value": "42"},
+                {"op": "replace", "path": "/spec/enableDefaultDeny/egress", "value": true},
+                {"op": "replace", "path": "/spec/enableDefaultDeny/ingress", "value": true}
+            ])
+        );
+    }
+
+    #[test]
+    fn labels_are_added_to_a_policy_that_had_none_and_annotations_are_left_alone() {
+        let before = team_default_deny("7");
+        let mut after = before.clone();
+        after.labels.insert("tighten.dev/role".into(), "default-deny".into());
+        after.annotations.clear();
+        let patch = serde_json::to_value(update_patch(&before, &after)).expect("json");
+        assert_eq!(
+            patch,
+            json!([
+                {"op": "replace", "path": "/metadata/resourceVersion", "value": "7"},
+                {"op": "add", "path": "/metadata/labels", "value": {"tighten.dev/role": "default-deny"}}
+            ])
+        );
     }
 }

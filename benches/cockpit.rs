@@ -90,6 +90,11 @@ fn benches(c: &mut Criterion) {
         .filter(|f| f.code == tighten::policy::lint::code::BROAD_ENTITY)
         .count();
     assert_eq!(broad, 500, "broad-entity findings");
+    // Once per snapshot: every namespace's posture (every policy parsed).
+    c.bench_function("statuses/derive_1000_namespaces", |b| {
+        b.iter(|| tighten::rollout::statuses(black_box(&large)).len())
+    });
+    let statuses = tighten::rollout::statuses(&large);
     let inputs = tighten::app::rows::RowInputs {
         traffic: &traffic,
         preview: &preview,
@@ -99,6 +104,7 @@ fn benches(c: &mut Criterion) {
         prometheus: &prometheus,
         stream_lost: 0,
         lint: &lint,
+        statuses: &statuses,
     };
     c.bench_function("rows/derive_1000_namespaces", |b| {
         b.iter(|| tighten::app::rows::derive_rows(black_box(&large), &inputs).len())

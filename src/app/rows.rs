@@ -2,6 +2,7 @@
 //! rendering only reads them.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use regex::Regex;
@@ -13,7 +14,7 @@ use crate::flows::Traffic;
 use crate::flows::window::minute_of;
 use crate::gate::{self, Gate, GateInput, GateSummary};
 use crate::policy::preview::Preview;
-use crate::rollout::{NamespaceStatus, Phase, labels, status_in};
+use crate::rollout::{NamespaceStatus, Phase, Statuses, labels, status_in};
 
 /// Minutes the drop sparkline covers.
 pub const SPARK_MINUTES: usize = 10;
@@ -38,7 +39,8 @@ pub struct NamespaceRow {
     pub name: String,
     pub tier: Option<String>,
     pub protected: bool,
-    pub status: NamespaceStatus,
+    /// Shared with the statuses derived once per snapshot.
+    pub status: Arc<NamespaceStatus>,
     pub policies: usize,
     pub owner: Option<GitOpsOwner>,
     /// Owners a rollback paused: flagged on the row until resumed.
@@ -72,6 +74,9 @@ pub struct RowInputs<'a> {
     pub stream_lost: u64,
     /// Lint findings over the snapshot (the gate reads the broad allowlists).
     pub lint: &'a [crate::policy::lint::Finding],
+    /// Each namespace's status, derived once per snapshot; one missing here
+    /// is derived on the spot.
+    pub statuses: &'a Statuses,
 }
 
 /// Derives every row from the cluster, the traffic and the clock.
@@ -85,6 +90,7 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
         prometheus,
         stream_lost,
         lint,
+        statuses,
     } = *inputs;
     let minute = minute_of(now);
     let index = NamespaceIndex::new(snapshot);
@@ -106,7 +112,10 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
         .iter()
         .map(|ns| {
             let own: &[&PolicyObject] = index.policies(&ns.name);
-            let status = status_in(&index, ns);
+            let status = statuses
+                .get(&ns.name)
+                .cloned()
+                .unwrap_or_else(|| Arc::new(status_in(&index, ns)));
             let selected = index.policies_for(ns);
             let ns_traffic = traffic.namespace(&ns.name);
             let tier = ns.labels.get(labels::TIER).cloned();

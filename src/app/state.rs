@@ -254,6 +254,8 @@ pub struct State {
     /// What enforcing each namespace in Audit would drop.
     pub preview: Preview,
     /// Lint findings over the whole snapshot.
+    /// Each namespace's status (phase, posture, drift), derived once per snapshot.
+    pub statuses: crate::rollout::Statuses,
     pub lint: Vec<crate::policy::lint::Finding>,
     pub audit: Vec<AuditRecord>,
     pub modals: Vec<Modal>,
@@ -325,6 +327,7 @@ impl State {
             traffic: Traffic::default(),
             preview: Preview::default(),
             lint: Vec::new(),
+            statuses: Default::default(),
             audit: Vec::new(),
             modals: Vec::new(),
             pending_plans: HashMap::new(),

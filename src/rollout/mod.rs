@@ -16,8 +16,22 @@ pub use role::{BaselineComponent, PolicyRole};
 
 use crate::cluster::{ClusterSnapshot, NamespaceIndex, NamespaceInfo};
 
+/// Every namespace's derived status, by name: computed once per snapshot, since
+/// it depends on nothing else (reading posture parses every policy).
+pub type Statuses = std::collections::HashMap<String, std::sync::Arc<NamespaceStatus>>;
+
+/// The status of every namespace of a snapshot.
+pub fn statuses(snapshot: &ClusterSnapshot) -> Statuses {
+    let index = NamespaceIndex::new(snapshot);
+    snapshot
+        .namespaces
+        .iter()
+        .map(|ns| (ns.name.clone(), std::sync::Arc::new(status_in(&index, ns))))
+        .collect()
+}
+
 /// The derived status of one namespace of a snapshot (indexes the snapshot;
-/// for every namespace at once use [`status_in`]).
+/// for every namespace at once use [`statuses`]).
 pub fn status_for(snapshot: &ClusterSnapshot, namespace: &NamespaceInfo) -> NamespaceStatus {
     status_in(&NamespaceIndex::new(snapshot), namespace)
 }

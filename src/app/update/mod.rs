@@ -106,6 +106,7 @@ fn handle(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::Cluster(ClusterEvent::Snapshot(snapshot)) => {
             state.snapshot = snapshot;
+            state.statuses = crate::rollout::statuses(&state.snapshot);
             // The preview and lint first: the rows' gates read them.
             view::rebuild_preview(state);
             state.lint = crate::policy::lint::lint(&crate::policy::lint::LintInput::from_snapshot(&state.snapshot));

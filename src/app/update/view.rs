@@ -15,6 +15,7 @@ pub(super) fn refresh_rows(state: &mut State) {
         prometheus: &state.prometheus,
         stream_lost: state.flow_health.lost,
         lint: &state.lint,
+        statuses: &state.statuses,
     };
     state.rows = rows::derive_rows(&state.snapshot, &inputs);
     refresh_visible(state);
@@ -29,12 +30,10 @@ pub(super) fn refresh_rows(state: &mut State) {
 /// Rebuilds the would-drop preview for the namespaces now in Audit and judges
 /// the flows already seen again, each once.
 pub(super) fn rebuild_preview(state: &mut State) {
-    let index = crate::cluster::NamespaceIndex::new(&state.snapshot);
     let phases: Vec<(String, crate::rollout::Phase)> = state
-        .snapshot
-        .namespaces
+        .statuses
         .iter()
-        .map(|ns| (ns.name.clone(), crate::rollout::status_in(&index, ns).phase))
+        .map(|(name, status)| (name.clone(), status.phase))
         .collect();
     state.preview.rebuild(&state.snapshot, phases);
     let mut seen = std::collections::HashSet::new();

@@ -435,3 +435,41 @@ async fn promote_copies_the_selected_namespaces_app_allows_through_the_dialog() 
     // An unknown target is said, and nothing is asked.
     assert!(cockpit.type_command("promote nowhere").is_empty());
 }
+
+#[tokio::test]
+async fn a_teams_rollout_is_adopted_then_stepped_back_by_flipping_its_own_default_deny() {
+    let mut cockpit = Cockpit::new();
+    cockpit.select("orders");
+    assert_eq!(cockpit.phase("orders"), Phase::Enforced);
+    assert_eq!(cockpit.row("orders").status.intent.phase, None);
+
+    open_dialog(&mut cockpit, "a").await;
+    match cockpit.top_modal() {
+        Some(Modal::Confirm(dialog)) => {
+            let text: Vec<&str> = dialog.review.iter().map(|l| l.text.as_str()).collect();
+            assert!(text.contains(&"What tighten read"), "{text:?}");
+            assert!(
+                text.iter().any(|l| l.contains("egressDeny: [{}]")),
+                "the form tighten recognised: {text:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    confirm(&mut cockpit).await;
+    let status = &cockpit.row("orders").status;
+    assert_eq!(status.intent.phase, Some(Phase::Enforced));
+    assert!(status.drift.is_empty(), "{:?}", status.drift);
+
+    // Back to Audit: the team's default-deny is switched off, no second one created.
+    let before = cockpit.demo.snapshot().namespaced_policies("orders").count();
+    open_dialog(&mut cockpit, "s").await;
+    confirm(&mut cockpit).await;
+    assert_eq!(cockpit.phase("orders"), Phase::Audit);
+    let snapshot = cockpit.demo.snapshot();
+    assert_eq!(snapshot.namespaced_policies("orders").count(), before);
+    let deny = snapshot
+        .namespaced_policies("orders")
+        .find(|p| p.name == "default-deny")
+        .expect("the team's default-deny");
+    assert_eq!(tighten::rollout::phase::default_deny_flags(deny), (false, false));
+}

@@ -21,7 +21,7 @@ fn rows_start_sorted_by_name_with_the_first_selected() {
     let mut sorted = names.clone();
     sorted.sort();
     assert_eq!(names, sorted);
-    assert_eq!(names.len(), 13);
+    assert_eq!(names.len(), 14);
     assert_eq!(cockpit.state.table.selected.as_deref(), Some("auth"));
 }
 
@@ -94,10 +94,10 @@ fn filters_match_by_regex_and_invert_with_bang() {
     // Matches tier and phase text too.
     cockpit.key("ctrl-u");
     cockpit.type_text("enforced");
-    assert_eq!(visible(&cockpit), ["auth", "cert-manager"]);
+    assert_eq!(visible(&cockpit), ["auth", "cert-manager", "orders"]);
 
     cockpit.key("esc");
-    assert_eq!(visible(&cockpit).len(), 13, "esc clears the filter");
+    assert_eq!(visible(&cockpit).len(), 14, "esc clears the filter");
 }
 
 #[test]
@@ -332,14 +332,15 @@ fn notices_expire_with_the_clock() {
 fn rollout_progress_leaves_carved_out_namespaces_out() {
     let cockpit = Cockpit::new();
     let progress = tighten::app::rows::RolloutProgress::of(&cockpit.state.rows);
-    // kube-system is carved out: twelve namespaces are in the rollout.
+    // kube-system is carved out: thirteen namespaces are in the rollout, orders
+    // enforced by its team's own policies.
     assert_eq!(progress.carved_out, 1);
-    assert_eq!(progress.in_scope, 12);
-    assert_eq!((progress.enforced, progress.audit, progress.baseline), (2, 4, 1));
+    assert_eq!(progress.in_scope, 13);
+    assert_eq!((progress.enforced, progress.audit, progress.baseline), (3, 4, 1));
     assert_eq!(progress.drifting, 1, "lab");
     assert_eq!(
         progress.to_string(),
-        "rollout 2/12 enforced · 4 audit · 1 baseline · 1 drifting · 1 carved out"
+        "rollout 3/13 enforced · 4 audit · 1 baseline · 1 drifting · 1 carved out"
     );
 }
 

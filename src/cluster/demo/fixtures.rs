@@ -325,6 +325,15 @@ pub fn initial(now: Timestamp, templates: &Templates, payments_backup: &str) -> 
     b.workload("payments", "payments-api", "Deployment", 3, &[("app", "payments-api")]);
     b.workload("payments", "ledger", "Deployment", 2, &[("app", "ledger")]);
 
+    // orders: a team's own rollout, written by hand and applied by Flux before
+    // anyone opened tighten: their names, no tighten label, their default-deny
+    // in the explicit deny form, enforced. tighten reads it as Enforced and
+    // offers to adopt it.
+    b.namespace::<&str>("orders", Some("prod"), &[]);
+    b.workload("orders", "orders-api", "Deployment", 2, &[("app", "orders-api")]);
+    b.workload("orders", "orders-db", "StatefulSet", 1, &[("app", "orders-db")]);
+    b.team_rollout("orders");
+
     // Not yet in the plan.
     b.namespace::<&str>("legacy-batch", Some("stage"), &[]);
     b.workload("legacy-batch", "report-cron", "CronJob", 1, &[("app", "report-cron")]);
@@ -358,6 +367,14 @@ pub fn initial(now: Timestamp, templates: &Templates, payments_backup: &str) -> 
             suspended: false,
             resource_version: Some("11".into()),
             parent: None,
+            annotations: BTreeMap::new(),
+        },
+        KustomizationInfo {
+            namespace: "flux-system".into(),
+            name: "orders".into(),
+            suspended: false,
+            resource_version: Some("13".into()),
+            parent: Some(root.clone()),
             annotations: BTreeMap::new(),
         },
         KustomizationInfo {
@@ -466,6 +483,63 @@ impl Builder<'_> {
                 .policies
                 .extend(policies.into_iter().map(|p| versioned(p, "3"))),
             Err(err) => tracing::error!(%err, "demo baseline template"),
+        }
+    }
+
+    /// A team's hand-written rollout (tests/fixtures/team-rollout), applied by
+    /// their Flux Kustomization `orders`, with their app allows for orders-api
+    /// and orders-db.
+    fn team_rollout(&mut self, namespace: &str) {
+        let specs: [(&str, Value); 8] = [
+            (
+                "allow-dns",
+                json!({"endpointSelector": {}, "enableDefaultDeny": {"ingress": false, "egress": false},
+                "egress": [{"toEndpoints": [{"matchLabels": {"io.kubernetes.pod.namespace": "kube-system", "k8s-app": "kube-dns"}}],
+                            "toPorts": [{"ports": [{"port": "53", "protocol": "ANY"}], "rules": {"dns": [{"matchPattern": "*"}]}}]}]}),
+            ),
+            (
+                "allow-kube-apiserver",
+                json!({"endpointSelector": {}, "enableDefaultDeny": {"ingress": false, "egress": false},
+                "egress": [{"toEntities": ["kube-apiserver"], "toPorts": [{"ports": [{"port": "6443", "protocol": "TCP"}]}]}]}),
+            ),
+            (
+                "allow-same-namespace",
+                json!({"endpointSelector": {}, "enableDefaultDeny": {"ingress": false, "egress": false},
+                "ingress": [{"fromEndpoints": [{}]}], "egress": [{"toEndpoints": [{}]}]}),
+            ),
+            (
+                "allow-prometheus",
+                json!({"endpointSelector": {}, "enableDefaultDeny": {"ingress": false, "egress": false},
+                "ingress": [{"fromEndpoints": [{"matchLabels": {"io.kubernetes.pod.namespace": "monitoring", "app.kubernetes.io/name": "prometheus"}}],
+                             "toPorts": [{"ports": [{"port": "9090", "protocol": "TCP"}]}]}]}),
+            ),
+            (
+                "allow-kubelet",
+                json!({"endpointSelector": {}, "enableDefaultDeny": {"ingress": false, "egress": false},
+                "ingress": [{"fromEntities": ["host"]}]}),
+            ),
+            (
+                "orders-api-from-ingress",
+                json!({"endpointSelector": {"matchLabels": {"app": "orders-api"}},
+                "enableDefaultDeny": {"ingress": false, "egress": false},
+                "ingress": [{"fromEndpoints": [{"matchLabels": {"io.kubernetes.pod.namespace": "network", "app.kubernetes.io/name": "ingress-nginx"}}],
+                             "toPorts": [{"ports": [{"port": "8080", "protocol": "TCP"}]}]}]}),
+            ),
+            (
+                "orders-api-to-payments",
+                json!({"endpointSelector": {"matchLabels": {"app": "orders-api"}},
+                "enableDefaultDeny": {"ingress": false, "egress": false},
+                "egress": [{"toEndpoints": [{"matchLabels": {"io.kubernetes.pod.namespace": "payments", "app": "payments-api"}}],
+                            "toPorts": [{"ports": [{"port": "8443", "protocol": "TCP"}]}]}]}),
+            ),
+            (
+                "default-deny",
+                json!({"endpointSelector": {}, "ingressDeny": [{}], "egressDeny": [{}]}),
+            ),
+        ];
+        for (name, spec) in specs {
+            self.policy(PolicyKind::CiliumNetworkPolicy, namespace, name, spec);
+            self.label_last(&[(labels::FLUX_NAME, "orders"), (labels::FLUX_NAMESPACE, "flux-system")]);
         }
     }
 

@@ -148,3 +148,27 @@ fn traffic_follows_enforcement() {
     let flows = demo.flows_between(from, now(), 7);
     assert!(policy_drops("databases", &flows) > 0);
 }
+
+#[test]
+fn orders_is_a_teams_own_rollout_read_as_enforced_and_not_adopted() {
+    let (demo, _dir) = demo();
+    let snapshot = demo.snapshot();
+    let status = status_for(&snapshot, snapshot.namespace("orders").expect("orders"));
+    assert_eq!(status.phase, Phase::Enforced);
+    assert_eq!(status.intent.phase, None, "nothing of tighten's is recorded");
+    assert!(status.drift.is_empty(), "{:?}", status.drift);
+    assert_eq!(status.observed.baseline.len(), 5);
+    assert!(status.observed.posture.readings.iter().all(|r| r.author() == "team"));
+
+    // Break-glass removes the team's default-deny only, pausing its Flux
+    // Kustomization (whose parent is named).
+    let plan = plan_for(&demo, "orders", RolloutAction::RollbackDefaultDeny);
+    let deleted: Vec<&str> = plan.deletes().map(|p| p.name.as_str()).collect();
+    assert_eq!(deleted, ["default-deny"]);
+    assert_eq!(plan.owners.len(), 1);
+    assert!(
+        plan.owners[0].summary().contains("flux-system/orders"),
+        "{:?}",
+        plan.owners[0].summary()
+    );
+}

@@ -63,6 +63,7 @@ pub const PATTERNS: &[Pattern] = &[
     pattern(Pod("lab", "loadgen"), COREDNS, Udp, 53, 6.0),
     pattern(Pod("stage", "shop-api"), COREDNS, Udp, 53, 9.0),
     pattern(Pod("payments", "payments-api"), COREDNS, Udp, 53, 14.0),
+    pattern(Pod("orders", "orders-api"), COREDNS, Udp, 53, 8.0),
     pattern(Pod("legacy-batch", "report-cron"), COREDNS, Udp, 53, 2.0),
     pattern(Pod("flux-system", "source-controller"), COREDNS, Udp, 53, 4.0),
     // The API server.
@@ -137,6 +138,8 @@ pub const PATTERNS: &[Pattern] = &[
     pattern(Host, Pod("databases", "postgres"), Tcp, 5432, 6.0),
     pattern(Host, Pod("stage", "shop-api"), Tcp, 8080, 6.0),
     pattern(Host, Pod("payments", "payments-api"), Tcp, 8443, 6.0),
+    pattern(Host, Pod("orders", "orders-api"), Tcp, 8080, 6.0),
+    pattern(Pod("orders", "orders-api"), Pod("orders", "orders-db"), Tcp, 5432, 20.0),
     // Across namespaces.
     pattern(
         Pod("network", "ingress-nginx-controller"),
@@ -165,6 +168,27 @@ pub const PATTERNS: &[Pattern] = &[
         Tcp,
         8096,
         10.0,
+    ),
+    pattern(
+        Pod("network", "ingress-nginx-controller"),
+        Pod("orders", "orders-api"),
+        Tcp,
+        8080,
+        20.0,
+    ),
+    pattern(
+        Pod("orders", "orders-api"),
+        Pod("payments", "payments-api"),
+        Tcp,
+        8443,
+        10.0,
+    ),
+    pattern(
+        Pod("monitoring", "prometheus"),
+        Pod("orders", "orders-api"),
+        Tcp,
+        9090,
+        4.0,
     ),
     pattern(Pod("auth", "keycloak"), Pod("databases", "postgres"), Tcp, 5432, 20.0),
     pattern(

@@ -427,7 +427,7 @@ pub fn plan(request: Request, input: &PlanInput<'_>) -> Result<RolloutPlan, Refu
                 return Err(wrong_phase("there is no default-deny to remove"));
             }
             for target in &targets {
-                if !is_tightens(target) {
+                if !super::posture::is_tighten(target) {
                     plan.warnings.push(format!(
                         "{} was written outside tighten (its backup brings it back as it is)",
                         target.object_ref()
@@ -783,10 +783,6 @@ fn posture_lines(posture: &super::posture::Posture) -> Vec<String> {
         )
     }));
     lines
-}
-
-fn is_tightens(policy: &PolicyObject) -> bool {
-    policy.labels.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGED_BY_TIGHTEN)
 }
 
 /// Records intent for a rollout tighten did not start: the phase its posture

@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::policy::{TemplateVars, Templates};
+use crate::rollout::PolicyRole;
 
 fn object(kind: PolicyKind, namespace: &str, name: &str, spec: Value) -> PolicyObject {
     let key = if kind == PolicyKind::NetworkPolicy || spec.is_object() {

@@ -29,6 +29,14 @@ async fn apply_team_rollout(namespace: &str) {
     }
 }
 
+/// A fresh namespace holding the team's rollout, and a home for tighten's files.
+async fn team_namespace(prefix: &str) -> (String, tempfile::TempDir) {
+    let ns = unique(prefix);
+    create_namespace(&admin().await, &ns).await;
+    apply_team_rollout(&ns).await;
+    (ns, tempfile::tempdir().expect("home"))
+}
+
 async fn cnp(namespace: &str, name: &str) -> Option<DynamicObject> {
     let api: Api<DynamicObject> = Api::namespaced_with(
         admin().await,
@@ -72,10 +80,7 @@ fn run_in(home: &std::path::Path) -> Run<'_> {
 
 #[tokio::test]
 async fn a_teams_rollout_reads_enforced_and_the_partial_rollback_removes_only_its_default_deny() {
-    let ns = unique("team");
-    create_namespace(&admin().await, &ns).await;
-    apply_team_rollout(&ns).await;
-    let home = tempfile::tempdir().expect("home");
+    let (ns, home) = team_namespace("team").await;
     let run = run_in(home.path());
 
     let report = status(&run, &ns);
@@ -131,10 +136,7 @@ async fn a_teams_rollout_reads_enforced_and_the_partial_rollback_removes_only_it
 
 #[tokio::test]
 async fn adopt_then_stage_and_enforce_flip_the_teams_default_deny() {
-    let ns = unique("adopt");
-    create_namespace(&admin().await, &ns).await;
-    apply_team_rollout(&ns).await;
-    let home = tempfile::tempdir().expect("home");
+    let (ns, home) = team_namespace("adopt").await;
     let run = run_in(home.path());
 
     let (code, out, err) = run.tighten(&["adopt", &ns, "--dry-run"], "");

@@ -71,6 +71,19 @@ fn status(run: &Run<'_>, namespace: &str) -> Value {
     report["namespaces"][0].clone()
 }
 
+/// `tighten enforce NS` past the gate (no Hubble here); the team's
+/// default-deny, switched on, as the API server then holds it.
+async fn enforce_the_teams_default_deny(run: &Run<'_>, namespace: &str) -> DynamicObject {
+    let (code, out, err) = run.tighten(&["enforce", namespace, "--yes", "--override", REASON], "");
+    assert_eq!(code, 0, "{out}{err}");
+    let deny = cnp(namespace, "default-deny").await.expect("default-deny");
+    assert_eq!(
+        deny.data["spec"]["enableDefaultDeny"],
+        json!({"ingress": true, "egress": true})
+    );
+    deny
+}
+
 fn run_in(home: &std::path::Path) -> Run<'_> {
     Run {
         home,
@@ -166,13 +179,7 @@ async fn adopt_then_stage_and_enforce_flip_the_teams_default_deny() {
     assert_eq!(report["phase"], "Audit", "{report:#}");
 
     // ... and enforce switches it back on.
-    let (code, out, err) = run.tighten(&["enforce", &ns, "--yes", over[0], over[1]], "");
-    assert_eq!(code, 0, "{out}{err}");
-    let deny = cnp(&ns, "default-deny").await.expect("default-deny");
-    assert_eq!(
-        deny.data["spec"]["enableDefaultDeny"],
-        json!({"ingress": true, "egress": true})
-    );
+    let deny = enforce_the_teams_default_deny(&run, &ns).await;
     assert_eq!(status(&run, &ns)["phase"], "Enforced");
     assert_eq!(cnp_names(&ns).await.len(), 8);
 
@@ -188,13 +195,7 @@ async fn adopt_then_stage_and_enforce_flip_the_teams_default_deny() {
     )
     .await;
     assert_eq!(status(&run, &ns)["phase"], "Audit");
-    let (code, out, err) = run.tighten(&["enforce", &ns, "--yes", over[0], over[1]], "");
-    assert_eq!(code, 0, "{out}{err}");
-    let deny = cnp(&ns, "default-deny").await.expect("default-deny");
-    assert_eq!(
-        deny.data["spec"]["enableDefaultDeny"],
-        json!({"ingress": true, "egress": true})
-    );
+    let deny = enforce_the_teams_default_deny(&run, &ns).await;
     let fields = |manager: &str| -> String {
         deny.metadata
             .managed_fields

@@ -21,6 +21,7 @@ use crate::policy::model::{Cidr, Entity};
 use crate::policy::selector::{LabelSelector, Requirement, endpoint_labels};
 use crate::rollout::labels;
 
+mod one_sided;
 #[cfg(test)]
 mod tests;
 
@@ -116,9 +117,12 @@ pub mod code {
     /// A rule, list or port of the wrong shape (not a mapping, not a list, port
     /// out of range, no `spec`).
     pub const MALFORMED_RULE: &str = "malformed-rule";
+    /// An allow on one side of a flow only, while the other side denies by
+    /// default: Cilium drops the flow.
+    pub const ONE_SIDED_ALLOW: &str = "one-sided-allow";
 
     /// Every code, for documentation and tests.
-    pub const ALL: [&str; 16] = [
+    pub const ALL: [&str; 17] = [
         SERVICE_PORT,
         CIDR_FOR_CLUSTER_ENTITY,
         FQDN_WITHOUT_DNS_RULE,
@@ -135,6 +139,7 @@ pub mod code {
         UNKNOWN_ENTITY,
         REJECTED_BY_CILIUM,
         MALFORMED_RULE,
+        ONE_SIDED_ALLOW,
     ];
 }
 
@@ -187,6 +192,7 @@ pub fn lint(input: &LintInput<'_>) -> Vec<Finding> {
     if input.cluster_known {
         missing_app_label(input, &mut out);
     }
+    one_sided::one_sided_allows(input, &mut out);
     mixed_policy_kinds(input, &mut out);
     out.sort_by(|a, b| {
         (Reverse(a.severity), &a.namespace, &a.policy, a.code, &a.message).cmp(&(

@@ -6,6 +6,7 @@
 mod differential;
 mod generate;
 mod hubble_cli;
+mod one_sided;
 #[path = "../common/replay_process.rs"]
 mod replay_process;
 mod tools;

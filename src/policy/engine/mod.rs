@@ -178,6 +178,25 @@ impl Engine {
         }
     }
 
+    /// One side of a flow alone: egress at its source or ingress at its
+    /// destination (`None` when that end is not a pod, so no policy decides
+    /// there), with the default-deny of `enforce`'s namespaces treated as
+    /// enforced. Lint asks each side apart to find an allow that the other
+    /// side lacks.
+    pub fn side(&self, flow: &Flow, direction: Direction, enforce: &BTreeSet<String>) -> Option<FlowVerdict> {
+        let source = Identity::of(&flow.source);
+        let destination = Identity::of(&flow.destination);
+        match direction {
+            Direction::Egress => source
+                .is_pod()
+                .then(|| self.decide(&source, &destination, flow, Direction::Egress, enforce)),
+            Direction::Ingress => destination
+                .is_pod()
+                .then(|| self.decide(&destination, &source, flow, Direction::Ingress, enforce)),
+            Direction::Unknown => None,
+        }
+    }
+
     /// The verdict of `direction` at `subject` for traffic with `peer`.
     fn decide(
         &self,

@@ -1391,3 +1391,120 @@ fn malformed_policies_never_panic() {
         let _ = lint_bare(&policies);
     }
 }
+
+// ---------------------------------------------------------------------------
+// One-sided allows: the pair is in two namespaces and two files.
+
+/// `shop`'s api may reach `payments`' gateway on 8443: its egress side.
+const API_EGRESS_TO_GATEWAY: &str = r#"
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: api-to-gateway, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  enableDefaultDeny: {ingress: false, egress: false}
+  egress:
+  - toEndpoints: [{matchLabels: {"k8s:io.kubernetes.pod.namespace": payments, app: gateway}}]
+    toPorts: [{ports: [{port: "8443", protocol: TCP}]}]
+"#;
+
+/// `payments` denies by default (`enabled`: enforced, else staged).
+fn payments_default_deny(enabled: bool) -> String {
+    format!(
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {{name: deny-all, namespace: payments}}\n\
+         spec: {{endpointSelector: {{}}, ingress: [{{}}], egress: [{{}}], enableDefaultDeny: {{ingress: {enabled}, egress: {enabled}}}}}\n"
+    )
+}
+
+/// The gateway's ingress side of the same flow.
+const GATEWAY_INGRESS_FROM_API: &str = r#"
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: gateway-from-shop, namespace: payments}
+spec:
+  endpointSelector: {matchLabels: {app: gateway}}
+  enableDefaultDeny: {ingress: false, egress: false}
+  ingress:
+  - fromEndpoints: [{matchLabels: {"k8s:io.kubernetes.pod.namespace": shop, app: api}}]
+    toPorts: [{ports: [{port: "8443", protocol: TCP}]}]
+"#;
+
+fn one_sided(findings: &[Finding]) -> Vec<&Finding> {
+    with_code(findings, code::ONE_SIDED_ALLOW)
+}
+
+#[test]
+fn an_egress_allow_without_its_ingress_side_is_an_error_naming_the_rule_to_add() {
+    let all = policies(&format!("{API_EGRESS_TO_GATEWAY}---\n{}", payments_default_deny(true)));
+    for findings in [lint_with_cluster(&all), lint_bare(&all)] {
+        let found = one_sided(&findings);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let f = found[0];
+        assert_eq!(f.severity, Severity::Error);
+        assert_eq!(f.policy.as_deref(), Some("shop/api-to-gateway"));
+        assert!(f.message.starts_with("spec.egress[0] allows shop/"), "{}", f.message);
+        assert!(f.message.contains(":8443/TCP"), "{}", f.message);
+        assert!(
+            f.message.contains("no ingress policy selecting payments/"),
+            "{}",
+            f.message
+        );
+        assert!(f.message.contains("payments/deny-all"), "{}", f.message);
+        // The fix is the allow to add on the gateway's side, as suggest writes it.
+        assert!(f.fix.contains("in payments, a CiliumNetworkPolicy"), "{}", f.fix);
+        assert!(
+            f.fix.contains(
+                r#""fromEndpoints":[{"matchLabels":{"app":"api","k8s:io.kubernetes.pod.namespace":"shop"}}]"#
+            ),
+            "{}",
+            f.fix
+        );
+        assert!(f.fix.contains(r#""port":"8443""#), "{}", f.fix);
+    }
+    // Fixed: both sides allow it.
+    let fixed = policies(&format!(
+        "{API_EGRESS_TO_GATEWAY}---\n{}---\n{GATEWAY_INGRESS_FROM_API}",
+        payments_default_deny(true)
+    ));
+    assert!(one_sided(&lint_with_cluster(&fixed)).is_empty());
+    assert!(one_sided(&lint_bare(&fixed)).is_empty());
+}
+
+#[test]
+fn an_ingress_allow_without_its_egress_side_is_an_error_too() {
+    let shop_denies = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: default-deny, namespace: shop}\n\
+                       spec: {endpointSelector: {}, egressDeny: [{}]}\n";
+    let all = policies(&format!("{GATEWAY_INGRESS_FROM_API}---\n{shop_denies}"));
+    let findings = lint_with_cluster(&all);
+    let found = one_sided(&findings);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].policy.as_deref(), Some("payments/gateway-from-shop"));
+    assert!(
+        found[0].message.starts_with("spec.ingress[0] allows shop/api-"),
+        "{}",
+        found[0].message
+    );
+    assert!(
+        found[0].message.contains("no egress policy selecting shop/api-"),
+        "{}",
+        found[0].message
+    );
+    assert!(found[0].fix.contains(r#""toEndpoints""#), "{}", found[0].fix);
+}
+
+#[test]
+fn a_staged_other_side_is_a_warning_and_an_open_one_nothing() {
+    let staged = policies(&format!("{API_EGRESS_TO_GATEWAY}---\n{}", payments_default_deny(false)));
+    let findings = lint_with_cluster(&staged);
+    let found = one_sided(&findings);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].severity, Severity::Warning);
+    assert!(
+        found[0].message.contains("once that default-deny is enforced"),
+        "{}",
+        found[0].message
+    );
+    // payments selects nothing in ingress: the flow is allowed there by default.
+    let open = policies(API_EGRESS_TO_GATEWAY);
+    assert!(one_sided(&lint_with_cluster(&open)).is_empty());
+}

@@ -1,0 +1,354 @@
+//! Allows on one side only: the source's egress allows a flow that no ingress
+//! policy at the destination allows (or the reverse), while the other side is
+//! under default-deny, so Cilium drops it. The commonest defect of real
+//! rollouts, and one that no single file shows: the pair is rarely in the
+//! same file, nor the same pull request.
+//!
+//! Read through the typed reader and decided by the engine, side by side: for
+//! each allow rule naming pods as peers, each flow it opens between the pods it
+//! selects (the cluster's, or, for files alone, the pods its selectors
+//! describe) on each port it names is asked of the other side. A side that
+//! only drops once its staged default-deny is enforced is a warning.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::Timestamp;
+
+use crate::cluster::{NamespaceInfo, PodInfo, PolicyObject};
+use crate::flows::{Direction, Endpoint, Flow, Protocol, Verdict};
+use crate::policy::engine::{Engine, Reason};
+use crate::policy::model::{L4Protocol, PeerRule, PeerSelector, PortSpec, Rule};
+use crate::policy::parse::{ParsedPolicy, parse_policy};
+use crate::policy::selector::{LabelSelector, NAMESPACE_LABELS_PREFIX, POD_NAMESPACE_LABEL};
+
+use super::{Finding, LintInput, Severity, code};
+
+/// A pod as lint knows it: the cluster's, or one a selector describes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Pod {
+    namespace: String,
+    labels: BTreeMap<String, String>,
+    /// `shop/web-1`, or `shop/{app=web}` for a pod a selector describes.
+    name: String,
+}
+
+pub(super) fn one_sided_allows(input: &LintInput<'_>, out: &mut Vec<Finding>) {
+    let parsed: Vec<(&PolicyObject, ParsedPolicy)> = input
+        .policies
+        .iter()
+        .filter_map(|object| parse_policy(object).ok().map(|p| (object, p)))
+        .collect();
+    if parsed.is_empty() {
+        return;
+    }
+    let engine = Engine::new(parsed.iter().map(|(_, p)| p.clone()));
+    let pods = if input.cluster_known {
+        input.pods.iter().map(real_pod).collect()
+    } else {
+        described_pods(&parsed)
+    };
+    let namespaces: BTreeMap<&str, &NamespaceInfo> = input.namespaces.iter().map(|n| (n.name.as_str(), n)).collect();
+    let mut seen = BTreeSet::new();
+    for (object, policy) in &parsed {
+        for (rule_index, rule) in policy.policy.rules.iter().enumerate() {
+            for (ingress, allows) in [(true, &rule.ingress), (false, &rule.egress)] {
+                for (entry_index, entry) in allows.iter().enumerate() {
+                    if entry.peers.endpoints.is_empty() {
+                        continue;
+                    }
+                    let path = format!(
+                        "{}.{}[{entry_index}]",
+                        rule_path(object, rule_index),
+                        if ingress { "ingress" } else { "egress" }
+                    );
+                    let check = Check {
+                        engine: &engine,
+                        namespaces: &namespaces,
+                        object,
+                        policy,
+                        path: &path,
+                        ingress,
+                    };
+                    check.entry(rule, entry, &pods, &mut seen, out);
+                }
+            }
+        }
+    }
+}
+
+/// One allow entry being checked.
+struct Check<'a> {
+    engine: &'a Engine,
+    namespaces: &'a BTreeMap<&'a str, &'a NamespaceInfo>,
+    object: &'a PolicyObject,
+    policy: &'a ParsedPolicy,
+    path: &'a str,
+    /// The entry is an ingress allow (the other side is the peer's egress).
+    ingress: bool,
+}
+
+impl Check<'_> {
+    fn entry(
+        &self,
+        rule: &Rule,
+        entry: &PeerRule,
+        pods: &[Pod],
+        seen: &mut BTreeSet<(String, String, String, u16)>,
+        out: &mut Vec<Finding>,
+    ) {
+        let subjects = pods.iter().filter(|p| selects(rule, p));
+        let peers: Vec<&Pod> = pods
+            .iter()
+            .filter(|p| entry.peers.endpoints.iter().any(|s| peer_matches(s, p)))
+            .collect();
+        let ports = probe_ports(entry);
+        for subject in subjects {
+            for peer in &peers {
+                if subject == *peer {
+                    continue;
+                }
+                for &(port, protocol) in &ports {
+                    let (source, destination) = if self.ingress {
+                        (*peer, subject)
+                    } else {
+                        (subject, *peer)
+                    };
+                    let flow = self.flow(source, destination, port, protocol);
+                    let (this_side, other_side) = if self.ingress {
+                        (Direction::Ingress, Direction::Egress)
+                    } else {
+                        (Direction::Egress, Direction::Ingress)
+                    };
+                    let none = BTreeSet::new();
+                    let allowed_here = self.engine.side(&flow, this_side, &none).is_some_and(|v| {
+                        v.reason == Reason::AllowedByRule && v.policies.contains(&self.policy.policy.reference)
+                    });
+                    if !allowed_here {
+                        continue;
+                    }
+                    let other_namespace = if self.ingress {
+                        &source.namespace
+                    } else {
+                        &destination.namespace
+                    };
+                    let Some((severity, verdict)) = self.other_side(&flow, other_side, other_namespace) else {
+                        continue;
+                    };
+                    let key = (self.path.to_string(), workload(source), workload(destination), port);
+                    if seen.insert(key) {
+                        out.push(self.finding(severity, &flow, source, destination, other_side, &verdict));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The other side's default-deny drops the flow: now (error) or once its
+    /// staged default-deny is enforced (warning).
+    fn other_side(
+        &self,
+        flow: &Flow,
+        side: Direction,
+        namespace: &str,
+    ) -> Option<(Severity, crate::policy::engine::FlowVerdict)> {
+        let dropped = |v: &crate::policy::engine::FlowVerdict| !v.allowed && v.reason == Reason::DefaultDeny;
+        let now = self.engine.side(flow, side, &BTreeSet::new())?;
+        if dropped(&now) {
+            return Some((Severity::Error, now));
+        }
+        let enforced = self.engine.side(flow, side, &BTreeSet::from([namespace.to_string()]))?;
+        dropped(&enforced).then_some((Severity::Warning, enforced))
+    }
+
+    fn flow(&self, source: &Pod, destination: &Pod, port: u16, protocol: Protocol) -> Flow {
+        Flow {
+            time: Timestamp::UNIX_EPOCH,
+            verdict: Verdict::Dropped,
+            drop_reason: None,
+            direction: Direction::Unknown,
+            source: self.endpoint(source),
+            destination: self.endpoint(destination),
+            protocol,
+            source_port: 40000,
+            destination_port: port,
+            is_reply: false,
+            node: String::new(),
+            destination_names: Vec::new(),
+            denied_by: Vec::new(),
+            icmp: None,
+        }
+    }
+
+    /// A pod as Hubble would report it: its labels, its namespace's name and
+    /// labels as Cilium's pseudo labels.
+    fn endpoint(&self, pod: &Pod) -> Endpoint {
+        let mut labels: Vec<String> = pod.labels.iter().map(|(k, v)| format!("k8s:{k}={v}")).collect();
+        labels.push(format!("k8s:{POD_NAMESPACE_LABEL}={}", pod.namespace));
+        if let Some(ns) = self.namespaces.get(pod.namespace.as_str()) {
+            labels.extend(
+                ns.labels
+                    .iter()
+                    .map(|(k, v)| format!("k8s:{NAMESPACE_LABELS_PREFIX}{k}={v}")),
+            );
+        }
+        Endpoint {
+            namespace: pod.namespace.clone(),
+            pod: pod.name.clone(),
+            labels,
+            ..Endpoint::default()
+        }
+    }
+
+    fn finding(
+        &self,
+        severity: Severity,
+        flow: &Flow,
+        source: &Pod,
+        destination: &Pod,
+        missing: Direction,
+        verdict: &crate::policy::engine::FlowVerdict,
+    ) -> Finding {
+        let (other, other_pod) = match missing {
+            Direction::Egress => ("egress", source),
+            _ => ("ingress", destination),
+        };
+        let when = match severity {
+            Severity::Error => "Cilium drops it",
+            _ => "Cilium will drop it once that default-deny is enforced",
+        };
+        let denied_by: Vec<String> = verdict.policies.iter().map(ToString::to_string).collect();
+        let suggested = crate::policy::suggest::suggest(&other_pod.namespace, [(flow, missing)]);
+        let fix = match suggested.first().and_then(|p| p.spec()) {
+            Some(spec) => format!(
+                "allow it on the {other} side too: in {}, a CiliumNetworkPolicy with spec {}",
+                other_pod.namespace, spec
+            ),
+            None => format!("allow it on the {other} side too, in {}", other_pod.namespace),
+        };
+        Finding {
+            severity,
+            code: code::ONE_SIDED_ALLOW,
+            policy: Some(super::policy_id(self.object)),
+            namespace: self.object.namespace.clone(),
+            message: format!(
+                "{} allows {} → {}:{}/{}, but no {other} policy selecting {} allows it and {} denies by default \
+                 there ({}): {when}",
+                self.path,
+                source.name,
+                destination.name,
+                flow.destination_port,
+                flow.protocol.name(),
+                other_pod.name,
+                other_pod.namespace,
+                denied_by.join(", "),
+            ),
+            fix,
+        }
+    }
+}
+
+/// `spec`, `specs[i]`: where rule `index` of the parsed policy came from
+/// (a NetworkPolicy's one rule is its `spec`).
+fn rule_path(object: &PolicyObject, index: usize) -> String {
+    let has_spec = object.body.get("spec").is_some_and(|v| !v.is_null());
+    match (has_spec, index) {
+        (true, 0) => "spec".into(),
+        (true, i) => format!("specs[{}]", i - 1),
+        (false, i) => format!("specs[{i}]"),
+    }
+}
+
+fn real_pod(pod: &PodInfo) -> Pod {
+    Pod {
+        namespace: pod.namespace.clone(),
+        labels: pod.labels.clone(),
+        name: format!("{}/{}", pod.namespace, pod.name),
+    }
+}
+
+/// Without a cluster: the pods the policies' selectors describe, one per
+/// subject and peer selector whose namespace is known and whose labels are
+/// all plain equalities.
+fn described_pods(parsed: &[(&PolicyObject, ParsedPolicy)]) -> Vec<Pod> {
+    let mut pods = BTreeSet::new();
+    let mut add = |namespace: Option<&str>, selector: &LabelSelector| {
+        let (Some(namespace), true) = (namespace, selector.match_expressions.is_empty()) else {
+            return;
+        };
+        let labels: BTreeMap<String, String> = selector
+            .match_labels
+            .iter()
+            .map(|(k, v)| (k.split_once(':').map_or(k.as_str(), |(_, k)| k).to_string(), v.clone()))
+            .filter(|(k, _)| k != POD_NAMESPACE_LABEL && !k.starts_with(NAMESPACE_LABELS_PREFIX))
+            .collect();
+        let shown: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        pods.insert(Pod {
+            namespace: namespace.to_string(),
+            name: format!("{namespace}/{{{}}}", shown.join(",")),
+            labels,
+        });
+    };
+    for (_, policy) in parsed {
+        for rule in &policy.policy.rules {
+            add(rule.subject.namespace.as_deref(), &rule.subject.selector);
+            for entry in rule.ingress.iter().chain(&rule.egress) {
+                for peer in &entry.peers.endpoints {
+                    let namespace = peer.namespace.as_deref().or(peer.selector.pinned_namespace());
+                    add(namespace, &peer.selector);
+                }
+            }
+        }
+    }
+    pods.into_iter().collect()
+}
+
+/// Whether a rule's subject selects the pod (its namespace, its labels).
+fn selects(rule: &Rule, pod: &Pod) -> bool {
+    rule.subject.namespace.as_deref().is_none_or(|ns| ns == pod.namespace)
+        && rule.subject.selector.matches(&with_namespace(pod))
+}
+
+/// A peer selector that could name the pod (the engine decides exactly).
+fn peer_matches(peer: &PeerSelector, pod: &Pod) -> bool {
+    peer.namespace_selector.is_some()
+        || (peer.namespace.as_deref().is_none_or(|ns| ns == pod.namespace)
+            && peer.selector.matches(&with_namespace(pod)))
+}
+
+fn with_namespace(pod: &Pod) -> BTreeMap<String, String> {
+    let mut labels = pod.labels.clone();
+    labels.insert(POD_NAMESPACE_LABEL.to_string(), pod.namespace.clone());
+    labels
+}
+
+/// One port per port rule the entry names (its first), as the flow to ask
+/// about; named ports and "every port" need the pods' specs and are left out.
+fn probe_ports(entry: &PeerRule) -> Vec<(u16, Protocol)> {
+    let mut ports = BTreeSet::new();
+    for rule in &entry.ports {
+        let PortSpec::Range(first, _) = rule.port else { continue };
+        match rule.protocol {
+            L4Protocol::Udp => {
+                ports.insert((first, Protocol::Udp));
+            }
+            L4Protocol::Sctp => {
+                ports.insert((first, Protocol::Sctp));
+            }
+            L4Protocol::Tcp | L4Protocol::Any => {
+                ports.insert((first, Protocol::Tcp));
+            }
+        }
+    }
+    ports.into_iter().collect()
+}
+
+/// The workload a pod stands for, to report each pair once.
+fn workload(pod: &Pod) -> String {
+    let app = ["app.kubernetes.io/name", "app", "k8s-app"]
+        .iter()
+        .find_map(|k| pod.labels.get(*k));
+    match app {
+        Some(app) => format!("{}/{app}", pod.namespace),
+        None => pod.name.clone(),
+    }
+}

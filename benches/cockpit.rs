@@ -84,6 +84,27 @@ fn benches(c: &mut Criterion) {
     let traffic = tighten::flows::Traffic::default();
     let preview = tighten::policy::preview::Preview::default();
     let prometheus = tighten::app::state::PromState::default();
+    // Once per snapshot too: lint, one-sided allows included.
+    c.bench_function("lint/1000_namespaces", |b| {
+        b.iter(|| {
+            tighten::policy::lint::lint(&tighten::policy::lint::LintInput::from_snapshot(black_box(&large))).len()
+        })
+    });
+    // With the demo's auth pods in every namespace: the one-sided check asks
+    // each allow's flows between them of the other side.
+    let mut populated = large.clone();
+    for ns in &large.namespaces {
+        for pod in source.pods_in("auth") {
+            let mut copy = pod.clone();
+            copy.namespace = ns.name.clone();
+            populated.pods.push(copy);
+        }
+    }
+    c.bench_function("lint/1000_namespaces_with_pods", |b| {
+        b.iter(|| {
+            tighten::policy::lint::lint(&tighten::policy::lint::LintInput::from_snapshot(black_box(&populated))).len()
+        })
+    });
     let lint = tighten::policy::lint::lint(&tighten::policy::lint::LintInput::from_snapshot(&large));
     let broad = lint
         .iter()

@@ -556,3 +556,46 @@ fn an_unreachable_prometheus_is_asked_again_with_backoff_and_said_so() {
     assert_eq!(cockpit.state.prometheus.failures, 0);
     assert_eq!(cockpit.state.prometheus.retry_after(), Duration::from_secs(30));
 }
+
+#[test]
+fn a_one_sided_allow_blocks_the_gate_of_both_namespaces_it_joins() {
+    let mut cockpit = Cockpit::new();
+    let gate_item = |cockpit: &Cockpit, namespace: &str| {
+        cockpit
+            .row(namespace)
+            .gate
+            .items
+            .iter()
+            .find(|i| i.name == "Allows on both sides")
+            .map(|i| (i.check, i.evidence.clone()))
+            .expect("the item")
+    };
+    assert_eq!(gate_item(&cockpit, "databases").0, tighten::gate::Check::Pass);
+    // media lets jellyfin reach postgres; databases' staged default-deny has no
+    // ingress allow for it, so enforcing databases would drop it.
+    let mut snapshot = (*cockpit.demo.snapshot()).clone();
+    let allow = serde_json::json!({
+        "apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+        "metadata": {"name": "jellyfin-to-postgres", "namespace": "media"},
+        "spec": {"endpointSelector": {"matchLabels": {"app.kubernetes.io/name": "jellyfin"}},
+                 "enableDefaultDeny": {"ingress": false, "egress": false},
+                 "egress": [{"toEndpoints": [{"matchLabels": {"k8s:io.kubernetes.pod.namespace": "databases", "app": "postgres"}}],
+                             "toPorts": [{"ports": [{"port": "5432", "protocol": "TCP"}]}]}]}
+    });
+    snapshot
+        .policies
+        .push(tighten::cluster::PolicyObject::from_manifest(&allow).expect("policy"));
+    update(
+        &mut cockpit.state,
+        Msg::Cluster(tighten::cluster::ClusterEvent::Snapshot(std::sync::Arc::new(snapshot))),
+    );
+    for namespace in ["databases", "media"] {
+        let (check, evidence) = gate_item(&cockpit, namespace);
+        assert_eq!(check, tighten::gate::Check::Fail, "{namespace}: {evidence}");
+        assert!(
+            evidence.starts_with("media/jellyfin-to-postgres: spec.egress[0] allows media/jellyfin-"),
+            "{evidence}"
+        );
+        assert!(evidence.contains("once that default-deny is enforced"), "{evidence}");
+    }
+}

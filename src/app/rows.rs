@@ -96,15 +96,27 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
     let index = NamespaceIndex::new(snapshot);
     // Grouped once per derivation, not scanned once per namespace.
     let mut broad: std::collections::HashMap<&str, Vec<String>> = std::collections::HashMap::new();
-    for finding in lint
-        .iter()
-        .filter(|f| f.code == crate::policy::lint::code::BROAD_ENTITY)
-    {
-        if let Some(namespace) = finding.namespace.as_deref() {
-            broad.entry(namespace).or_default().push(match &finding.policy {
-                Some(policy) => format!("{policy}: {}", finding.message),
-                None => finding.message.clone(),
-            });
+    let mut one_sided: std::collections::HashMap<&str, Vec<String>> = std::collections::HashMap::new();
+    for finding in lint {
+        let line = || match &finding.policy {
+            Some(policy) => format!("{policy}: {}", finding.message),
+            None => finding.message.clone(),
+        };
+        if finding.code == crate::policy::lint::code::BROAD_ENTITY
+            && let Some(namespace) = finding.namespace.as_deref()
+        {
+            broad.entry(namespace).or_default().push(line());
+        }
+        // A flow one side allows and the other drops concerns both ends.
+        if finding.code == crate::policy::lint::code::ONE_SIDED_ALLOW {
+            let mut ends: Vec<&str> = [finding.namespace.as_deref(), finding.peer_namespace.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect();
+            ends.dedup();
+            for namespace in ends {
+                one_sided.entry(namespace).or_default().push(line());
+            }
         }
     }
     snapshot
@@ -125,6 +137,7 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
                 .filter(|p| !p.labels.contains_key("app") && !p.labels.contains_key("app.kubernetes.io/name"))
                 .count();
             let broad_allows = broad.get(ns.name.as_str()).map_or(&[][..], Vec::as_slice);
+            let one_sided = one_sided.get(ns.name.as_str()).map_or(&[][..], Vec::as_slice);
             let gate = gate::evaluate(&GateInput {
                 status: &status,
                 policies: own,
@@ -139,6 +152,7 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
                 prometheus: prometheus.gate(&ns.name),
                 stream_lost,
                 broad_allows,
+                one_sided,
             });
             NamespaceRow {
                 name: ns.name.clone(),

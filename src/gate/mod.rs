@@ -160,6 +160,9 @@ pub struct GateInput<'a> {
     /// Lint's broad-entity findings on the namespace's policies (`policy: what`):
     /// an allowlist that opens to world, cluster or all is not minimal.
     pub broad_allows: &'a [String],
+    /// Lint's one-sided allows that involve the namespace on either side
+    /// (`policy: what`): flows one side allows and the other drops.
+    pub one_sided: &'a [String],
 }
 
 /// The Prometheus evidence as far as it has come.
@@ -244,6 +247,7 @@ pub fn evaluate(input: &GateInput<'_>) -> Gate {
         Phase::Baseline => {
             items.push(baseline_item(status));
             items.push(dns_item(status));
+            items.push(both_sides_item(input));
             items.push(valid_item(input.policies));
             items.push(evidence);
             items.push(labels_item(input));
@@ -270,6 +274,7 @@ pub fn evaluate(input: &GateInput<'_>) -> Gate {
             items.push(drops_item(input));
             items.push(baseline_item(status));
             items.push(dns_item(status));
+            items.push(both_sides_item(input));
             items.push(valid_item(input.policies));
             items.push(evidence);
             items.extend(prometheus_items(input, Depth::Full));
@@ -283,6 +288,7 @@ pub fn evaluate(input: &GateInput<'_>) -> Gate {
                 fail("Default-deny enforced", posture.summary().join("; "))
             });
             items.push(dns_item(status));
+            items.push(both_sides_item(input));
             items.push(if status.observed.app_allows > 0 {
                 pass(
                     "App allowlists exist",
@@ -329,6 +335,19 @@ fn rollback_item(input: &GateInput<'_>, done: bool) -> GateItem {
 }
 
 /// App allowlists name their peers: no world, cluster or all entities.
+/// Allows on one side only, in either direction: Cilium drops those flows (or
+/// will, once the staged side enforces), whatever the soak saw.
+fn both_sides_item(input: &GateInput<'_>) -> GateItem {
+    match input.one_sided {
+        [] => pass("Allows on both sides", "no allow here lacks its other side"),
+        [first] => fail("Allows on both sides", first.clone()),
+        [first, rest @ ..] => fail(
+            "Allows on both sides",
+            format!("{first} (and {} more: see `tighten lint`)", rest.len()),
+        ),
+    }
+}
+
 fn minimal_item(input: &GateInput<'_>) -> GateItem {
     match input.broad_allows {
         [] => pass("Allowlists minimal", "no broad entities (world, cluster, all)"),

@@ -63,6 +63,7 @@ fn input<'a>(
         prometheus: PromGate::NotConfigured,
         stream_lost: 0,
         broad_allows: &[],
+        one_sided: &[],
     }
 }
 
@@ -519,5 +520,36 @@ fn the_gate_decides_exactly_the_steps_it_names() {
     assert_eq!(steps.len(), 3, "{steps:?}");
     for action in crate::cluster::access::ACTIONS {
         assert_eq!(decides(action), steps.contains(&action), "{action:?}");
+    }
+}
+
+#[test]
+fn an_allow_without_its_other_side_blocks_staging_and_enforcing() {
+    let snapshot = demo();
+    for (namespace, step) in [
+        ("media", crate::rollout::RolloutAction::StageDefaultDeny),
+        ("databases", crate::rollout::RolloutAction::Enforce),
+    ] {
+        let ns = snapshot.namespace(namespace).expect("ns");
+        let status = status_for(&snapshot, ns);
+        let policies: Vec<_> = snapshot.namespaced_policies(namespace).collect();
+        let flows = traffic(namespace, Verdict::Forwarded);
+        let clear = evaluate(&GateInput {
+            would_drop: Some((0, 5)),
+            ..input(&status, &policies, flows.namespace(namespace))
+        });
+        assert_eq!(clear.step, Some(step));
+        assert_eq!(check(&clear, "Allows on both sides"), Check::Pass);
+        let one = [format!(
+            "shop/api-to-db: spec.egress[0] allows shop/api-0 → {namespace}/db-0:5432/TCP, but no ingress policy \
+             selecting {namespace}/db-0 allows it"
+        )];
+        let blocked = evaluate(&GateInput {
+            one_sided: &one,
+            would_drop: Some((0, 5)),
+            ..input(&status, &policies, flows.namespace(namespace))
+        });
+        assert_eq!(check(&blocked, "Allows on both sides"), Check::Fail, "{namespace}");
+        assert!(matches!(blocked.summary(), GateSummary::Blocked(_)), "{namespace}");
     }
 }

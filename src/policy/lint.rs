@@ -67,6 +67,14 @@ pub struct Finding {
     pub message: String,
     /// What to change.
     pub fix: String,
+    /// The peer the finding concerns, when it is about a flow to or from one
+    /// (`payments/gateway-0`, or `payments/{app=gateway}` from files alone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    /// The peer's namespace: a finding about a flow concerns both ends'
+    /// namespaces (the gate of either lists it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_namespace: Option<String>,
 }
 
 impl fmt::Display for Finding {
@@ -428,6 +436,8 @@ fn finding_for(
         namespace: policy.namespace.clone(),
         message,
         fix,
+        peer: None,
+        peer_namespace: None,
     }
 }
 
@@ -1768,6 +1778,8 @@ fn missing_app_label(input: &LintInput<'_>, out: &mut Vec<Finding>) {
                 shown.join(", ")
             ),
             fix: "label the workloads' pod templates with app.kubernetes.io/name (or app)".into(),
+            peer: None,
+            peer_namespace: None,
         });
     }
 }
@@ -1830,6 +1842,8 @@ fn mixed_policy_kinds(input: &LintInput<'_>, out: &mut Vec<Finding>) {
                     types
                 ),
                 fix,
+                peer: None,
+                peer_namespace: None,
             });
         }
     }

@@ -33,6 +33,11 @@ struct Pod {
 }
 
 pub(super) fn one_sided_allows(input: &LintInput<'_>, out: &mut Vec<Finding>) {
+    // A cluster without pods has no flow to judge (and reading every policy
+    // again is most of the cost).
+    if input.cluster_known && input.pods.is_empty() {
+        return;
+    }
     let parsed: Vec<(&PolicyObject, ParsedPolicy)> = input
         .policies
         .iter()
@@ -47,6 +52,7 @@ pub(super) fn one_sided_allows(input: &LintInput<'_>, out: &mut Vec<Finding>) {
     } else {
         described_pods(&parsed)
     };
+    let pods = Pods::new(pods);
     let namespaces: BTreeMap<&str, &NamespaceInfo> = input.namespaces.iter().map(|n| (n.name.as_str(), n)).collect();
     let mut seen = BTreeSet::new();
     for (object, policy) in &parsed {
@@ -92,15 +98,24 @@ impl Check<'_> {
         &self,
         rule: &Rule,
         entry: &PeerRule,
-        pods: &[Pod],
+        pods: &Pods,
         seen: &mut BTreeSet<(String, String, String, u16)>,
         out: &mut Vec<Finding>,
     ) {
-        let subjects = pods.iter().filter(|p| selects(rule, p));
-        let peers: Vec<&Pod> = pods
-            .iter()
-            .filter(|p| entry.peers.endpoints.iter().any(|s| peer_matches(s, p)))
-            .collect();
+        let subjects = pods
+            .in_namespace(rule.subject.namespace.as_deref())
+            .filter(|p| selects(rule, p));
+        let mut peers: Vec<&Pod> = Vec::new();
+        for selector in &entry.peers.endpoints {
+            let namespace = if selector.namespace_selector.is_some() {
+                None
+            } else {
+                selector.namespace.as_deref().or(selector.selector.pinned_namespace())
+            };
+            peers.extend(pods.in_namespace(namespace).filter(|p| peer_matches(selector, p)));
+        }
+        peers.sort();
+        peers.dedup();
         let ports = probe_ports(entry);
         for subject in subjects {
             for peer in &peers {
@@ -243,6 +258,41 @@ impl Check<'_> {
                 denied_by.join(", "),
             ),
             fix,
+            peer: Some(if self.ingress {
+                source.name.clone()
+            } else {
+                destination.name.clone()
+            }),
+            peer_namespace: Some(if self.ingress {
+                source.namespace.clone()
+            } else {
+                destination.namespace.clone()
+            }),
+        }
+    }
+}
+
+/// The pods, grouped by namespace: a rule's subject and most peer selectors
+/// look in one namespace only.
+struct Pods {
+    all: Vec<Pod>,
+    by_namespace: BTreeMap<String, Vec<usize>>,
+}
+
+impl Pods {
+    fn new(all: Vec<Pod>) -> Pods {
+        let mut by_namespace: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, pod) in all.iter().enumerate() {
+            by_namespace.entry(pod.namespace.clone()).or_default().push(i);
+        }
+        Pods { all, by_namespace }
+    }
+
+    /// The pods of `namespace`, or every pod for `None`.
+    fn in_namespace<'p>(&'p self, namespace: Option<&str>) -> Box<dyn Iterator<Item = &'p Pod> + 'p> {
+        match namespace {
+            Some(ns) => Box::new(self.by_namespace.get(ns).into_iter().flatten().map(|&i| &self.all[i])),
+            None => Box::new(self.all.iter()),
         }
     }
 }

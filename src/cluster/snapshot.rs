@@ -21,12 +21,16 @@ pub struct CiliumInfo {
     pub default_deny_supported: Option<bool>,
 }
 
-/// A Service's ports: lint needs port and targetPort apart.
+/// A Service's ports and the pods it sends to: lint needs port and targetPort
+/// apart, and compares a rule's port only with the Services of its peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceInfo {
     pub namespace: String,
     pub name: String,
     pub ports: Vec<ServicePort>,
+    /// `spec.selector`; `None` for a Service without one (its endpoints are
+    /// managed by hand, or it names an external host).
+    pub selector: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1222,6 +1222,30 @@ fn service_port(world: &World<'_>, p: &ParsedPolicy<'_>, rule: &Rule, out: &mut 
                 }
             }
         }
+        // The pods on the other end of this entry's traffic: the Services that
+        // matter are those whose selector takes one of them in. (Every Service
+        // of the namespace would tell a correct rule to switch to an unrelated
+        // Service's port.) Peers named by entity or CIDR only: every Service.
+        let subjects = rule.subject_selector();
+        let peer_pods: Option<Vec<&Endpoint<'_>>> = match entry.direction {
+            Direction::Egress if entry.endpoints.is_empty() => None,
+            Direction::Egress => Some(
+                world
+                    .endpoints
+                    .iter()
+                    .filter(|e| anywhere || namespaces.contains(&e.pod.namespace))
+                    .filter(|e| entry.endpoints.iter().any(|s| s.matches(&e.labels)))
+                    .collect(),
+            ),
+            Direction::Ingress => Some(subjects.iter().flat_map(|s| world.selected(own, s)).collect()),
+        };
+        let serves_peer = |service: &ServiceInfo| match (&peer_pods, &service.selector) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(pods), Some(selector)) => pods.iter().any(|e| {
+                e.pod.namespace == service.namespace && selector.iter().all(|(k, v)| e.pod.labels.get(k) == Some(v))
+            }),
+        };
         let mut seen: BTreeSet<(String, String, String)> = BTreeSet::new();
         for port in &entry.ports {
             // Single ports only: a range is deliberate, and may well hold the
@@ -1233,7 +1257,8 @@ fn service_port(world: &World<'_>, p: &ParsedPolicy<'_>, rule: &Rule, out: &mut 
                 .input
                 .services
                 .iter()
-                .filter(|s| anywhere || namespaces.contains(&s.namespace));
+                .filter(|s| anywhere || namespaces.contains(&s.namespace))
+                .filter(|s| serves_peer(s));
             for service in services {
                 for sp in &service.ports {
                     let protocol = if sp.protocol.is_empty() {

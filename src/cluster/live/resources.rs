@@ -140,6 +140,11 @@ pub fn service_info(service: &Service) -> Option<ServiceInfo> {
         namespace: service.namespace()?,
         name: service.name_any(),
         ports,
+        selector: service
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.clone())
+            .filter(|selector| !selector.is_empty()),
     })
 }
 

@@ -44,8 +44,16 @@ fn pod(ns: &str, name: &str, pod_labels: &[(&str, &str)]) -> PodInfo {
     }
 }
 
+/// A Service selecting the fixture's pods of its name (`app`, or the label
+/// those pods carry instead).
 fn service(ns: &str, name: &str, ports: &[(u16, &str, &str)]) -> ServiceInfo {
+    let key = match name {
+        "db" => "app.kubernetes.io/name",
+        "kube-dns" => "k8s-app",
+        _ => "app",
+    };
     ServiceInfo {
+        selector: Some(BTreeMap::from([(key.to_string(), name.to_string())])),
         namespace: ns.into(),
         name: name.into(),
         ports: ports
@@ -1507,4 +1515,51 @@ fn a_staged_other_side_is_a_warning_and_an_open_one_nothing() {
     // payments selects nothing in ingress: the flow is allowed there by default.
     let open = policies(API_EGRESS_TO_GATEWAY);
     assert!(one_sided(&lint_with_cluster(&open)).is_empty());
+}
+
+#[test]
+fn a_port_is_compared_only_with_the_services_of_its_peer() {
+    // shop's web Service is 80 → 8080; an unrelated admin Service of api's is
+    // 8080 → 9000. A rule to web on 8080 is right, whatever admin says.
+    let mut c = cluster();
+    c.services.push(ServiceInfo {
+        selector: Some(BTreeMap::from([("app".to_string(), "api".to_string())])),
+        ..service("shop", "admin", &[(8080, "9000", "TCP")])
+    });
+    let lint_here = |yaml: &str| {
+        lint(&LintInput {
+            policies: &policies(yaml),
+            namespaces: &c.namespaces,
+            pods: &c.pods,
+            services: &c.services,
+            cluster_known: true,
+        })
+    };
+    let to_web = |port: u16| {
+        format!(
+            "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {{name: to-web, namespace: shop}}\n\
+             spec:\n  endpointSelector: {{matchLabels: {{app: api}}}}\n  enableDefaultDeny: {{ingress: false, egress: false}}\n\
+             \x20 egress:\n  - toEndpoints: [{{matchLabels: {{app: web}}}}]\n    toPorts: [{{ports: [{{port: \"{port}\", protocol: TCP}}]}}]\n"
+        )
+    };
+    let right = lint_here(&to_web(8080));
+    assert!(with_code(&right, code::SERVICE_PORT).is_empty(), "{right:#?}");
+    let wrong = lint_here(&to_web(80));
+    let found = with_code(&wrong, code::SERVICE_PORT);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].message.contains("Service shop/web"), "{}", found[0].message);
+    assert_eq!(found[0].fix, "use port 8080 (the Service's targetPort)");
+    // A Service without a selector sends to no pod tighten can name.
+    let mut headless = cluster();
+    for s in &mut headless.services {
+        s.selector = None;
+    }
+    let none = lint(&LintInput {
+        policies: &policies(&to_web(80)),
+        namespaces: &headless.namespaces,
+        pods: &headless.pods,
+        services: &headless.services,
+        cluster_known: true,
+    });
+    assert!(with_code(&none, code::SERVICE_PORT).is_empty(), "{none:#?}");
 }

@@ -797,14 +797,7 @@ fn parse_network_policy(p: &mut ParsedPolicy<'_>) {
             None => Subject::Invalid,
         }
     };
-    let types: Option<Vec<&str>> = spec
-        .get("policyTypes")
-        .and_then(Value::as_array)
-        .map(|l| l.iter().filter_map(Value::as_str).collect());
-    let (has_ingress, has_egress) = match &types {
-        Some(types) => (types.contains(&"Ingress"), types.contains(&"Egress")),
-        None => (true, spec.get("egress").is_some_and(|e| !e.is_null())),
-    };
+    let (has_ingress, has_egress) = crate::policy::parse::network_policy_types(spec);
     let mut rule = Rule {
         path: "spec".into(),
         subject,
@@ -1875,18 +1868,14 @@ fn mixed_policy_kinds(input: &LintInput<'_>, out: &mut Vec<Finding>) {
 }
 
 fn np_policy_types(np: &PolicyObject) -> String {
-    let spec = np.spec();
-    let listed: Vec<&str> = spec
-        .and_then(|s| s.get("policyTypes"))
-        .and_then(Value::as_array)
-        .map(|l| l.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    if !listed.is_empty() {
-        return listed.join(" and ");
-    }
-    if spec.and_then(|s| s.get("egress")).is_some_and(|e| !e.is_null()) {
-        "Ingress and Egress".into()
-    } else {
-        "Ingress".into()
+    let types = np
+        .spec()
+        .and_then(Value::as_object)
+        .map_or((true, false), crate::policy::parse::network_policy_types);
+    match types {
+        (true, true) => "Ingress and Egress".into(),
+        (false, true) => "Egress".into(),
+        (true, false) => "Ingress".into(),
+        (false, false) => "no direction".into(),
     }
 }

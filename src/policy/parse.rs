@@ -394,16 +394,8 @@ fn network_policy(ctx: &Ctx, spec: &Value) -> Result<Rule, ParseError> {
         selector: selector(ctx, "spec.podSelector", spec.get("podSelector").unwrap_or(&Value::Null))?,
         namespace: ctx.namespace.clone(),
     };
-    let types: Vec<&str> = list(ctx, "spec.policyTypes", spec.get("policyTypes"))?
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    // Without policyTypes: Ingress always, Egress when egress rules are given.
-    let (has_ingress, has_egress) = if types.is_empty() {
-        (true, spec.get("egress").is_some_and(|v| !v.is_null()))
-    } else {
-        (types.contains(&"Ingress"), types.contains(&"Egress"))
-    };
+    list(ctx, "spec.policyTypes", spec.get("policyTypes"))?;
+    let (has_ingress, has_egress) = network_policy_types(spec);
     let section = |key: &str, peer_key: &str| -> Result<Vec<PeerRule>, ParseError> {
         list(ctx, &format!("spec.{key}"), spec.get(key))?
             .iter()
@@ -429,6 +421,26 @@ fn network_policy(ctx: &Ctx, spec: &Value) -> Result<Rule, ParseError> {
         },
         egress_deny: Vec::new(),
     })
+}
+
+/// The directions a NetworkPolicy takes part in, as the API server defaults
+/// `policyTypes`: the listed ones; without any, Ingress always and Egress
+/// when it has egress rules (`egress: []` has none, so no egress side).
+pub fn network_policy_types(spec: &Map<String, Value>) -> (bool, bool) {
+    let listed: Vec<&str> = spec
+        .get("policyTypes")
+        .and_then(Value::as_array)
+        .map(|l| l.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if listed.is_empty() {
+        let egress_rules = spec
+            .get("egress")
+            .and_then(Value::as_array)
+            .is_some_and(|r| !r.is_empty());
+        (true, egress_rules)
+    } else {
+        (listed.contains(&"Ingress"), listed.contains(&"Egress"))
+    }
 }
 
 fn np_rule(ctx: &Ctx, path: &str, value: &Value, peer_key: &str) -> Result<PeerRule, ParseError> {

@@ -373,7 +373,11 @@ fn knp(rng: &mut fastrand::Rng, i: usize) -> Value {
         let rules: Vec<Value> = (0..rng.usize(0..=2)).map(|_| knp_rule(rng, "to")).collect();
         spec["egress"] = Value::Array(rules);
     }
-    spec["policyTypes"] = json!(types);
+    // Sometimes without policyTypes, for the defaulting to decide (an
+    // `egress: []` then has no egress side).
+    if rng.u8(0..4) > 0 {
+        spec["policyTypes"] = json!(types);
+    }
     json!({
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",

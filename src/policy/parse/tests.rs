@@ -91,3 +91,29 @@ fn unsupported_peers_are_recorded_not_dropped() {
     assert_eq!(peers.unsupported, vec!["spec.egress[0].toServices".to_string()]);
     assert!(!peers.unrestricted, "an unsupported peer is not a wildcard");
 }
+
+#[test]
+fn network_policy_directions_default_as_the_api_server_defaults_policy_types() {
+    let rule = |spec: Value| {
+        let parsed = parse_policy(&object(json!({"kind": "NetworkPolicy",
+            "metadata": {"name": "np", "namespace": "shop"}, "spec": spec})))
+        .expect("parses");
+        let rule = &parsed.policy.rules[0];
+        (rule.has_ingress, rule.has_egress)
+    };
+    // No policyTypes: Ingress always; Egress only with egress rules, and
+    // `egress: []` has none (it does not deny all egress).
+    assert_eq!(rule(json!({"podSelector": {}, "egress": []})), (true, false));
+    assert_eq!(rule(json!({"podSelector": {}, "egress": [{}]})), (true, true));
+    assert_eq!(rule(json!({"podSelector": {}})), (true, false));
+    // An empty policyTypes list is no list.
+    assert_eq!(rule(json!({"podSelector": {}, "policyTypes": []})), (true, false));
+    assert_eq!(
+        rule(json!({"podSelector": {}, "policyTypes": ["Egress"]})),
+        (false, true)
+    );
+    assert_eq!(
+        rule(json!({"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "egress": []})),
+        (true, true)
+    );
+}

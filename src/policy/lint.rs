@@ -198,7 +198,7 @@ pub fn lint(input: &LintInput<'_>) -> Vec<Finding> {
         check_policy(&world, policy, &mut out);
     }
     if input.cluster_known {
-        missing_app_label(input, &mut out);
+        missing_app_label(&world, &parsed, &mut out);
     }
     one_sided::one_sided_allows(input, &mut out);
     mixed_policy_kinds(input, &mut out);
@@ -1767,34 +1767,74 @@ fn describe_selector(selector: &LabelSelector) -> String {
 // ---------------------------------------------------------------------------
 // Checks on namespaces.
 
-/// 8. Pods without `app` or `app.kubernetes.io/name`.
-fn missing_app_label(input: &LintInput<'_>, out: &mut Vec<Finding>) {
-    let mut by_namespace: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for pod in input.pods {
-        if !pod.labels.contains_key("app") && !pod.labels.contains_key("app.kubernetes.io/name") {
-            by_namespace.entry(&pod.namespace).or_default().push(&pod.name);
+/// 8. Pods without `app` or `app.kubernetes.io/name`; a warning under default-deny.
+///
+/// Where a policy puts such pods under default-deny, no allow can name their
+/// workload, so what they serve or call is dropped.
+fn missing_app_label(world: &World<'_>, parsed: &[ParsedPolicy<'_>], out: &mut Vec<Finding>) {
+    // Per namespace: the unlabelled pods, and those under default-deny.
+    let mut by_namespace: BTreeMap<&str, (Vec<&str>, Vec<&str>)> = BTreeMap::new();
+    for endpoint in &world.endpoints {
+        let pod = endpoint.pod;
+        if pod.labels.contains_key("app") || pod.labels.contains_key("app.kubernetes.io/name") {
+            continue;
+        }
+        let denied = parsed.iter().any(|p| {
+            scope(p).is_none_or(|ns| ns == pod.namespace)
+                && p.rules.iter().any(|rule| {
+                    matches!(&rule.subject, Subject::Pods { selector, .. } if selector.matches(&endpoint.labels))
+                        && !default_deny_directions(rule).is_empty()
+                })
+        });
+        let entry = by_namespace.entry(&pod.namespace).or_default();
+        entry.0.push(&pod.name);
+        if denied {
+            entry.1.push(&pod.name);
         }
     }
-    for (namespace, mut pods) in by_namespace {
+    for (namespace, (mut pods, mut denied)) in by_namespace {
         pods.sort_unstable();
-        let count = pods.len();
-        let shown: Vec<&str> = pods.iter().take(5).copied().collect();
-        let more = if count > shown.len() {
-            format!(" and {} more", count - shown.len())
+        denied.sort_unstable();
+        let listed = |pods: &[&str]| {
+            let shown: Vec<&str> = pods.iter().take(5).copied().collect();
+            let more = if pods.len() > shown.len() {
+                format!(" and {} more", pods.len() - shown.len())
+            } else {
+                String::new()
+            };
+            format!("{}{more}", shown.join(", "))
+        };
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        let (severity, message) = if denied.is_empty() {
+            (
+                Severity::Info,
+                format!(
+                    "{} pod{} in {namespace} carry neither `app` nor `app.kubernetes.io/name`: {}; policies and \
+                     flow views cannot name their workloads",
+                    pods.len(),
+                    plural(pods.len()),
+                    listed(&pods)
+                ),
+            )
         } else {
-            String::new()
+            (
+                Severity::Warning,
+                format!(
+                    "{} pod{} in {namespace} carry neither `app` nor `app.kubernetes.io/name` and are under \
+                     default-deny: {}; no allow can select them by workload, so what they serve or call is \
+                     dropped unless an allow names them by other labels",
+                    denied.len(),
+                    plural(denied.len()),
+                    listed(&denied)
+                ),
+            )
         };
         out.push(Finding {
-            severity: Severity::Info,
+            severity,
             code: code::MISSING_APP_LABEL,
             policy: None,
             namespace: Some(namespace.to_string()),
-            message: format!(
-                "{count} pod{} in {namespace} carry neither `app` nor `app.kubernetes.io/name`: {}{more}; \
-                 policies and flow views cannot name their workloads",
-                if count == 1 { "" } else { "s" },
-                shown.join(", ")
-            ),
+            message,
             fix: "label the workloads' pod templates with app.kubernetes.io/name (or app)".into(),
             peer: None,
             peer_namespace: None,

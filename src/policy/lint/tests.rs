@@ -1563,3 +1563,55 @@ fn a_port_is_compared_only_with_the_services_of_its_peer() {
     });
     assert!(with_code(&none, code::SERVICE_PORT).is_empty(), "{none:#?}");
 }
+
+#[test]
+fn unlabelled_pods_under_default_deny_are_a_warning_that_says_what_it_means() {
+    let mut c = cluster();
+    c.pods.push(pod("shop", "cron-28391", &[("job-name", "cron-28391")]));
+    let lint_here = |yaml: &str| {
+        lint(&LintInput {
+            policies: &policies(yaml),
+            namespaces: &c.namespaces,
+            pods: &c.pods,
+            services: &c.services,
+            cluster_known: true,
+        })
+    };
+    let open = lint_here("");
+    let notes = with_code(&open, code::MISSING_APP_LABEL);
+    let shop: Vec<_> = notes
+        .iter()
+        .filter(|f| f.namespace.as_deref() == Some("shop"))
+        .collect();
+    assert_eq!(shop.len(), 1, "{notes:#?}");
+    assert_eq!(shop[0].severity, Severity::Info);
+
+    let denied = lint_here(
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: default-deny, namespace: shop}\n\
+         spec: {endpointSelector: {}, ingress: [{}], egress: [{}]}\n",
+    );
+    let found = with_code(&denied, code::MISSING_APP_LABEL);
+    let shop: Vec<_> = found
+        .iter()
+        .filter(|f| f.namespace.as_deref() == Some("shop"))
+        .collect();
+    assert_eq!(shop.len(), 1, "{found:#?}");
+    assert_eq!(shop[0].severity, Severity::Warning);
+    assert!(
+        shop[0].message.contains("under default-deny: cron-28391"),
+        "{}",
+        shop[0].message
+    );
+    assert!(
+        shop[0].message.contains("no allow can select them by workload"),
+        "{}",
+        shop[0].message
+    );
+    // Elsewhere nothing changes: kube-system's coredns is only a note.
+    assert!(
+        found
+            .iter()
+            .filter(|f| f.namespace.as_deref() == Some("kube-system"))
+            .all(|f| f.severity == Severity::Info)
+    );
+}

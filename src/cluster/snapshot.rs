@@ -31,6 +31,9 @@ pub struct ServiceInfo {
     /// `spec.selector`; `None` for a Service without one (its endpoints are
     /// managed by hand, or it names an external host).
     pub selector: Option<BTreeMap<String, String>>,
+    /// Addresses the cluster translates to the Service's pods before policy
+    /// sees the traffic: `status.loadBalancer.ingress[].ip` and `spec.externalIPs`.
+    pub translated_ips: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -128,9 +128,12 @@ pub mod code {
     /// An allow on one side of a flow only, while the other side denies by
     /// default: Cilium drops the flow.
     pub const ONE_SIDED_ALLOW: &str = "one-sided-allow";
+    /// A CIDR rule on a LoadBalancer or external address, which the cluster
+    /// rewrites to pods before policy: it never matches.
+    pub const CIDR_FOR_TRANSLATED_ADDRESS: &str = "cidr-for-translated-address";
 
     /// Every code, for documentation and tests.
-    pub const ALL: [&str; 17] = [
+    pub const ALL: [&str; 18] = [
         SERVICE_PORT,
         CIDR_FOR_CLUSTER_ENTITY,
         FQDN_WITHOUT_DNS_RULE,
@@ -148,6 +151,7 @@ pub mod code {
         REJECTED_BY_CILIUM,
         MALFORMED_RULE,
         ONE_SIDED_ALLOW,
+        CIDR_FOR_TRANSLATED_ADDRESS,
     ];
 }
 
@@ -1135,7 +1139,7 @@ fn check_policy(world: &World<'_>, p: &ParsedPolicy<'_>, out: &mut Vec<Finding>)
         if world.input.cluster_known {
             service_port(world, p, rule, out);
         }
-        cidr_for_cluster_entity(p, rule, out);
+        cidr_for_cluster_entity(world, p, rule, out);
         if p.policy.kind != PolicyKind::NetworkPolicy {
             fqdn_without_dns_rule(world, p, rule, out);
             deny_as_default_deny(p, rule, out);
@@ -1320,7 +1324,7 @@ impl Rule {
 }
 
 /// 2. CIDR rules that cannot reach the apiserver, nodes or host.
-fn cidr_for_cluster_entity(p: &ParsedPolicy<'_>, rule: &Rule, out: &mut Vec<Finding>) {
+fn cidr_for_cluster_entity(world: &World<'_>, p: &ParsedPolicy<'_>, rule: &Rule, out: &mut Vec<Finding>) {
     let is_np = p.policy.kind == PolicyKind::NetworkPolicy;
     for direction in [Direction::Ingress, Direction::Egress] {
         let entries: Vec<&Entry> = rule
@@ -1352,6 +1356,29 @@ fn cidr_for_cluster_entity(p: &ParsedPolicy<'_>, rule: &Rule, out: &mut Vec<Find
         };
         for entry in entries {
             for (path, cidr) in &entry.cidrs {
+                // A LoadBalancer or external IP is rewritten to the Service's
+                // pods before policy: say that, not "looks like the API server".
+                let translated = (direction == Direction::Egress && !cidr.is_everything())
+                    .then(|| translated_service(world, cidr))
+                    .flatten();
+                if let Some((service, ip)) = translated {
+                    out.push(p.finding(
+                        Severity::Warning,
+                        code::CIDR_FOR_TRANSLATED_ADDRESS,
+                        format!(
+                            "`{path}` is {cidr}, which holds {ip}, an address of Service {}/{}: the cluster \
+                             rewrites traffic to it to the Service's pods before policy is checked, so this rule \
+                             never matches it",
+                            service.namespace, service.name
+                        ),
+                        format!(
+                            "allow the pods of Service {}/{} with toEndpoints (their labels and namespace) on its \
+                             targetPort",
+                            service.namespace, service.name
+                        ),
+                    ));
+                    continue;
+                }
                 if cidr.is_everything() {
                     out.push(p.finding(
                         Severity::Error,
@@ -1386,6 +1413,17 @@ fn cidr_for_cluster_entity(p: &ParsedPolicy<'_>, rule: &Rule, out: &mut Vec<Find
             }
         }
     }
+}
+
+/// The first Service with a LoadBalancer or external address inside `cidr`.
+fn translated_service<'w>(world: &'w World<'_>, cidr: &Cidr) -> Option<(&'w ServiceInfo, &'w str)> {
+    world.input.services.iter().find_map(|service| {
+        service
+            .translated_ips
+            .iter()
+            .find(|ip| ip.parse::<IpAddr>().is_ok_and(|ip| cidr.contains(ip)))
+            .map(|ip| (service, ip.as_str()))
+    })
 }
 
 /// Whether a CIDR lies inside 10/8, 172.16/12 or 192.168/16.

@@ -145,6 +145,23 @@ pub fn service_info(service: &Service) -> Option<ServiceInfo> {
             .as_ref()
             .and_then(|s| s.selector.clone())
             .filter(|selector| !selector.is_empty()),
+        translated_ips: service
+            .status
+            .as_ref()
+            .and_then(|s| s.load_balancer.as_ref())
+            .and_then(|lb| lb.ingress.as_ref())
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i.ip.clone())
+            .chain(
+                service
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.external_ips.clone())
+                    .into_iter()
+                    .flatten(),
+            )
+            .collect(),
     })
 }
 

@@ -54,6 +54,7 @@ fn service(ns: &str, name: &str, ports: &[(u16, &str, &str)]) -> ServiceInfo {
     };
     ServiceInfo {
         selector: Some(BTreeMap::from([(key.to_string(), name.to_string())])),
+        translated_ips: Vec::new(),
         namespace: ns.into(),
         name: name.into(),
         ports: ports
@@ -1613,5 +1614,51 @@ fn unlabelled_pods_under_default_deny_are_a_warning_that_says_what_it_means() {
             .iter()
             .filter(|f| f.namespace.as_deref() == Some("kube-system"))
             .all(|f| f.severity == Severity::Info)
+    );
+}
+
+#[test]
+fn a_cidr_on_a_load_balancer_address_is_said_to_never_match() {
+    let mut c = cluster();
+    c.services.push(ServiceInfo {
+        translated_ips: vec!["10.20.0.5".into()],
+        ..service("payments", "gateway-lb", &[(443, "8443", "TCP")])
+    });
+    let lint_here = |cidr: &str| {
+        let yaml = format!(
+            "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {{name: to-gateway, namespace: shop}}\n\
+             spec:\n  endpointSelector: {{matchLabels: {{app: api}}}}\n  enableDefaultDeny: {{ingress: false, egress: false}}\n\
+             \x20 egress:\n  - toCIDR: [\"{cidr}\"]\n    toPorts: [{{ports: [{{port: \"443\", protocol: TCP}}]}}]\n"
+        );
+        lint(&LintInput {
+            policies: &policies(&yaml),
+            namespaces: &c.namespaces,
+            pods: &c.pods,
+            services: &c.services,
+            cluster_known: true,
+        })
+    };
+    let found = lint_here("10.20.0.5/32");
+    let translated = with_code(&found, code::CIDR_FOR_TRANSLATED_ADDRESS);
+    assert_eq!(translated.len(), 1, "{found:#?}");
+    assert!(
+        translated[0]
+            .message
+            .contains("holds 10.20.0.5, an address of Service payments/gateway-lb"),
+        "{}",
+        translated[0].message
+    );
+    assert!(translated[0].fix.contains("toEndpoints"), "{}", translated[0].fix);
+    // Said instead of "looks like the API server", which a private range on 443 would get.
+    assert!(
+        with_code(&found, code::CIDR_FOR_CLUSTER_ENTITY).is_empty(),
+        "{found:#?}"
+    );
+    let elsewhere = lint_here("10.30.0.0/16");
+    assert!(with_code(&elsewhere, code::CIDR_FOR_TRANSLATED_ADDRESS).is_empty());
+    assert_eq!(
+        with_code(&elsewhere, code::CIDR_FOR_CLUSTER_ENTITY).len(),
+        1,
+        "{elsewhere:#?}"
     );
 }

@@ -334,28 +334,31 @@ fn rollback_item(input: &GateInput<'_>, done: bool) -> GateItem {
     }
 }
 
-/// App allowlists name their peers: no world, cluster or all entities.
 /// Allows on one side only, in either direction: Cilium drops those flows (or
 /// will, once the staged side enforces), whatever the soak saw.
 fn both_sides_item(input: &GateInput<'_>) -> GateItem {
-    match input.one_sided {
-        [] => pass("Allows on both sides", "no allow here lacks its other side"),
-        [first] => fail("Allows on both sides", first.clone()),
-        [first, rest @ ..] => fail(
-            "Allows on both sides",
-            format!("{first} (and {} more: see `tighten lint`)", rest.len()),
-        ),
-    }
+    lint_item(
+        "Allows on both sides",
+        "no allow here lacks its other side",
+        input.one_sided,
+    )
 }
 
+/// App allowlists name their peers: no world, cluster or all entities.
 fn minimal_item(input: &GateInput<'_>) -> GateItem {
-    match input.broad_allows {
-        [] => pass("Allowlists minimal", "no broad entities (world, cluster, all)"),
-        [first] => fail("Allowlists minimal", first.clone()),
-        [first, rest @ ..] => fail(
-            "Allowlists minimal",
-            format!("{first} (and {} more: see `tighten lint`)", rest.len()),
-        ),
+    lint_item(
+        "Allowlists minimal",
+        "no broad entities (world, cluster, all)",
+        input.broad_allows,
+    )
+}
+
+/// An item that passes without lint findings, and otherwise names the first.
+fn lint_item(name: &'static str, clear: &str, findings: &[String]) -> GateItem {
+    match findings {
+        [] => pass(name, clear),
+        [first] => fail(name, first.clone()),
+        [first, rest @ ..] => fail(name, format!("{first} (and {} more: see `tighten lint`)", rest.len())),
     }
 }
 

@@ -127,8 +127,10 @@ impl Posture {
                     if !namespaced && !scope.applies(&parsed.policy) {
                         continue;
                     }
-                    posture.add_sides(&scope, &parsed.policy, &mut denied);
-                    scope.read(object, &parsed.policy)
+                    let reading = scope.read(object, &parsed.policy);
+                    let default_deny = matches!(reading.function, Function::DefaultDeny { .. });
+                    posture.add_sides(&scope, &parsed.policy, default_deny, &mut denied);
+                    reading
                 }
                 Err(e) if namespaced => PolicyReading {
                     policy: PolicyRef {
@@ -150,10 +152,16 @@ impl Posture {
         posture
     }
 
-    /// Adds what one policy does to each direction; `denied` marks, per
-    /// direction, the pods some policy puts into default-deny.
-    fn add_sides(&mut self, scope: &Scope<'_>, policy: &Policy, denied: &mut [Vec<bool>; 2]) {
-        let wholly_default_deny = scope.is_default_deny(policy);
+    /// Adds what one policy does to each direction; `wholly_default_deny` is
+    /// its reading (only such a policy is a staged default-deny); `denied`
+    /// marks, per direction, the pods some policy puts into default-deny.
+    fn add_sides(
+        &mut self,
+        scope: &Scope<'_>,
+        policy: &Policy,
+        wholly_default_deny: bool,
+        denied: &mut [Vec<bool>; 2],
+    ) {
         for (index, ingress) in [true, false].into_iter().enumerate() {
             let side = if ingress { &mut self.ingress } else { &mut self.egress };
             for rule in &policy.rules {
@@ -250,12 +258,6 @@ impl Posture {
             } if components.contains(&BaselineComponent::Dns) => Some((r, *dns_without_l7)),
             _ => None,
         })
-    }
-
-    /// DNS is allowed only without its L7 rule.
-    pub fn dns_without_l7(&self) -> bool {
-        let mut dns = self.dns_allows().peekable();
-        dns.peek().is_some() && dns.all(|(_, without_l7)| without_l7)
     }
 
     /// One line per direction: what denies, and how.

@@ -309,7 +309,11 @@ fn a_teams_baseline_is_read_by_function_whatever_it_is_called() {
         ]
     );
     assert!(posture.readings.iter().all(|r| r.author() == "team"));
-    assert!(!posture.dns_without_l7());
+    let dns: Vec<(&str, bool)> = posture
+        .dns_allows()
+        .map(|(r, without_l7)| (r.policy.name.as_str(), without_l7))
+        .collect();
+    assert_eq!(dns, [("allow-dns", false)]);
     // The NetworkPolicy has no enableDefaultDeny: its ingress denies by default.
     assert_eq!(posture.ingress_state(), SideState::Enforced);
     assert_eq!(posture.egress_state(), SideState::Open);
@@ -324,7 +328,13 @@ fn a_dns_allow_without_the_l7_rule_says_so() {
                            "toPorts": [{"ports": [{"port": "53", "protocol": "UDP"}]}]}]}),
     );
     let posture = posture_of(&[plain], &[]);
-    assert!(posture.dns_without_l7());
+    assert_eq!(
+        posture
+            .dns_allows()
+            .map(|(_, without_l7)| without_l7)
+            .collect::<Vec<_>>(),
+        [true]
+    );
     assert_eq!(posture.readings[0].function.label(), "baseline/dns (no DNS L7 rule)");
     // A DNS allow for some pods only is no baseline.
     let some = cnp(

@@ -50,6 +50,8 @@ pub struct DefaultDenySetting {
 /// One rule of a policy (a CNP `spec`, an entry of `specs`, or a whole NetworkPolicy).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
+    /// `spec`, `specs[1]`, or `spec` of a NetworkPolicy.
+    pub path: String,
     pub subject: Subject,
     pub default_deny: DefaultDenySetting,
     /// Whether the rule takes part in each direction (puts its subjects into
@@ -66,6 +68,8 @@ pub struct Rule {
 /// both of which must match.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PeerRule {
+    /// `spec.egress[0]`.
+    pub path: String,
     pub peers: Peers,
     /// Empty: every port.
     pub ports: Vec<PortRule>,
@@ -74,6 +78,9 @@ pub struct PeerRule {
     /// The ports carry L7 rules, which Cilium enforces in a proxy; tighten
     /// judges them at L4.
     pub has_l7: bool,
+    /// DNS rules on port 53: lookups go through Cilium's DNS proxy, which
+    /// `toFQDNs` rules need.
+    pub dns_proxy: bool,
 }
 
 /// The peers of a rule. All the listed kinds are alternatives (OR).
@@ -93,6 +100,8 @@ pub struct Peers {
 /// An endpoint selector as a peer, with its namespace scoping resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PeerSelector {
+    /// `spec.egress[0].toEndpoints[1]`, `spec.ingress[0].from[0]`.
+    pub path: String,
     pub selector: LabelSelector,
     /// The namespace the selector is limited to (a CNP's own, or the
     /// NetworkPolicy's), or `None` for cluster-wide.
@@ -206,6 +215,8 @@ impl std::fmt::Display for Cidr {
 /// `toCIDR`, `toCIDRSet` (with `except`) or a NetworkPolicy `ipBlock`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CidrRule {
+    /// `spec.egress[0].toCIDRSet[1].cidr`.
+    pub path: String,
     pub cidr: Cidr,
     pub except: Vec<Cidr>,
 }
@@ -238,6 +249,8 @@ pub enum PortSpec {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortRule {
+    /// `spec.egress[0].toPorts[0].ports[1].port`.
+    pub path: String,
     pub port: PortSpec,
     pub protocol: L4Protocol,
 }

@@ -40,6 +40,18 @@ pub enum SelectorError {
     BadExpression(usize, String),
 }
 
+impl Requirement {
+    /// The label key the requirement is about.
+    pub fn key(&self) -> &str {
+        match self {
+            Requirement::In(key, _)
+            | Requirement::NotIn(key, _)
+            | Requirement::Exists(key)
+            | Requirement::DoesNotExist(key) => key,
+        }
+    }
+}
+
 impl LabelSelector {
     /// Reads a selector from its JSON form. `null` (absent) is the empty selector.
     pub fn parse(value: &Value) -> Result<LabelSelector, SelectorError> {

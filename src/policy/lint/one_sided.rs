@@ -4,7 +4,7 @@
 //! rollouts, and one that no single file shows: the pair is rarely in the
 //! same file, nor the same pull request.
 //!
-//! Read through the typed reader and decided by the engine, side by side: for
+//! Read through the one reader and decided by the engine, side by side: for
 //! each allow rule naming pods as peers, each flow it opens between the pods it
 //! selects (the cluster's, or, for files alone, the pods its selectors
 //! describe) on each port it names is asked of the other side. A side that
@@ -18,9 +18,10 @@ use crate::cluster::{NamespaceInfo, PodInfo, PolicyObject};
 use crate::flows::{Direction, Endpoint, Flow, Protocol, Verdict};
 use crate::policy::engine::{Engine, Reason};
 use crate::policy::model::{L4Protocol, PeerRule, PeerSelector, PortSpec, Rule};
-use crate::policy::parse::{ParsedPolicy, parse_policy};
+use crate::policy::parse::ParsedPolicy;
 use crate::policy::selector::{LabelSelector, NAMESPACE_LABELS_PREFIX, POD_NAMESPACE_LABEL};
 
+use super::read::Linted;
 use super::{Finding, LintInput, Severity, code};
 
 /// A pod as lint knows it: the cluster's, or one a selector describes.
@@ -32,21 +33,20 @@ struct Pod {
     name: String,
 }
 
-pub(super) fn one_sided_allows(input: &LintInput<'_>, out: &mut Vec<Finding>) {
-    // A cluster without pods has no flow to judge (and reading every policy
-    // again is most of the cost).
+pub(super) fn one_sided_allows(input: &LintInput<'_>, linted: &[Linted<'_>], out: &mut Vec<Finding>) {
+    // A cluster without pods has no flow to judge.
     if input.cluster_known && input.pods.is_empty() {
         return;
     }
-    let parsed: Vec<(&PolicyObject, ParsedPolicy)> = input
-        .policies
+    let parsed: Vec<(&PolicyObject, &ParsedPolicy)> = linted
         .iter()
-        .filter_map(|object| parse_policy(object).ok().map(|p| (object, p)))
+        .filter(|l| l.applies())
+        .map(|l| (l.object, &l.parsed))
         .collect();
     if parsed.is_empty() {
         return;
     }
-    let engine = Engine::new(parsed.iter().map(|(_, p)| p.clone()));
+    let engine = Engine::new(parsed.iter().map(|(_, p)| (*p).clone()));
     let pods = if input.cluster_known {
         input.pods.iter().map(real_pod).collect()
     } else {
@@ -56,23 +56,19 @@ pub(super) fn one_sided_allows(input: &LintInput<'_>, out: &mut Vec<Finding>) {
     let namespaces: BTreeMap<&str, &NamespaceInfo> = input.namespaces.iter().map(|n| (n.name.as_str(), n)).collect();
     let mut seen = BTreeSet::new();
     for (object, policy) in &parsed {
-        for (rule_index, rule) in policy.policy.rules.iter().enumerate() {
+        for rule in &policy.policy.rules {
             for (ingress, allows) in [(true, &rule.ingress), (false, &rule.egress)] {
-                for (entry_index, entry) in allows.iter().enumerate() {
+                for entry in allows {
                     if entry.peers.endpoints.is_empty() {
                         continue;
                     }
-                    let path = format!(
-                        "{}.{}[{entry_index}]",
-                        rule_path(object, rule_index),
-                        if ingress { "ingress" } else { "egress" }
-                    );
+                    let path = entry.path.as_str();
                     let check = Check {
                         engine: &engine,
                         namespaces: &namespaces,
                         object,
                         policy,
-                        path: &path,
+                        path,
                         ingress,
                     };
                     check.entry(rule, entry, &pods, &mut seen, out);
@@ -243,7 +239,7 @@ impl Check<'_> {
         Finding {
             severity,
             code: code::ONE_SIDED_ALLOW,
-            policy: Some(super::policy_id(self.object)),
+            policy: Some(super::read::policy_id(self.object)),
             namespace: self.object.namespace.clone(),
             message: format!(
                 "{} allows {} → {}:{}/{}, but no {other} policy selecting {} allows it and {} denies by default \
@@ -297,17 +293,6 @@ impl Pods {
     }
 }
 
-/// `spec`, `specs[i]`: where rule `index` of the parsed policy came from
-/// (a NetworkPolicy's one rule is its `spec`).
-fn rule_path(object: &PolicyObject, index: usize) -> String {
-    let has_spec = object.body.get("spec").is_some_and(|v| !v.is_null());
-    match (has_spec, index) {
-        (true, 0) => "spec".into(),
-        (true, i) => format!("specs[{}]", i - 1),
-        (false, i) => format!("specs[{i}]"),
-    }
-}
-
 fn real_pod(pod: &PodInfo) -> Pod {
     Pod {
         namespace: pod.namespace.clone(),
@@ -319,7 +304,7 @@ fn real_pod(pod: &PodInfo) -> Pod {
 /// Without a cluster: the pods the policies' selectors describe, one per
 /// subject and peer selector whose namespace is known and whose labels are
 /// all plain equalities.
-fn described_pods(parsed: &[(&PolicyObject, ParsedPolicy)]) -> Vec<Pod> {
+fn described_pods(parsed: &[(&PolicyObject, &ParsedPolicy)]) -> Vec<Pod> {
     let mut pods = BTreeSet::new();
     let mut add = |namespace: Option<&str>, selector: &LabelSelector| {
         let (Some(namespace), true) = (namespace, selector.match_expressions.is_empty()) else {

@@ -5,9 +5,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::cluster::ServicePort;
 use crate::cluster::demo::fixtures;
+use crate::cluster::{PolicyKind, ServicePort};
 use crate::policy::{TemplateVars, Templates};
+use crate::rollout::labels;
 
 // ---------------------------------------------------------------------------
 // Fixtures.
@@ -1073,7 +1074,11 @@ specs:
     let entities = messages(code::UNKNOWN_ENTITY);
     assert_eq!(
         entities,
-        vec!["`specs[1].egress[0].toEntities[2]` is \"moon\", which is not an entity Cilium knows".to_string()]
+        vec![
+            "`specs[1].egress[0].toEntities[2]` is \"moon\", which is not an entity Cilium knows (rejected by the API \
+             server; none of the policy applies)"
+                .to_string()
+        ]
     );
     assert!(
         with_code(&findings, code::UNKNOWN_ENTITY)[0]
@@ -1662,3 +1667,5 @@ fn a_cidr_on_a_load_balancer_address_is_said_to_never_match() {
         "{elsewhere:#?}"
     );
 }
+
+mod validity;

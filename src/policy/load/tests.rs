@@ -57,7 +57,7 @@ fn files_directories_and_lists_are_read() {
 #[test]
 fn errors_name_the_file_document_and_line() {
     let mut loaded = Loaded::default();
-    let text = "kind: CiliumNetworkPolicy\nmetadata: {name: a, namespace: shop}\nspec: {endpointSelector: {}}\n---\nkind: [broken\n";
+    let text = "kind: CiliumNetworkPolicy\nmetadata: {name: a, namespace: shop}\nspec: {endpointSelector: {}, ingress: [{}]}\n---\nkind: [broken\n";
     let err = load_text(Path::new("p.yaml"), text, &mut loaded).expect_err("broken");
     assert_eq!(err.document, 2);
     assert!(err.to_string().starts_with("p.yaml:"), "{err}");

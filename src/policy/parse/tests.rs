@@ -50,7 +50,7 @@ fn directions_and_defaults_are_read() {
     let parsed = parse_policy(&object(
         json!({"kind": "CiliumNetworkPolicy", "metadata": {"name": "p", "namespace": "shop"},
         "spec": {"endpointSelector": {}, "egressDeny": [{"toEntities": ["world"]}],
-                 "egress": [{"toPorts": [{"ports": [{"port": "80"}], "rules": {"http": [{"method": "GET"}]}}]}]}}),
+                 "egress": [{"toPorts": [{"ports": [{"port": "80", "protocol": "TCP"}], "rules": {"http": [{"method": "GET"}]}}]}]}}),
     ))
     .expect("parses");
     let rule = &parsed.policy.rules[0];
@@ -60,8 +60,9 @@ fn directions_and_defaults_are_read() {
     assert_eq!(
         rule.egress[0].ports[0],
         PortRule {
+            path: "spec.egress[0].toPorts[0].ports[0].port".into(),
             port: PortSpec::Range(80, 80),
-            protocol: L4Protocol::Any
+            protocol: L4Protocol::Tcp
         }
     );
     assert_eq!(rule.default_deny, DefaultDenySetting::default());

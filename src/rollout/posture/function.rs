@@ -37,7 +37,8 @@ pub enum Function {
     /// Does nothing for the namespace: selects none of its pods, has no rule,
     /// or is a host policy.
     Inert,
-    /// Cannot be read: the agent would reject it, so it enforces nothing.
+    /// Refused by the API server or the agent (the reader says which and
+    /// why), so it enforces nothing.
     Unreadable(String),
 }
 
@@ -64,7 +65,7 @@ impl Function {
             Function::AppAllow => "app allow".into(),
             Function::Deny => "deny".into(),
             Function::Inert => "no effect".into(),
-            Function::Unreadable(_) => "unreadable".into(),
+            Function::Unreadable(_) => "refused".into(),
         }
     }
 }

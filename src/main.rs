@@ -17,6 +17,7 @@ use tighten::runtime::{self, SessionSettings, terminal};
 
 use cli::{Cli, Command, ConnectArgs};
 use tighten::commands::act::Step;
+use tighten::commands::pipe::ClosedPipeQuiet;
 use tighten::rollout::RolloutAction;
 
 fn main() -> color_eyre::Result<()> {
@@ -44,7 +45,8 @@ fn main() -> color_eyre::Result<()> {
 /// Runs an offline subcommand; its exit code is the process's.
 fn run_command(command: Command) -> color_eyre::Result<u8> {
     let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
-    let (mut out, mut err) = (stdout.lock(), stderr.lock());
+    // `| head -1` closing the pipe is not an error.
+    let (mut out, mut err) = (ClosedPipeQuiet::new(stdout.lock()), ClosedPipeQuiet::new(stderr.lock()));
     let code = match command {
         Command::Replay {
             file,

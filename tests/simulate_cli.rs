@@ -194,3 +194,46 @@ fn enforce_treats_a_teams_staged_default_deny_as_enforced() {
     assert!(web.contains("\"verdict\":\"dropped\""), "{web}");
     assert!(web.contains("shop/default-deny"), "{web}");
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_the_run_quietly_with_its_own_status() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    policies(dir.path());
+    // Enough flows that the output outgrows the pipe's buffer.
+    let one = std::fs::read_to_string(FLOWS).expect("flows");
+    let many = dir.path().join("many.jsonpb");
+    std::fs::write(&many, one.repeat(3000)).expect("write");
+    let args = [
+        "simulate",
+        "--policies",
+        dir.path().to_str().expect("utf-8"),
+        "--flows",
+        many.to_str().expect("utf-8"),
+        "--enforce",
+        "payments",
+        "-o",
+        "json",
+    ];
+    let whole = Command::new(env!("CARGO_BIN_EXE_tighten"))
+        .args(args)
+        .output()
+        .expect("runs");
+    assert!(whole.stdout.len() > 1 << 20, "the output is larger than a pipe holds");
+    assert_eq!(whole.status.code(), Some(1), "the enforced preview drops flows");
+
+    // As `tighten simulate ... | head -1`: read one line, close the pipe.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tighten"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first).expect("a line");
+    assert!(first.starts_with('{'), "{first}");
+    let out = child.wait_with_output().expect("ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("Broken pipe") && !err.contains('\u{1b}'), "{err}");
+    assert_eq!(out.status.code(), Some(1), "exit 1 still means something dropped");
+}

@@ -4,6 +4,7 @@
 pub mod act;
 pub mod export;
 pub mod lint;
+pub mod pipe;
 pub mod replay;
 pub mod session;
 pub mod simulate;

@@ -45,6 +45,10 @@ pub fn run(options: &SimulateOptions, out: &mut impl Write, err: &mut impl Write
             return Ok(exit::BAD_INPUT);
         }
     };
+    // As the cluster would: a refused policy never applies. Said, not fatal.
+    for refused in &loaded.refused {
+        writeln!(err, "tighten simulate: not applied: {refused}")?;
+    }
     let engine = Engine::new(loaded.parsed).enforcing(options.enforce.iter().cloned());
     let mut dropped = 0;
     let mut lines = Vec::with_capacity(flows.flows.len());
@@ -112,6 +116,16 @@ pub fn run(options: &SimulateOptions, out: &mut impl Write, err: &mut impl Write
             "note: the recording reports {} lost flows",
             flows.skipped.lost_flows
         )?;
+    }
+    // The verdicts stand for the policies that apply; a refused one is still
+    // bad input, which scripts must not read as a clean run.
+    if !loaded.refused.is_empty() {
+        writeln!(
+            err,
+            "tighten simulate: {} policies would be refused and were not applied",
+            loaded.refused.len()
+        )?;
+        return Ok(exit::BAD_INPUT);
     }
     Ok(if dropped > 0 { exit::FOUND } else { exit::OK })
 }

@@ -40,6 +40,9 @@ pub fn run(options: &SuggestOptions, out: &mut impl Write, err: &mut impl Write)
                 return Ok(exit::BAD_INPUT);
             }
         };
+        for refused in &loaded.refused {
+            writeln!(err, "tighten suggest: not applied: {refused}")?;
+        }
         suggest::would_drops(&Engine::new(loaded.parsed), ns, &flows)
     };
     let suggested = suggest::suggest(ns, drops.iter().copied());

@@ -75,8 +75,13 @@ impl Sources {
 /// Policies read from files.
 #[derive(Debug, Default)]
 pub struct Loaded {
+    /// Every policy read, refused ones included (lint judges them all).
     pub objects: Vec<PolicyObject>,
+    /// The policies the engine applies: those no problem refuses.
     pub parsed: Vec<ParsedPolicy>,
+    /// Policies the API server or the agent would refuse, with where they are
+    /// and why: read, never applied.
+    pub refused: Vec<LoadError>,
     /// Documents that were not policies (Deployments, Kustomizations...).
     pub skipped: usize,
 }
@@ -220,7 +225,8 @@ fn read_documents(file: &Path, text: &str, placement: &Placement, loaded: &mut L
                 loaded.skipped += 1;
                 continue;
             }
-            read_value(&value, placement, loaded).map_err(|m| error(index + 1, None, m))?;
+            read_value(&value, placement, loaded, &|m| error(index + 1, None, m))
+                .map_err(|m| error(index + 1, None, m))?;
         }
         return Ok(());
     }
@@ -230,13 +236,20 @@ fn read_documents(file: &Path, text: &str, placement: &Placement, loaded: &mut L
         if value.is_null() {
             continue;
         }
-        read_value(&value, placement, loaded).map_err(|m| error(index + 1, None, m))?;
+        read_value(&value, placement, loaded, &|m| error(index + 1, None, m)).map_err(|m| error(index + 1, None, m))?;
     }
     Ok(())
 }
 
-/// One document: a policy, another object, or a `List` of them.
-fn read_value(value: &Value, placement: &Placement, loaded: &mut Loaded) -> Result<(), String> {
+/// One document: a policy, another object, or a `List` of them. A policy
+/// that would be refused is kept for lint and recorded, with `at` placing
+/// it, but not applied.
+fn read_value(
+    value: &Value,
+    placement: &Placement,
+    loaded: &mut Loaded,
+    at: &dyn Fn(String) -> LoadError,
+) -> Result<(), String> {
     let items: Vec<&Value> = match value.get("kind").and_then(Value::as_str) {
         Some(kind) if kind.ends_with("List") => value
             .get("items")
@@ -259,9 +272,11 @@ fn read_value(value: &Value, placement: &Placement, loaded: &mut Loaded) -> Resu
             PolicyObject::from_manifest(item)
         }
         .map_err(|e| e.to_string())?;
-        let parsed = parse_policy(&object).map_err(|e| e.to_string())?;
+        match parse_policy(&object) {
+            Ok(parsed) => loaded.parsed.push(parsed),
+            Err(e) => loaded.refused.push(at(e.to_string())),
+        }
         loaded.objects.push(object);
-        loaded.parsed.push(parsed);
     }
     Ok(())
 }

@@ -860,7 +860,7 @@ impl Reader {
         } else if dns && ingress {
             refuse(
                 self,
-                "DNS rules are not allowed on ingress",
+                "L7 protocol DNS is not supported on ingress yet",
                 "DNS rules belong in egress, on the port 53 of the DNS server",
             );
         } else if zero_port {

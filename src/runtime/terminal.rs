@@ -61,9 +61,12 @@ pub fn restore() {
 /// Installs color-eyre's hooks with a panic hook that restores the terminal
 /// before the report is printed, so a panic never leaves a broken shell.
 pub fn install_hooks() -> color_eyre::Result<()> {
-    let (panic_hook, eyre_hook) = color_eyre::config::HookBuilder::default()
-        .display_env_section(false)
-        .into_hooks();
+    let mut builder = color_eyre::config::HookBuilder::default().display_env_section(false);
+    // Colour codes only for a person at a terminal, not in a log or a pipe.
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        builder = builder.theme(color_eyre::config::Theme::new());
+    }
+    let (panic_hook, eyre_hook) = builder.into_hooks();
     eyre_hook.install()?;
     let panic_hook = panic_hook.into_panic_hook();
     std::panic::set_hook(Box::new(move |info| {

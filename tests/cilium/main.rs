@@ -7,6 +7,9 @@ mod differential;
 mod generate;
 mod hubble_cli;
 mod one_sided;
+#[path = "../common/policy_variants.rs"]
+mod policy_variants;
 #[path = "../common/replay_process.rs"]
 mod replay_process;
 mod tools;
+mod validity;

@@ -25,6 +25,7 @@ pub(super) fn problems(policy: &Linted<'_>, out: &mut Vec<Finding>) {
         };
         let message = match problem.judge {
             Judge::ServerSideApply => problem.message.clone(),
+            _ if problem.message.contains("refuse") => problem.message.clone(),
             judge => format!("{} ({}; none of the policy applies)", problem.message, judge.said()),
         };
         out.push(policy.finding(Severity::Error, code, message, problem.fix.clone()));

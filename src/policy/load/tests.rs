@@ -62,10 +62,17 @@ fn errors_name_the_file_document_and_line() {
     assert_eq!(err.document, 2);
     assert!(err.to_string().starts_with("p.yaml:"), "{err}");
     let bad_entity = "kind: CiliumNetworkPolicy\nmetadata: {name: a, namespace: shop}\nspec: {endpointSelector: {}, egress: [{toEntities: [moon]}]}\n";
-    let err = load_text(Path::new("q.yaml"), bad_entity, &mut loaded).expect_err("entity");
+    // A policy the API server would refuse is read (lint judges it) but not
+    // applied, and where it is and why is kept.
+    let before = (loaded.objects.len(), loaded.parsed.len());
+    load_text(Path::new("q.yaml"), bad_entity, &mut loaded).expect("read");
+    assert_eq!((loaded.objects.len(), loaded.parsed.len()), (before.0 + 1, before.1));
+    let refused = loaded.refused.last().expect("refused").to_string();
     assert!(
-        err.to_string().contains("document 1") && err.to_string().contains("toEntities[0]"),
-        "{err}"
+        refused.starts_with("q.yaml: document 1: ")
+            && refused.contains("toEntities[0]")
+            && refused.contains("rejected by the API server"),
+        "{refused}"
     );
     let err = load(&paths(&[Path::new("/nonexistent/path")])).expect_err("missing");
     assert_eq!(err.to_string(), "/nonexistent/path: no such file or directory");

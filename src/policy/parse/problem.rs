@@ -71,6 +71,10 @@ pub struct Problem {
 impl Problem {
     /// The message as a reason the policy is not applied.
     pub fn refusal(&self) -> String {
-        format!("{} ({})", self.message, self.judge.said())
+        if self.message.contains("refuse") {
+            self.message.clone()
+        } else {
+            format!("{} ({})", self.message, self.judge.said())
+        }
     }
 }

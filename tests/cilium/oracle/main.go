@@ -4,6 +4,7 @@
 // tighten's verdicts with Cilium's flow by flow.
 //
 //	cilium-oracle --policies PATH... --flows FILE [--enforce NS]... [--cluster-name NAME]
+//	cilium-oracle --policies PATH... --validate
 //	              [--allow-localhost always|policy] [--policy-default-local-cluster true|false]
 //
 // Output: one JSON line per flow, in file order:
@@ -50,6 +51,8 @@ policies under PATH with Cilium's policy engine; prints one JSON line per flow.
 
   --policies PATH...    policy YAML files or directories (repeatable)
   --flows FILE          the recorded flows
+  --validate            instead of deciding flows, print one JSON line per policy
+                        object: whether Cilium's parser (Rule.Sanitize) accepts it
   --enforce NS          treat tighten's staged default-deny of NS as enforced (repeatable)
   --cluster-name NAME   Cilium's cluster name (default: the io.cilium.k8s.policy.cluster
                         label of the recorded pods, else "default")
@@ -68,6 +71,8 @@ type options struct {
 	allowLocalhost string
 	// localCluster is the agent's policy-default-local-cluster.
 	localCluster bool
+	// validate prints Cilium's parser's verdict on each policy instead.
+	validate bool
 }
 
 func parseArgs(args []string) (options, error) {
@@ -105,6 +110,8 @@ func parseArgs(args []string) (options, error) {
 			}
 		case "--flows":
 			opts.flows, err = next()
+		case "--validate":
+			opts.validate = true
 		case "--enforce":
 			if v, err = next(); err == nil {
 				opts.enforce = append(opts.enforce, v)
@@ -138,7 +145,7 @@ func parseArgs(args []string) (options, error) {
 	if len(opts.policies) == 0 {
 		return opts, fmt.Errorf("--policies is required")
 	}
-	if opts.flows == "" {
+	if opts.flows == "" && !opts.validate {
 		return opts, fmt.Errorf("--flows is required")
 	}
 	return opts, nil
@@ -178,6 +185,10 @@ func main() {
 	logging.DefaultSlogLogger = logger
 	ns := &notes{seen: map[string]bool{}, out: os.Stderr}
 
+	if opts.validate {
+		validate(logger, opts.policies, ns)
+		return
+	}
 	flows, err := readFlows(opts.flows)
 	if err != nil {
 		fail("%v", err)

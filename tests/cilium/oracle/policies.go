@@ -55,6 +55,18 @@ type policyLoader struct {
 	notes       *notes
 	policies    []loadedPolicy
 	seen        map[ipcachetypes.ResourceID]bool
+	// verdicts, when set, collects each object's parse result instead of
+	// failing on the first error (--validate).
+	verdicts *[]verdict
+}
+
+// verdict is what Cilium's parser says of one policy object.
+type verdict struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	Accepted  bool   `json:"accepted"`
+	Error     string `json:"error,omitempty"`
 }
 
 func newPolicyLoader(logger *slog.Logger, clusterName string, enforce []string, n *notes) *policyLoader {
@@ -164,6 +176,23 @@ func (l *policyLoader) loadDocument(raw []byte) error {
 }
 
 func (l *policyLoader) loadObject(obj map[string]interface{}) error {
+	err := l.parseObject(obj)
+	if l.verdicts == nil {
+		return err
+	}
+	kind, _ := obj["kind"].(string)
+	meta, _ := obj["metadata"].(map[string]interface{})
+	name, _ := meta["name"].(string)
+	namespace, _ := meta["namespace"].(string)
+	v := verdict{Kind: kind, Namespace: namespace, Name: name, Accepted: err == nil}
+	if err != nil {
+		v.Error = err.Error()
+	}
+	*l.verdicts = append(*l.verdicts, v)
+	return nil
+}
+
+func (l *policyLoader) parseObject(obj map[string]interface{}) error {
 	kind, _ := obj["kind"].(string)
 	apiVersion, _ := obj["apiVersion"].(string)
 	group := ""
@@ -295,6 +324,10 @@ func (l *policyLoader) prepareCilium(obj map[string]interface{}, kind, namespace
 				ports, _ := peer["toPorts"].([]interface{})
 				for _, pr := range ports {
 					portRule, _ := pr.(map[string]interface{})
+					if l.verdicts != nil {
+						// Validating: the L7 parts are Sanitize's to judge.
+						continue
+					}
 					for _, field := range []string{"rules", "listener", "terminatingTLS", "originatingTLS", "serverNames"} {
 						if _, ok := portRule[field]; ok {
 							delete(portRule, field)
@@ -337,4 +370,24 @@ func qualified(namespace, name string) string {
 		return name
 	}
 	return namespace + "/" + name
+}
+
+// validate prints, one JSON line per policy object of the files, whether
+// Cilium's parser accepts it (CiliumNetworkPolicy.Parse, which runs
+// Rule.Sanitize as the agent does; ParseNetworkPolicy for Kubernetes').
+func validate(logger *slog.Logger, paths []string, n *notes) {
+	var verdicts []verdict
+	loader := newPolicyLoader(logger, "default", nil, n)
+	loader.verdicts = &verdicts
+	for _, p := range paths {
+		if err := loader.loadPath(p); err != nil {
+			fail("%v", err)
+		}
+	}
+	out := json.NewEncoder(os.Stdout)
+	for _, v := range verdicts {
+		if err := out.Encode(v); err != nil {
+			fail("%v", err)
+		}
+	}
 }

@@ -179,7 +179,7 @@ spec:
 ",
             code: code::UNSUPPORTED_COMBINATION,
             severity: Severity::Error,
-            needle: "DNS rules are not allowed on ingress",
+            needle: "L7 protocol DNS is not supported on ingress yet",
             fixed: "kind: CiliumNetworkPolicy
 metadata: {name: p, namespace: shop}
 spec:
@@ -348,7 +348,7 @@ spec:
     let refusal = reading.rejection().expect("refused");
     assert_eq!(refusal.path, "spec.egress[0]");
     let err = crate::policy::parse::parse_policy(&broken[0]).expect_err("not applied");
-    assert!(err.message.contains("rejected by the Cilium agent"), "{err}");
+    assert!(err.message.contains("the Cilium agent refuses the policy"), "{err}");
     // What lint reads is what the engine would have applied.
     assert_eq!(reading.parsed.policy.rules[0].egress[0].peers.endpoints.len(), 1);
 }

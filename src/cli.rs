@@ -170,7 +170,8 @@ pub enum Command {
         /// [default: default].
         #[arg(short = 'n', long, value_name = "NAMESPACE")]
         namespace: Option<String>,
-        /// `kubectl get ns,pods,svc -A -o yaml` output, for the checks that need pods and Services.
+        /// `kubectl get ns,pods,svc -A -o yaml` output (add `ciliumloadbalancerippools` where Cilium
+        /// hands out LoadBalancer addresses), for the checks that need pods and Services.
         #[arg(long, value_name = "FILE")]
         cluster: Option<PathBuf>,
         /// Output format: a table, or one JSON line per finding.

@@ -1,6 +1,7 @@
 //! A consistent view of the objects the cockpit shows.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 
 use serde_json::Value;
 
@@ -34,6 +35,26 @@ pub struct ServiceInfo {
     /// Addresses the cluster translates to the Service's pods before policy
     /// sees the traffic: `status.loadBalancer.ingress[].ip` and `spec.externalIPs`.
     pub translated_ips: Vec<String>,
+}
+
+/// A `CiliumLoadBalancerIPPool`: the addresses Cilium hands to LoadBalancer
+/// Services, all of which it rewrites to the Services' pods before policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressPool {
+    pub name: String,
+    /// `spec.blocks`, each as its first and last address.
+    pub blocks: Vec<(IpAddr, IpAddr)>,
+    /// `spec.blocks` as written, for messages.
+    pub written: Vec<String>,
+}
+
+impl AddressPool {
+    /// Whether any address from `first` to `last` is in the pool.
+    pub fn overlaps(&self, first: IpAddr, last: IpAddr) -> bool {
+        self.blocks
+            .iter()
+            .any(|(start, stop)| start.is_ipv4() == first.is_ipv4() && *start <= last && first <= *stop)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +112,8 @@ pub struct ClusterSnapshot {
     pub kustomizations: Option<Vec<KustomizationInfo>>,
     /// `None` when the Argo CD Application CRD is not installed.
     pub applications: Option<Vec<ApplicationInfo>>,
+    /// `None` when Cilium's LB IPAM (`CiliumLoadBalancerIPPool`) is not installed.
+    pub address_pools: Option<Vec<AddressPool>>,
     pub cilium: CiliumInfo,
 }
 

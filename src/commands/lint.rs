@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::cluster::live::resources;
-use crate::cluster::{NamespaceInfo, PodInfo, ServiceInfo};
+use crate::cluster::{AddressPool, NamespaceInfo, PodInfo, ServiceInfo};
 use crate::policy::lint::{LintInput, Severity, lint};
 use crate::policy::load;
 
@@ -17,7 +17,8 @@ use super::{Output, exit};
 
 pub struct LintOptions {
     pub policies: load::Sources,
-    /// `kubectl get ns,pods,svc -A -o yaml`, for the checks that need pods and Services.
+    /// `kubectl get ns,pods,svc -A -o yaml` (and `ciliumloadbalancerippools`
+    /// where LB IPAM is installed), for the checks that need pods and Services.
     pub cluster: Option<PathBuf>,
     pub output: Output,
 }
@@ -28,9 +29,11 @@ pub struct ClusterDump {
     pub namespaces: Vec<NamespaceInfo>,
     pub pods: Vec<PodInfo>,
     pub services: Vec<ServiceInfo>,
+    pub address_pools: Vec<AddressPool>,
 }
 
-/// Reads a YAML list (or several documents) of Namespaces, Pods and Services.
+/// Reads a YAML list (or several documents) of Namespaces, Pods, Services
+/// and CiliumLoadBalancerIPPools.
 pub fn read_cluster(path: &Path) -> Result<ClusterDump, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut dump = ClusterDump::default();
@@ -65,6 +68,9 @@ pub fn read_cluster(path: &Path) -> Result<ClusterDump, String> {
                 "Service" => dump.services.extend(resources::service_info(
                     &serde_json::from_value::<Service>(item).map_err(bad)?,
                 )),
+                "CiliumLoadBalancerIPPool" => dump
+                    .address_pools
+                    .push(resources::address_pool(name.clone(), item.get("spec"))),
                 _ => {}
             }
         }
@@ -95,6 +101,7 @@ pub fn run(options: &LintOptions, out: &mut impl Write, err: &mut impl Write) ->
         namespaces: &dump.namespaces,
         pods: &dump.pods,
         services: &dump.services,
+        address_pools: &dump.address_pools,
         cluster_known: options.cluster.is_some(),
     });
     match options.output {

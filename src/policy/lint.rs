@@ -14,7 +14,7 @@
 use std::cmp::Reverse;
 use std::fmt;
 
-use crate::cluster::{ClusterSnapshot, NamespaceInfo, PodInfo, PolicyObject, ServiceInfo};
+use crate::cluster::{AddressPool, ClusterSnapshot, NamespaceInfo, PodInfo, PolicyObject, ServiceInfo};
 
 mod app_labels;
 mod broad_entity;
@@ -72,18 +72,27 @@ pub struct Finding {
     /// about a namespace as a whole.
     pub policy: Option<String>,
     pub namespace: Option<String>,
+    /// The field the finding is about (`specs[1].egress[0].toPorts[0]`),
+    /// when it is about one.
+    pub path: Option<String>,
     /// What is wrong, naming the field path and value.
     pub message: String,
     /// What to change.
     pub fix: String,
     /// The peer the finding concerns, when it is about a flow to or from one
     /// (`payments/gateway-0`, or `payments/{app=gateway}` from files alone).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub peer: Option<String>,
     /// The peer's namespace: a finding about a flow concerns both ends'
     /// namespaces (the gate of either lists it).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub peer_namespace: Option<String>,
+}
+
+impl Finding {
+    /// The finding, about the field at `path`.
+    pub fn at(mut self, path: impl Into<String>) -> Finding {
+        self.path = Some(path.into());
+        self
+    }
 }
 
 impl fmt::Display for Finding {
@@ -192,6 +201,8 @@ pub struct LintInput<'a> {
     pub namespaces: &'a [NamespaceInfo],
     pub pods: &'a [PodInfo],
     pub services: &'a [ServiceInfo],
+    /// Cilium's LoadBalancer address pools (`CiliumLoadBalancerIPPool`).
+    pub address_pools: &'a [AddressPool],
     /// Whether pods and Services are known (lint of bare policy files has none):
     /// checks that need them are skipped otherwise.
     pub cluster_known: bool,
@@ -205,6 +216,7 @@ impl<'a> LintInput<'a> {
             namespaces: &snapshot.namespaces,
             pods: &snapshot.pods,
             services: &snapshot.services,
+            address_pools: snapshot.address_pools.as_deref().unwrap_or_default(),
             cluster_known: true,
         }
     }
@@ -216,6 +228,7 @@ impl<'a> LintInput<'a> {
             namespaces: &[],
             pods: &[],
             services: &[],
+            address_pools: &[],
             cluster_known: false,
         }
     }

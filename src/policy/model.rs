@@ -200,6 +200,22 @@ impl Cidr {
         }
     }
 
+    /// The first and last address of the network.
+    pub fn bounds(&self) -> (IpAddr, IpAddr) {
+        match self.address {
+            IpAddr::V4(a) => {
+                let host = u32::MAX.checked_shr(u32::from(self.prefix)).unwrap_or(0);
+                let net = u32::from(a) & !host;
+                (IpAddr::V4(net.into()), IpAddr::V4((net | host).into()))
+            }
+            IpAddr::V6(a) => {
+                let host = u128::MAX.checked_shr(u32::from(self.prefix)).unwrap_or(0);
+                let net = u128::from(a) & !host;
+                (IpAddr::V6(net.into()), IpAddr::V6((net | host).into()))
+            }
+        }
+    }
+
     /// Whether this is the whole address space (`0.0.0.0/0`, `::/0`).
     pub fn is_everything(&self) -> bool {
         self.prefix == 0

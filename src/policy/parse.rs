@@ -68,6 +68,7 @@ pub fn read_policy(object: &PolicyObject) -> Reading {
     let mut reader = Reader {
         namespace: object.namespace.clone(),
         namespaced: object.kind.is_namespaced(),
+        cilium: object.kind != PolicyKind::NetworkPolicy,
         problems: Vec::new(),
     };
     let rules = match object.kind {
@@ -219,6 +220,8 @@ fn is_label_value(text: &str) -> bool {
 struct Reader {
     namespace: Option<String>,
     namespaced: bool,
+    /// A Cilium policy (CRD schema, then the agent), not a NetworkPolicy.
+    cilium: bool,
     problems: Vec<Problem>,
 }
 
@@ -291,9 +294,16 @@ impl Reader {
                 Some(selector)
             }
             Err(err) => {
+                // The CRD schema does not require values for In and NotIn;
+                // Cilium's parser does. NetworkPolicy validation requires them.
+                let judge = if self.cilium && err.to_string().contains("needs values") {
+                    Judge::Agent
+                } else {
+                    Judge::ApiServer
+                };
                 self.problem(
                     ProblemKind::Selector,
-                    Judge::ApiServer,
+                    judge,
                     path,
                     format!("`{path}` is not a valid label selector: {err}"),
                     SELECTOR_FIX,
@@ -852,9 +862,16 @@ impl Reader {
             );
         };
         if l7.len() > 1 {
-            refuse(
-                self,
-                "multiple L7 protocol rule types specified in single rule",
+            // The schema's oneOf on `rules` refuses it before the agent would.
+            self.problem(
+                ProblemKind::Unsupported,
+                Judge::ApiServer,
+                &rules_at,
+                format!(
+                    "`{rules_at}` has {} rules together: the API server refuses it (the schema takes one L7 \
+                     protocol per toPorts entry)",
+                    l7.join(" and ")
+                ),
                 "give each L7 protocol its own toPorts entry",
             );
         } else if dns && ingress {
@@ -994,9 +1011,9 @@ impl Reader {
         if text.is_empty() {
             self.problem(
                 ProblemKind::Port,
-                Judge::Agent,
+                Judge::ApiServer,
                 at,
-                format!("`{at}` is empty: the Cilium agent refuses the policy (\"port must be specified\")"),
+                format!("`{at}` is empty, which the schema's port pattern refuses"),
                 "write port: \"0\" for every port of the protocol, or the port meant",
             );
             return None;

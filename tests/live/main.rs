@@ -9,11 +9,14 @@ mod cli;
 mod control_plane;
 mod gitops;
 mod netns;
+#[path = "../common/policy_variants.rs"]
+mod policy_variants;
 mod prometheus_discovery;
 #[path = "../common/prometheus_process.rs"]
 mod prometheus_process;
 #[path = "../common/tighten_cli.rs"]
 mod tighten_cli;
+mod validity;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use crate::rollout::gitops::Owner;
 
 use crate::cluster::{
-    ApplicationInfo, KustomizationInfo, NamespaceInfo, PodInfo, PolicyKind, PolicyObject, ServiceInfo, ServicePort,
-    WorkloadRef,
+    AddressPool, ApplicationInfo, KustomizationInfo, NamespaceInfo, PodInfo, PolicyKind, PolicyObject, ServiceInfo,
+    ServicePort, WorkloadRef,
 };
 
 /// The API resource of each policy kind.
@@ -163,6 +163,68 @@ pub fn service_info(service: &Service) -> Option<ServiceInfo> {
             )
             .collect(),
     })
+}
+
+/// Cilium's LB IPAM pool (cluster-scoped).
+pub fn address_pool_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("cilium.io", "v2", "CiliumLoadBalancerIPPool"),
+        "ciliumloadbalancerippools",
+    )
+}
+
+/// A `CiliumLoadBalancerIPPool`'s blocks (`cidr`, or `start` and `stop`);
+/// blocks that do not parse are left out.
+pub fn address_pool(name: String, spec: Option<&serde_json::Value>) -> AddressPool {
+    let mut pool = AddressPool {
+        name,
+        blocks: Vec::new(),
+        written: Vec::new(),
+    };
+    let blocks = spec
+        .and_then(|s| s.get("blocks"))
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten();
+    for block in blocks {
+        let text = |k: &str| block.get(k).and_then(serde_json::Value::as_str);
+        if let Some((first, last)) = text("cidr").and_then(cidr_bounds) {
+            pool.blocks.push((first, last));
+            pool.written.push(text("cidr").unwrap_or_default().to_string());
+        } else if let (Some(start), Some(stop)) = (text("start"), text("stop")) {
+            let parsed = (start.parse::<std::net::IpAddr>(), stop.parse::<std::net::IpAddr>());
+            if let (Ok(first), Ok(last)) = parsed {
+                pool.blocks.push((first, last));
+                pool.written.push(format!("{start}-{stop}"));
+            }
+        }
+    }
+    pool
+}
+
+/// The first and last address of `a.b.c.d/n` (or its IPv6 form).
+fn cidr_bounds(text: &str) -> Option<(std::net::IpAddr, std::net::IpAddr)> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let (address, prefix) = text.trim().split_once('/')?;
+    let prefix: u32 = prefix.parse().ok()?;
+    match address.parse::<IpAddr>().ok()? {
+        IpAddr::V4(a) if prefix <= 32 => {
+            let host = u32::MAX.checked_shr(prefix).unwrap_or(0);
+            let net = u32::from(a) & !host;
+            Some((IpAddr::V4(Ipv4Addr::from(net)), IpAddr::V4(Ipv4Addr::from(net | host))))
+        }
+        IpAddr::V6(a) if prefix <= 128 => {
+            let host = u128::MAX.checked_shr(prefix).unwrap_or(0);
+            let net = u128::from(a) & !host;
+            Some((IpAddr::V6(Ipv6Addr::from(net)), IpAddr::V6(Ipv6Addr::from(net | host))))
+        }
+        _ => None,
+    }
+}
+
+pub fn address_pool_info(object: &DynamicObject) -> Option<(String, AddressPool)> {
+    let name = object.name_any();
+    Some((name.clone(), address_pool(name, object.data.get("spec"))))
 }
 
 /// Argo CD's Application.

@@ -24,8 +24,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::cluster::{
-    ApplicationInfo, CiliumInfo, ClusterSnapshot, ConnectionState, KustomizationInfo, NamespaceInfo, PodInfo,
-    PolicyKind, PolicyObject, ServiceInfo,
+    AddressPool, ApplicationInfo, CiliumInfo, ClusterSnapshot, ConnectionState, KustomizationInfo, NamespaceInfo,
+    PodInfo, PolicyKind, PolicyObject, ServiceInfo,
 };
 
 use super::resources;
@@ -90,6 +90,7 @@ struct Mirrors {
     policies: HashMap<PolicyKind, Table<PolicyObject>>,
     kustomizations: Option<Table<KustomizationInfo>>,
     applications: Option<Table<ApplicationInfo>>,
+    address_pools: Option<Table<AddressPool>>,
     cilium: CiliumInfo,
     /// Streams that failed: consecutive failures, the last error and when.
     failures: BTreeMap<&'static str, (u32, String, Instant)>,
@@ -129,19 +130,21 @@ impl Drop for Watches {
 
 /// Kinds whose failure degrades what the cockpit knows without making the
 /// connection unhealthy.
-const OPTIONAL: [&str; 2] = ["kustomizations", "applications"];
+const OPTIONAL: [&str; 3] = ["kustomizations", "applications", "ciliumloadbalancerippools"];
 
 const FLUX_GROUP: &str = "kustomize.toolkit.fluxcd.io/v1";
 const ARGO_GROUP: &str = "argoproj.io/v1alpha1";
+const CILIUM_GROUP: &str = "cilium.io/v2";
 
 /// Starts watching everything the cockpit shows.
 pub async fn start(client: Client, cilium: CiliumInfo) -> Watches {
     let shared = Shared::default();
     // GitOps kinds served now are part of the first snapshot, so a plan made
     // from it (a rollback, on the command line) sees their owners.
-    let (flux, argo) = tokio::join!(
+    let (flux, argo, pools) = tokio::join!(
         group_served(&client, FLUX_GROUP, "kustomizations"),
         group_served(&client, ARGO_GROUP, "applications"),
+        group_served(&client, CILIUM_GROUP, "ciliumloadbalancerippools"),
     );
     let tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
     let spawn = {
@@ -157,6 +160,9 @@ pub async fn start(client: Client, cilium: CiliumInfo) -> Watches {
         }
         if argo {
             m.required.push("applications");
+        }
+        if pools {
+            m.required.push("ciliumloadbalancerippools");
         }
     }
 
@@ -213,6 +219,20 @@ pub async fn start(client: Client, cilium: CiliumInfo) -> Watches {
         },
         |o: &DynamicObject| resources::kustomization_info(o).map(|k| (format!("{}/{}", k.namespace, k.name), k)),
         |m| &mut m.kustomizations,
+    )));
+    // Lint says a CIDR rule on LB IPAM addresses never matches.
+    spawn(tokio::spawn(watch_optional(
+        OptionalKind {
+            client: client.clone(),
+            shared: shared.clone(),
+            tasks: Arc::clone(&tasks),
+            served: pools,
+            group: CILIUM_GROUP,
+            name: "ciliumloadbalancerippools",
+            resource: resources::address_pool_resource(),
+        },
+        resources::address_pool_info,
+        |m| &mut m.address_pools,
     )));
     spawn(tokio::spawn(watch_optional(
         OptionalKind {
@@ -443,6 +463,11 @@ async fn combine(
                         .applications
                         .as_ref()
                         .filter(|_| m.listed.contains(&"applications"))
+                        .map(|t| t.rows.values().cloned().collect()),
+                    address_pools: m
+                        .address_pools
+                        .as_ref()
+                        .filter(|_| m.listed.contains(&"ciliumloadbalancerippools"))
                         .map(|t| t.rows.values().cloned().collect()),
                     cilium: m.cilium.clone(),
                 })

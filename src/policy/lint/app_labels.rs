@@ -74,6 +74,7 @@ pub(super) fn check(world: &World<'_>, linted: &[Linted<'_>], out: &mut Vec<Find
             namespace: Some(namespace.to_string()),
             message,
             fix: "label the workloads' pod templates with app.kubernetes.io/name (or app)".into(),
+            path: None,
             peer: None,
             peer_namespace: None,
         });

@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::cluster::ServiceInfo;
+use crate::cluster::{AddressPool, ServiceInfo};
 use crate::policy::model::{Cidr, Entity, Rule};
 
 use super::read::{Direction, Linted, World, allows_number, entries};
@@ -44,35 +44,63 @@ pub(super) fn check(world: &World<'_>, p: &Linted<'_>, rule: &Rule, out: &mut Ve
                     .then(|| translated_service(world, cidr))
                     .flatten();
                 if let Some((service, ip)) = translated {
-                    out.push(p.finding(
-                        Severity::Warning,
-                        code::CIDR_FOR_TRANSLATED_ADDRESS,
-                        format!(
-                            "`{path}` is {cidr}, which holds {ip}, an address of Service {}/{}: the cluster \
+                    out.push(
+                        p.finding(
+                            Severity::Warning,
+                            code::CIDR_FOR_TRANSLATED_ADDRESS,
+                            format!(
+                                "`{path}` is {cidr}, which holds {ip}, an address of Service {}/{}: the cluster \
                              rewrites traffic to it to the Service's pods before policy is checked, so this rule \
                              never matches it",
-                            service.namespace, service.name
-                        ),
-                        format!(
-                            "allow the pods of Service {}/{} with toEndpoints (their labels and namespace) on its \
+                                service.namespace, service.name
+                            ),
+                            format!(
+                                "allow the pods of Service {}/{} with toEndpoints (their labels and namespace) on its \
                              targetPort",
-                            service.namespace, service.name
-                        ),
-                    ));
+                                service.namespace, service.name
+                            ),
+                        )
+                        .at(path.as_str()),
+                    );
+                    continue;
+                }
+                if let Some(pool) = (direction == Direction::Egress && !cidr.is_everything())
+                    .then(|| address_pool(world, cidr))
+                    .flatten()
+                {
+                    out.push(
+                        p.finding(
+                            Severity::Warning,
+                            code::CIDR_FOR_TRANSLATED_ADDRESS,
+                            format!(
+                                "`{path}` is {cidr}, which overlaps CiliumLoadBalancerIPPool {} ({}): Cilium gives \
+                                 those addresses to LoadBalancer Services and rewrites traffic to them to the \
+                                 Services' pods before policy is checked, so this rule never matches it",
+                                pool.name,
+                                pool.written.join(", ")
+                            ),
+                            "allow the Services' pods with toEndpoints (their labels and namespace) on their \
+                             targetPorts",
+                        )
+                        .at(path.as_str()),
+                    );
                     continue;
                 }
                 if cidr.is_everything() {
-                    out.push(p.finding(
-                        Severity::Error,
-                        code::CIDR_FOR_CLUSTER_ENTITY,
-                        format!(
-                            "`{path}` is {cidr}, which does not match kube-apiserver, host or remote-node \
+                    out.push(
+                        p.finding(
+                            Severity::Error,
+                            code::CIDR_FOR_CLUSTER_ENTITY,
+                            format!(
+                                "`{path}` is {cidr}, which does not match kube-apiserver, host or remote-node \
                              identities: CIDR rules never select the cluster's own nodes, so traffic {} them is \
                              dropped",
-                            if direction == Direction::Egress { "to" } else { "from" }
-                        ),
-                        fix.clone(),
-                    ));
+                                if direction == Direction::Egress { "to" } else { "from" }
+                            ),
+                            fix.clone(),
+                        )
+                        .at(path.as_str()),
+                    );
                 } else if direction == Direction::Egress
                     && is_private(cidr)
                     && entry
@@ -81,16 +109,19 @@ pub(super) fn check(world: &World<'_>, p: &Linted<'_>, rule: &Rule, out: &mut Ve
                         .any(|port| allows_number(port, 443, "TCP") || allows_number(port, 6443, "TCP"))
                     && entry.restricts_ports()
                 {
-                    out.push(p.finding(
-                        Severity::Warning,
-                        code::CIDR_FOR_CLUSTER_ENTITY,
-                        format!(
-                            "`{path}` is {cidr}, a private range, on port 443/6443: this looks like the \
+                    out.push(
+                        p.finding(
+                            Severity::Warning,
+                            code::CIDR_FOR_CLUSTER_ENTITY,
+                            format!(
+                                "`{path}` is {cidr}, a private range, on port 443/6443: this looks like the \
                              kube-apiserver or node addresses, which CIDR rules never match (they carry the \
                              kube-apiserver, host or remote-node identity)"
-                        ),
-                        fix.clone(),
-                    ));
+                            ),
+                            fix.clone(),
+                        )
+                        .at(path.as_str()),
+                    );
                 }
             }
         }
@@ -106,6 +137,12 @@ fn translated_service<'w>(world: &'w World<'_>, cidr: &Cidr) -> Option<(&'w Serv
             .find(|ip| ip.parse::<IpAddr>().is_ok_and(|ip| cidr.contains(ip)))
             .map(|ip| (service, ip.as_str()))
     })
+}
+
+/// The first LB IPAM pool with an address inside `cidr`.
+fn address_pool<'w>(world: &'w World<'_>, cidr: &Cidr) -> Option<&'w AddressPool> {
+    let (first, last) = cidr.bounds();
+    world.input.address_pools.iter().find(|pool| pool.overlaps(first, last))
 }
 
 /// Whether a CIDR lies inside 10/8, 172.16/12 or 192.168/16.

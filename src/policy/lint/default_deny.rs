@@ -29,17 +29,20 @@ pub(super) fn baseline(p: &Linted<'_>, rule: &Rule, out: &mut Vec<Finding>) {
             Some(_) => "is true",
             None => "is not set (Cilium then defaults it to true)",
         };
-        out.push(p.finding(
-            Severity::Error,
-            code::BASELINE_WITHOUT_ENABLE_DEFAULT_DENY_FALSE,
-            format!(
-                "tighten baseline policy with {dir} rules, but `{}.enableDefaultDeny.{dir}` {state}: applying it \
+        out.push(
+            p.finding(
+                Severity::Error,
+                code::BASELINE_WITHOUT_ENABLE_DEFAULT_DENY_FALSE,
+                format!(
+                    "tighten baseline policy with {dir} rules, but `{}.enableDefaultDeny.{dir}` {state}: applying it \
                  switches every pod it selects into {dir} default-deny, isolating the namespace before the \
                  default-deny is staged",
-                rule.path
-            ),
-            "set enableDefaultDeny: {ingress: false, egress: false} on the rule, as tighten's shipped templates do",
-        ));
+                    rule.path
+                ),
+                "set enableDefaultDeny: {ingress: false, egress: false} on the rule, as tighten's shipped templates do",
+            )
+            .at(format!("{}.enableDefaultDeny", rule.path)),
+        );
     }
 }
 
@@ -79,20 +82,23 @@ pub(super) fn allow_without_enable_default_deny(world: &World<'_>, p: &Linted<'_
             continue;
         }
         let names: Vec<&str> = directions.iter().map(|(d, _)| d.label()).collect();
-        out.push(p.finding(
-            Severity::Warning,
-            code::ALLOW_WITHOUT_ENABLE_DEFAULT_DENY,
-            format!(
-                "`{}` has {} rules without enableDefaultDeny false, so it already switches the pods it selects \
+        out.push(
+            p.finding(
+                Severity::Warning,
+                code::ALLOW_WITHOUT_ENABLE_DEFAULT_DENY,
+                format!(
+                    "`{}` has {} rules without enableDefaultDeny false, so it already switches the pods it selects \
                  into {} default-deny, while {ns} is in phase {phase} and has no other policy",
-                rule.path,
-                names.join(" and "),
-                names.join(" and ")
-            ),
-            format!(
-                "if it is meant as an allow only, set enableDefaultDeny: {{ingress: false, egress: false}}; \
+                    rule.path,
+                    names.join(" and "),
+                    names.join(" and ")
+                ),
+                format!(
+                    "if it is meant as an allow only, set enableDefaultDeny: {{ingress: false, egress: false}}; \
                  otherwise roll {ns} out with tighten (baseline first) so the isolation is deliberate"
-            ),
-        ));
+                ),
+            )
+            .at(rule.path.as_str()),
+        );
     }
 }

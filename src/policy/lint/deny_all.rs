@@ -38,18 +38,21 @@ pub(super) fn check(p: &Linted<'_>, rule: &Rule, out: &mut Vec<Finding>) {
         if why.is_empty() {
             continue;
         }
-        out.push(p.finding(
-            Severity::Warning,
-            code::DENY_AS_DEFAULT_DENY,
-            format!(
-                "`{}` is an explicit deny of every peer on every port ({}): deny rules win over every allow from \
+        out.push(
+            p.finding(
+                Severity::Warning,
+                code::DENY_AS_DEFAULT_DENY,
+                format!(
+                    "`{}` is an explicit deny of every peer on every port ({}): deny rules win over every allow from \
                  any policy, so this blocks everything in {}, including what later allows try to open",
-                entry.path(),
-                why.join("; "),
-                entry.direction.label()
-            ),
-            "use a default-deny with enableDefaultDeny instead (a policy selecting the pods with ingress: [{}] / \
+                    entry.path(),
+                    why.join("; "),
+                    entry.direction.label()
+                ),
+                "use a default-deny with enableDefaultDeny instead (a policy selecting the pods with ingress: [{}] / \
              egress: [{}], as tighten's default-deny does), and keep deny rules for specific peers or ports",
-        ));
+            )
+            .at(entry.path()),
+        );
     }
 }

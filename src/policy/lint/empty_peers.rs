@@ -65,16 +65,19 @@ fn finding(world: &World<'_>, p: &Linted<'_>, peer: &PeerSelector, deny: bool) -
             if !known {
                 // Often a namespace still to come (monitoring installed later),
                 // sometimes a name misspelt.
-                return Some(p.finding(
-                    Severity::Info,
-                    code::PEER_SELECTS_NO_PODS,
-                    format!(
-                        "`{}` ({described}) names namespace {ns}, which the cluster does not have: this {what} \
+                return Some(
+                    p.finding(
+                        Severity::Info,
+                        code::PEER_SELECTS_NO_PODS,
+                        format!(
+                            "`{}` ({described}) names namespace {ns}, which the cluster does not have: this {what} \
                          matches no pod",
-                        peer.path
-                    ),
-                    "check the namespace's name (k8s:io.kubernetes.pod.namespace)",
-                ));
+                            peer.path
+                        ),
+                        "check the namespace's name (k8s:io.kubernetes.pod.namespace)",
+                    )
+                    .at(peer.path.as_str()),
+                );
             }
             let mut labels: BTreeSet<String> = BTreeSet::new();
             for e in &pods {
@@ -90,16 +93,19 @@ fn finding(world: &World<'_>, p: &Linted<'_>, peer: &PeerSelector, deny: bool) -
             } else {
                 format!(" (pods there carry {})", sample.join(", "))
             };
-            Some(p.finding(
-                Severity::Warning,
-                code::PEER_SELECTS_NO_PODS,
-                format!(
-                    "`{}` ({described}) selects none of the {} pods in namespace {ns}: this {what} matches no pod",
-                    peer.path,
-                    pods.len()
-                ),
-                format!("match the selector to the peer pods' labels{hint}"),
-            ))
+            Some(
+                p.finding(
+                    Severity::Warning,
+                    code::PEER_SELECTS_NO_PODS,
+                    format!(
+                        "`{}` ({described}) selects none of the {} pods in namespace {ns}: this {what} matches no pod",
+                        peer.path,
+                        pods.len()
+                    ),
+                    format!("match the selector to the peer pods' labels{hint}"),
+                )
+                .at(peer.path.as_str()),
+            )
         }
         None => {
             if world.endpoints.is_empty() {
@@ -110,15 +116,18 @@ fn finding(world: &World<'_>, p: &Linted<'_>, peer: &PeerSelector, deny: bool) -
             } else {
                 "the cluster"
             };
-            Some(p.finding(
-                Severity::Warning,
-                code::PEER_SELECTS_NO_PODS,
-                format!(
-                    "`{}` ({described}) selects no pod in {scope}: this {what} matches no pod",
-                    peer.path
-                ),
-                "match the selector to the peer pods' labels and namespace",
-            ))
+            Some(
+                p.finding(
+                    Severity::Warning,
+                    code::PEER_SELECTS_NO_PODS,
+                    format!(
+                        "`{}` ({described}) selects no pod in {scope}: this {what} matches no pod",
+                        peer.path
+                    ),
+                    "match the selector to the peer pods' labels and namespace",
+                )
+                .at(peer.path.as_str()),
+            )
         }
     }
 }

@@ -15,19 +15,22 @@ pub(super) fn check(world: &World<'_>, p: &Linted<'_>, rule: &Rule, out: &mut Ve
         return;
     }
     for entry in fqdn_entries {
-        out.push(p.finding(
-            Severity::Error,
-            code::FQDN_WITHOUT_DNS_RULE,
-            format!(
-                "`{}.toFQDNs` only matches names the pods looked up through Cilium's DNS proxy, but no policy \
+        out.push(
+            p.finding(
+                Severity::Error,
+                code::FQDN_WITHOUT_DNS_RULE,
+                format!(
+                    "`{}.toFQDNs` only matches names the pods looked up through Cilium's DNS proxy, but no policy \
                  selecting these pods allows egress to port 53 with `rules: {{dns: [...]}}`: the FQDN rule matches \
                  nothing and the traffic is dropped",
-                entry.path
-            ),
-            "allow egress to kube-dns (k8s:io.kubernetes.pod.namespace: kube-system, k8s:k8s-app: kube-dns) on \
+                    entry.path
+                ),
+                "allow egress to kube-dns (k8s:io.kubernetes.pod.namespace: kube-system, k8s:k8s-app: kube-dns) on \
              port 53 UDP and TCP with rules: {dns: [{matchPattern: \"*\"}]}; tighten's DNS baseline \
              (tighten-baseline-dns) is exactly that: apply the baseline to this namespace",
-        ));
+            )
+            .at(format!("{}.toFQDNs", entry.path)),
+        );
     }
 }
 

@@ -70,6 +70,7 @@ pub(super) fn check(input: &LintInput<'_>, out: &mut Vec<Finding>) {
                     types
                 ),
                 fix,
+                path: None,
                 peer: None,
                 peer_namespace: None,
             });

@@ -254,6 +254,7 @@ impl Check<'_> {
                 denied_by.join(", "),
             ),
             fix,
+            path: Some(self.path.to_string()),
             peer: Some(if self.ingress {
                 source.name.clone()
             } else {

@@ -61,6 +61,7 @@ impl<'a> Linted<'a> {
             namespace: self.object.namespace.clone(),
             message,
             fix: fix.into(),
+            path: None,
             peer: None,
             peer_namespace: None,
         }

@@ -26,12 +26,15 @@ pub(super) fn check(world: &World<'_>, p: &Linted<'_>, out: &mut Vec<Finding>) {
     let where_ = namespace.map_or_else(|| "the cluster".to_string(), |ns| format!("namespace {ns}"));
     let paths: Vec<String> = subjects.iter().map(|(path, _)| format!("`{path}`")).collect();
     if candidates == 0 {
-        out.push(p.finding(
-            Severity::Info,
-            code::SELECTS_NO_PODS,
-            format!("{} selects no pod: {where_} has no pods (yet)", paths.join(", ")),
-            "nothing to do if pods are coming; otherwise delete the policy",
-        ));
+        out.push(
+            p.finding(
+                Severity::Info,
+                code::SELECTS_NO_PODS,
+                format!("{} selects no pod: {where_} has no pods (yet)", paths.join(", ")),
+                "nothing to do if pods are coming; otherwise delete the policy",
+            )
+            .at(subjects.first().map(|s| s.0.clone()).unwrap_or_default()),
+        );
         return;
     }
     if subjects
@@ -58,13 +61,16 @@ pub(super) fn check(world: &World<'_>, p: &Linted<'_>, out: &mut Vec<Finding>) {
     } else {
         format!(" (pods there carry {})", sample.join(", "))
     };
-    out.push(p.finding(
-        Severity::Warning,
-        code::SELECTS_NO_PODS,
-        format!(
-            "{} selects none of the {candidates} pods in {where_}: the policy has no effect",
-            described.join(", ")
-        ),
-        format!("match the selector to the pods' labels{hint}, or delete the policy"),
-    ));
+    out.push(
+        p.finding(
+            Severity::Warning,
+            code::SELECTS_NO_PODS,
+            format!(
+                "{} selects none of the {candidates} pods in {where_}: the policy has no effect",
+                described.join(", ")
+            ),
+            format!("match the selector to the pods' labels{hint}, or delete the policy"),
+        )
+        .at(subjects.first().map(|s| s.0.clone()).unwrap_or_default()),
+    );
 }

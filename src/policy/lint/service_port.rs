@@ -170,17 +170,20 @@ pub(super) fn check(world: &World<'_>, p: &Linted<'_>, rule: &Rule, out: &mut Ve
                     } else {
                         "so it does not allow traffic sent through the Service"
                     };
-                    out.push(p.finding(
-                        Severity::Warning,
-                        code::SERVICE_PORT,
-                        format!(
-                            "`{}` is {first}, the port of Service {}/{} ({}/{protocol} → targetPort {target}); \
+                    out.push(
+                        p.finding(
+                            Severity::Warning,
+                            code::SERVICE_PORT,
+                            format!(
+                                "`{}` is {first}, the port of Service {}/{} ({}/{protocol} → targetPort {target}); \
                              Cilium matches the pod's port after service translation, {effect} (it arrives on \
                              {target})",
-                            port.path, service.namespace, service.name, sp.port
-                        ),
-                        format!("use port {target} (the Service's targetPort)"),
-                    ));
+                                port.path, service.namespace, service.name, sp.port
+                            ),
+                            format!("use port {target} (the Service's targetPort)"),
+                        )
+                        .at(port.path.as_str()),
+                    );
                 }
             }
         }

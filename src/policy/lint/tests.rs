@@ -111,6 +111,7 @@ fn lint_with_cluster(policies: &[PolicyObject]) -> Vec<Finding> {
         namespaces: &c.namespaces,
         pods: &c.pods,
         services: &c.services,
+        address_pools: &[],
         cluster_known: true,
     })
 }
@@ -864,6 +865,7 @@ fn pods_without_app_labels_are_listed_per_namespace() {
         namespaces: &[],
         pods: &pods,
         services: &[],
+        address_pools: &[],
         cluster_known: true,
     });
     let got = with_code(&findings, code::MISSING_APP_LABEL);
@@ -1538,6 +1540,7 @@ fn a_port_is_compared_only_with_the_services_of_its_peer() {
             namespaces: &c.namespaces,
             pods: &c.pods,
             services: &c.services,
+            address_pools: &[],
             cluster_known: true,
         })
     };
@@ -1565,6 +1568,7 @@ fn a_port_is_compared_only_with_the_services_of_its_peer() {
         namespaces: &headless.namespaces,
         pods: &headless.pods,
         services: &headless.services,
+        address_pools: &[],
         cluster_known: true,
     });
     assert!(with_code(&none, code::SERVICE_PORT).is_empty(), "{none:#?}");
@@ -1580,6 +1584,7 @@ fn unlabelled_pods_under_default_deny_are_a_warning_that_says_what_it_means() {
             namespaces: &c.namespaces,
             pods: &c.pods,
             services: &c.services,
+            address_pools: &[],
             cluster_known: true,
         })
     };
@@ -1640,6 +1645,7 @@ fn a_cidr_on_a_load_balancer_address_is_said_to_never_match() {
             namespaces: &c.namespaces,
             pods: &c.pods,
             services: &c.services,
+            address_pools: &[],
             cluster_known: true,
         })
     };
@@ -1669,3 +1675,47 @@ fn a_cidr_on_a_load_balancer_address_is_said_to_never_match() {
 }
 
 mod validity;
+
+#[test]
+fn a_cidr_on_a_load_balancer_pool_is_said_to_never_match() {
+    let c = cluster();
+    let pools = [crate::cluster::live::resources::address_pool(
+        "public".into(),
+        Some(&json!({"blocks": [{"cidr": "203.0.113.0/24"}, {"start": "198.51.100.10", "stop": "198.51.100.20"}]})),
+    )];
+    let run = |yaml: &str| {
+        lint(&LintInput {
+            policies: &policies(yaml),
+            namespaces: &c.namespaces,
+            pods: &c.pods,
+            services: &c.services,
+            address_pools: &pools,
+            cluster_known: true,
+        })
+    };
+    let rule = |cidr: &str| {
+        format!(
+            "kind: CiliumNetworkPolicy
+metadata: {{name: to-lb, namespace: shop}}
+spec:
+  endpointSelector: {{matchLabels: {{app: web}}}}
+  egress:
+    - toCIDR: [{cidr}]
+      toPorts: [{{ports: [{{port: '443', protocol: TCP}}]}}]
+"
+        )
+    };
+    for cidr in ["203.0.113.7/32", "198.51.100.0/24"] {
+        let findings = run(&rule(cidr));
+        let got = with_code(&findings, code::CIDR_FOR_TRANSLATED_ADDRESS);
+        assert_eq!(got.len(), 1, "{cidr}: {findings:#?}");
+        assert!(
+            got[0].message.contains("CiliumLoadBalancerIPPool public"),
+            "{}",
+            got[0].message
+        );
+        assert_eq!(got[0].path.as_deref(), Some("spec.egress[0].toCIDR[0]"));
+    }
+    // An address outside every pool: an external host, nothing to say.
+    assert!(with_code(&run(&rule("192.0.2.0/24")), code::CIDR_FOR_TRANSLATED_ADDRESS).is_empty());
+}

@@ -28,7 +28,11 @@ pub(super) fn problems(policy: &Linted<'_>, out: &mut Vec<Finding>) {
             _ if problem.message.contains("refuse") => problem.message.clone(),
             judge => format!("{} ({}; none of the policy applies)", problem.message, judge.said()),
         };
-        out.push(policy.finding(Severity::Error, code, message, problem.fix.clone()));
+        out.push(
+            policy
+                .finding(Severity::Error, code, message, problem.fix.clone())
+                .at(&problem.path),
+        );
     }
 }
 
@@ -77,7 +81,7 @@ pub(super) fn policy_types_ignored(policy: &Linted<'_>, out: &mut Vec<Finding>) 
                     "add {} to policyTypes if the {direction} rules are meant, or delete the {direction} section",
                     if direction == "ingress" { "Ingress" } else { "Egress" }
                 ),
-            ));
+            ).at("spec.policyTypes"));
         }
     }
 }

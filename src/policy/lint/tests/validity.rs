@@ -442,3 +442,40 @@ spec:
     let parsed = crate::policy::parse::parse_policy(&objects[0]).expect("applies");
     assert!(parsed.policy.rules[0].has_egress, "Cilium 1.19 isolates egress too");
 }
+
+#[test]
+fn json_findings_carry_every_field_always_and_the_field_path() {
+    let findings = lint_with_cluster(&policies(
+        "kind: CiliumNetworkPolicy
+metadata: {name: p, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  egress:
+    - toEndpoints: [{matchLabels: {app: postgres}}]
+      toCIDR: [10.0.0.0/8]
+    - toEndpoints: [{matchLabels: {app: postgres}}]
+      toPorts: [{ports: [{port: '5432', protocol: TCP}]}]
+",
+    ));
+    let keys = [
+        "code",
+        "fix",
+        "message",
+        "namespace",
+        "path",
+        "peer",
+        "peer_namespace",
+        "policy",
+        "severity",
+    ];
+    for finding in &findings {
+        let value = serde_json::to_value(finding).expect("json");
+        let mut got: Vec<&str> = value.as_object().expect("object").keys().map(String::as_str).collect();
+        got.sort_unstable();
+        assert_eq!(got, keys, "the same fields on every line, null when empty");
+    }
+    let at = |code: &str| with_code(&findings, code).first().and_then(|f| f.path.clone());
+    assert_eq!(at(code::UNSUPPORTED_COMBINATION).as_deref(), Some("spec.egress[0]"));
+    // The refused policy is not applied, so no check looks at its peers.
+    assert_eq!(at(code::PEER_SELECTS_NO_PODS), None);
+}

@@ -54,6 +54,7 @@ pub(super) fn one_sided_allows(input: &LintInput<'_>, linted: &[Linted<'_>], out
     };
     let pods = Pods::new(pods);
     let namespaces: BTreeMap<&str, &NamespaceInfo> = input.namespaces.iter().map(|n| (n.name.as_str(), n)).collect();
+    let known_ports = known_ports(&parsed, input);
     let mut seen = BTreeSet::new();
     for (object, policy) in &parsed {
         for rule in &policy.policy.rules {
@@ -70,6 +71,7 @@ pub(super) fn one_sided_allows(input: &LintInput<'_>, linted: &[Linted<'_>], out
                         policy,
                         path,
                         ingress,
+                        known_ports: &known_ports,
                     };
                     check.entry(rule, entry, &pods, &mut seen, out);
                 }
@@ -87,6 +89,8 @@ struct Check<'a> {
     path: &'a str,
     /// The entry is an ingress allow (the other side is the peer's egress).
     ingress: bool,
+    /// The ports probed for an allow of every port.
+    known_ports: &'a [(u16, Protocol)],
 }
 
 impl Check<'_> {
@@ -112,6 +116,11 @@ impl Check<'_> {
         }
         peers.sort();
         peers.dedup();
+        let every_port = entry.ports.is_empty() || entry.ports.iter().any(|p| p.port == PortSpec::All);
+        if every_port {
+            self.every_port(subjects, &peers, seen, out);
+            return;
+        }
         let ports = probe_ports(entry);
         for subject in subjects {
             for peer in &peers {
@@ -149,6 +158,85 @@ impl Check<'_> {
                     if seen.insert(key) {
                         out.push(self.finding(severity, &flow, source, destination, other_side, &verdict));
                     }
+                }
+            }
+        }
+    }
+
+    /// An allow of every port: one-sided when the other side allows the pair
+    /// on none of the ports the policies and Services name (a broader allow
+    /// on this side than the other is not a defect).
+    fn every_port<'p>(
+        &self,
+        subjects: impl Iterator<Item = &'p Pod>,
+        peers: &[&'p Pod],
+        seen: &mut BTreeSet<(String, String, String, u16)>,
+        out: &mut Vec<Finding>,
+    ) {
+        let Some(&(first_port, _)) = self.known_ports.first() else {
+            return;
+        };
+        let (this_side, other_side) = if self.ingress {
+            (Direction::Ingress, Direction::Egress)
+        } else {
+            (Direction::Egress, Direction::Ingress)
+        };
+        let mut checked = BTreeSet::new();
+        for subject in subjects {
+            for peer in peers {
+                let (source, destination) = if self.ingress {
+                    (*peer, subject)
+                } else {
+                    (subject, *peer)
+                };
+                if subject == *peer || !checked.insert((workload(source), workload(destination))) {
+                    continue;
+                }
+                let mut worst: Option<(Severity, Flow, crate::policy::engine::FlowVerdict)> = None;
+                let mut dropped_everywhere = true;
+                for &(port, protocol) in self.known_ports {
+                    let flow = self.flow(source, destination, port, protocol);
+                    let allowed_here = self.engine.side(&flow, this_side, &BTreeSet::new()).is_some_and(|v| {
+                        v.reason == Reason::AllowedByRule && v.policies.contains(&self.policy.policy.reference)
+                    });
+                    if !allowed_here {
+                        continue;
+                    }
+                    let other_namespace = if self.ingress {
+                        &source.namespace
+                    } else {
+                        &destination.namespace
+                    };
+                    match self.other_side(&flow, other_side, other_namespace) {
+                        None => {
+                            dropped_everywhere = false;
+                            break;
+                        }
+                        Some((severity, verdict)) => {
+                            if worst.as_ref().is_none_or(|(s, _, _)| severity < *s) {
+                                worst = Some((severity, flow, verdict));
+                            }
+                        }
+                    }
+                }
+                let Some((severity, flow, verdict)) = worst.filter(|_| dropped_everywhere) else {
+                    continue;
+                };
+                let key = (
+                    self.path.to_string(),
+                    workload(source),
+                    workload(destination),
+                    first_port,
+                );
+                if seen.insert(key) {
+                    let mut finding = self.finding(severity, &flow, source, destination, other_side, &verdict);
+                    finding.message = format!(
+                        "{} (it allows every port; the other side allows none of the {} ports the policies and \
+                         Services name)",
+                        finding.message,
+                        self.known_ports.len()
+                    );
+                    out.push(finding);
                 }
             }
         }
@@ -359,6 +447,36 @@ fn with_namespace(pod: &Pod) -> BTreeMap<String, String> {
 
 /// One port per port rule the entry names (its first), as the flow to ask
 /// about; named ports and "every port" need the pods' specs and are left out.
+/// The ports an allow of every port is probed on: every port an allow rule
+/// names (its first, for a range) and every Service port and numeric
+/// targetPort, at most 64; 80, 443 and 8080 when nothing names one.
+fn known_ports(parsed: &[(&PolicyObject, &ParsedPolicy)], input: &LintInput<'_>) -> Vec<(u16, Protocol)> {
+    let mut ports: BTreeSet<(u16, Protocol)> = parsed
+        .iter()
+        .flat_map(|(_, p)| &p.policy.rules)
+        .flat_map(|r| r.ingress.iter().chain(&r.egress))
+        .flat_map(probe_ports)
+        .collect();
+    for service in input.services {
+        for port in &service.ports {
+            let protocol = match port.protocol.as_str() {
+                "UDP" => Protocol::Udp,
+                "SCTP" => Protocol::Sctp,
+                _ => Protocol::Tcp,
+            };
+            ports.insert((port.port, protocol));
+            if let Ok(target) = port.target_port.parse::<u16>() {
+                ports.insert((target, protocol));
+            }
+        }
+    }
+    if ports.is_empty() {
+        // Nothing names a port: the common ones.
+        ports.extend([(80, Protocol::Tcp), (443, Protocol::Tcp), (8080, Protocol::Tcp)]);
+    }
+    ports.into_iter().take(64).collect()
+}
+
 fn probe_ports(entry: &PeerRule) -> Vec<(u16, Protocol)> {
     let mut ports = BTreeSet::new();
     for rule in &entry.ports {

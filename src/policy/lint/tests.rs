@@ -1719,3 +1719,35 @@ spec:
     // An address outside every pool: an external host, nothing to say.
     assert!(with_code(&run(&rule("192.0.2.0/24")), code::CIDR_FOR_TRANSLATED_ADDRESS).is_empty());
 }
+
+#[test]
+fn an_allow_of_every_port_is_one_sided_only_when_the_other_side_allows_no_port() {
+    let every_port = "
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: api-to-gateway-any-port, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  enableDefaultDeny: {ingress: false, egress: false}
+  egress:
+  - toEndpoints: [{matchLabels: {\"k8s:io.kubernetes.pod.namespace\": payments, app: gateway}}]
+";
+    let broken = policies(&format!("{every_port}---\n{}", payments_default_deny(true)));
+    for findings in [lint_with_cluster(&broken), lint_bare(&broken)] {
+        let found = one_sided(&findings);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].severity, Severity::Error);
+        assert!(
+            found[0].message.contains("it allows every port"),
+            "{}",
+            found[0].message
+        );
+    }
+    // The gateway allows the api on 8443: the broader egress is not a defect.
+    let fixed = policies(&format!(
+        "{every_port}---\n{}---\n{GATEWAY_INGRESS_FROM_API}",
+        payments_default_deny(true)
+    ));
+    assert!(one_sided(&lint_with_cluster(&fixed)).is_empty());
+    assert!(one_sided(&lint_bare(&fixed)).is_empty());
+}

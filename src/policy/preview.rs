@@ -44,20 +44,30 @@ pub struct Preview {
     engine: Option<Engine>,
     audit: BTreeSet<String>,
     namespaces: HashMap<String, NamespacePreview>,
-    /// Policies the preview could not read (shown, never silently ignored).
-    pub unreadable: Vec<String>,
+    /// Policies the API server or the agent would refuse, which the preview
+    /// does not apply (as the cluster does not): their namespace (`None` for
+    /// a clusterwide one) and why. Shown, never silently ignored.
+    pub refused: Vec<(Option<String>, String)>,
 }
 
 impl std::fmt::Debug for Preview {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Preview")
             .field("audit", &self.audit)
-            .field("unreadable", &self.unreadable)
+            .field("refused", &self.refused)
             .finish()
     }
 }
 
 impl Preview {
+    /// The refused policies that bear on `namespace`: its own and clusterwide ones.
+    pub fn refused_for<'a>(&'a self, namespace: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.refused
+            .iter()
+            .filter(move |(ns, _)| ns.as_deref().is_none_or(|ns| ns == namespace))
+            .map(|(_, why)| why.as_str())
+    }
+
     /// Rebuilds the engine from the cluster's policies. Policies Cilium rejected
     /// are left out, as Cilium leaves them out.
     pub fn rebuild(&mut self, snapshot: &ClusterSnapshot, phases: impl IntoIterator<Item = (String, Phase)>) {
@@ -66,12 +76,18 @@ impl Preview {
             .filter(|(_, p)| *p == Phase::Audit)
             .map(|(n, _)| n)
             .collect();
-        self.unreadable.clear();
+        self.refused.clear();
         let mut parsed = Vec::new();
-        for policy in snapshot.policies.iter().filter(|p| !gate::is_rejected(p)) {
+        for policy in &snapshot.policies {
+            // The agent's own verdict first, as Cilium leaves the policy out.
+            if let Some(said) = gate::rejection(policy) {
+                let why = format!("{}: rejected by the Cilium agent: {said}", policy.object_ref());
+                self.refused.push((policy.namespace.clone(), why));
+                continue;
+            }
             match parse_policy(policy) {
                 Ok(p) => parsed.push(p),
-                Err(e) => self.unreadable.push(e.to_string()),
+                Err(e) => self.refused.push((policy.namespace.clone(), e.to_string())),
             }
         }
         self.engine = Some(Engine::new(parsed));
@@ -160,5 +176,46 @@ impl Preview {
         Some(self.namespaces.get(name).map_or((0, 0), |p| {
             (p.series.window(now, minutes), p.judged.window(now, minutes))
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::PolicyObject;
+    use crate::cluster::demo::fixtures;
+    use crate::policy::Templates;
+
+    #[test]
+    fn refused_policies_are_left_out_and_said_for_their_namespace() {
+        let now = "2026-11-23T12:00:00Z".parse().expect("time");
+        let mut snapshot = fixtures::initial(now, &Templates::embedded(), "/b/payments.yaml");
+        // A team's policy the agent would refuse (two kinds of peer in one rule),
+        // with no verdict from the agent yet.
+        snapshot.policies.push(
+            PolicyObject::from_manifest(&serde_json::json!({
+                "apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+                "metadata": {"name": "mixed-peers", "namespace": "payments"},
+                "spec": {"endpointSelector": {}, "egress": [{"toEndpoints": [{}], "toCIDR": ["10.0.0.0/8"]}]},
+            }))
+            .expect("policy"),
+        );
+        let mut preview = Preview::default();
+        preview.rebuild(&snapshot, []);
+        let payments: Vec<&str> = preview.refused_for("payments").collect();
+        assert_eq!(payments.len(), 1, "{payments:?}");
+        assert!(payments[0].contains("payments/mixed-peers"), "{}", payments[0]);
+        assert!(
+            payments[0].contains("combines toEndpoints and toCIDR"),
+            "{}",
+            payments[0]
+        );
+        // The demo's stage namespace holds one the agent already rejected.
+        let stage: Vec<&str> = preview.refused_for("stage").collect();
+        assert!(
+            stage.iter().any(|s| s.contains("rejected by the Cilium agent")),
+            "{stage:?}"
+        );
+        assert!(preview.refused_for("databases").all(|s| !s.contains("payments/")));
     }
 }

@@ -67,8 +67,15 @@ fn render_preview(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceR
     let judged = preview.judged.window(state.now, window.minutes());
     let spark = super::super::format::sparkline(&preview.series.series(minute, SPARK_MINUTES));
     let title_role = if total > 0 { ThemeRole::Danger } else { ThemeRole::Ok };
+    // A policy the cluster would refuse is not applied here either: say so.
+    let refused = state.preview.refused_for(&row.name).count();
+    let refused = match refused {
+        0 => String::new(),
+        1 => "· 1 refused policy not applied ".into(),
+        n => format!("· {n} refused policies not applied "),
+    };
     let title = format!(
-        " Would drop if enforced (preview): {total} of {judged} flows in {} {spark} ",
+        " Would drop if enforced (preview): {total} of {judged} flows in {} {spark} {refused}",
         window.label()
     );
     let narrow = area.width < 100;

@@ -6,8 +6,10 @@
 //! them to the next namespace (whose ingress side is present for most and
 //! missing for some, so the one-sided check has work).
 //!
-//! Measured: reading the repository (`load`) and linting what it read, each
-//! on its own and together, as `tighten lint --policies repo/` does.
+//! Measured: reading the repository (`load`: files, kustomizations, the
+//! policy reader), the policy reader alone, and linting what was read, each on
+//! its own, and load and lint together as `tighten lint --policies repo/`
+//! does.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -167,6 +169,14 @@ fn benches(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("load_2000_namespaces_x_10", |b| {
         b.iter(|| load(black_box(&sources)).expect("loads").objects.len())
+    });
+    group.bench_function("read_2000_namespaces_x_10", |b| {
+        b.iter(|| {
+            black_box(&loaded.objects)
+                .iter()
+                .map(|o| tighten::policy::parse::read_policy(o).problems.len())
+                .sum::<usize>()
+        })
     });
     group.bench_function("lint_2000_namespaces_x_10", |b| {
         b.iter(|| lint(&LintInput::policies_only(black_box(&loaded.objects))).len())

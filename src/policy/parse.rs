@@ -443,10 +443,10 @@ impl Reader {
         let mut nonempty = [false; 4];
         let mut sections: [Vec<PeerRule>; 4] = Default::default();
         for (index, (key, ingress, deny)) in CILIUM_LISTS.into_iter().enumerate() {
+            let Some(field) = rule.get(key) else { continue };
             let at = format!("{path}.{key}");
-            match rule.get(key) {
-                None => {}
-                Some(Value::Null) => self.problem(
+            match field {
+                Value::Null => self.problem(
                     ProblemKind::NullList,
                     Judge::ServerSideApply,
                     &at,
@@ -457,7 +457,7 @@ impl Reader {
                     ),
                     format!("remove `{key}:`, or write {key}: [{{}}] to select nothing"),
                 ),
-                Some(Value::Array(entries)) => {
+                Value::Array(entries) => {
                     present[index] = true;
                     nonempty[index] = !entries.is_empty();
                     for (i, entry) in entries.iter().enumerate() {
@@ -467,7 +467,7 @@ impl Reader {
                         }
                     }
                 }
-                Some(other) => self.malformed(
+                other => self.malformed(
                     &at,
                     format!("`{at}` is {}, not a list", show(other)),
                     format!("write {key} as a list of rules"),
@@ -560,135 +560,143 @@ impl Reader {
 
     fn cilium_entry(&mut self, path: &str, value: &Value, ingress: bool, deny: bool) -> Option<PeerRule> {
         let rule = self.mapping(path, value, "write each rule as a mapping of peers and toPorts")?;
-        let prefix = if ingress { "from" } else { "to" };
         let mut peers = Peers::default();
         // The kinds of peer named, for the agent's "combining" check.
         let mut kinds: Vec<String> = Vec::new();
         let mut any_peer = false;
 
-        let key = format!("{prefix}Endpoints");
-        let at = format!("{path}.{key}");
-        let list = self.list(&at, rule.get(&key), "label selectors");
-        note_kind(&key, &mut kinds, list.len());
-        any_peer |= rule.contains_key(&key);
-        for (i, s) in list.iter().enumerate() {
-            let Some(selector) = self.selector(&format!("{at}[{i}]"), s) else {
-                continue;
-            };
-            // Inside a CNP, peers are this namespace's unless the selector names
-            // a namespace, or selects namespaces by their labels (as Cilium's
-            // getEndpointSelector leaves such selectors unscoped).
-            let namespace = if !self.namespaced
-                || selector.mentions(POD_NAMESPACE_LABEL)
-                || selector.mentions_prefix(NAMESPACE_LABELS_PREFIX)
-            {
-                None
-            } else {
-                self.namespace.clone()
-            };
-            peers.endpoints.push(PeerSelector {
-                path: format!("{at}[{i}]"),
-                selector,
-                namespace,
-                namespace_selector: None,
-            });
-        }
-
-        let key = format!("{prefix}Entities");
-        let at = format!("{path}.{key}");
-        let list = self.list(&at, rule.get(&key), "entity names");
-        note_kind(&key, &mut kinds, list.len());
-        any_peer |= rule.contains_key(&key);
-        for (i, e) in list.iter().enumerate() {
-            let name = e.as_str().unwrap_or_default();
-            if !SCHEMA_ENTITIES.contains(&name) {
-                let known = Entity::parse(name).is_some();
-                self.problem(
-                    ProblemKind::Entity,
-                    Judge::ApiServer,
-                    &format!("{at}[{i}]"),
-                    if known {
-                        format!(
-                            "`{at}[{i}]` is {}, which the agent knows but Cilium 1.19's CRD schema does not: the \
-                             API server refuses it",
-                            show(e)
-                        )
-                    } else {
-                        format!("`{at}[{i}]` is {}, which is not an entity Cilium knows", show(e))
-                    },
-                    ENTITY_FIX,
-                );
-                continue;
-            }
-            // `none` selects nothing: a peer that matches no one.
-            if let Some(entity) = Entity::parse(name) {
-                peers.entities.push(entity);
-            }
-        }
-
-        let key = format!("{prefix}CIDR");
-        let at = format!("{path}.{key}");
-        let list = self.list(&at, rule.get(&key), "CIDRs");
-        note_kind(&key, &mut kinds, list.len());
-        any_peer |= rule.contains_key(&key);
-        for (i, c) in list.iter().enumerate() {
-            let cidr_at = format!("{at}[{i}]");
-            if let Some(cidr) = self.cidr(&cidr_at, c) {
-                peers.cidrs.push(CidrRule {
-                    path: cidr_at,
-                    cidr,
-                    except: Vec::new(),
+        let key = if ingress { "fromEndpoints" } else { "toEndpoints" };
+        if rule.contains_key(key) {
+            let at = format!("{path}.{key}");
+            let list = self.list(&at, rule.get(key), "label selectors");
+            note_kind(key, &mut kinds, list.len());
+            any_peer |= rule.contains_key(key);
+            for (i, s) in list.iter().enumerate() {
+                let Some(selector) = self.selector(&format!("{at}[{i}]"), s) else {
+                    continue;
+                };
+                // Inside a CNP, peers are this namespace's unless the selector names
+                // a namespace, or selects namespaces by their labels (as Cilium's
+                // getEndpointSelector leaves such selectors unscoped).
+                let namespace = if !self.namespaced
+                    || selector.mentions(POD_NAMESPACE_LABEL)
+                    || selector.mentions_prefix(NAMESPACE_LABELS_PREFIX)
+                {
+                    None
+                } else {
+                    self.namespace.clone()
+                };
+                peers.endpoints.push(PeerSelector {
+                    path: format!("{at}[{i}]"),
+                    selector,
+                    namespace,
+                    namespace_selector: None,
                 });
             }
         }
 
-        let key = format!("{prefix}CIDRSet");
-        let at = format!("{path}.{key}");
-        let list = self.list(&at, rule.get(&key), "CIDR sets ({cidr, except})");
-        any_peer |= rule.contains_key(&key);
-        let mut set_count = 0;
-        for (i, set) in list.iter().enumerate() {
-            let set_at = format!("{at}[{i}]");
-            let Some(entry) = self.mapping(&set_at, set, "write each CIDR set as {cidr: ..., except: [...]}") else {
-                continue;
-            };
-            let given: Vec<&str> = ["cidr", "cidrGroupRef", "cidrGroupSelector"]
-                .into_iter()
-                .filter(|k| entry.get(*k).is_some_and(|v| !v.is_null()))
-                .collect();
-            if given.len() != 1 {
-                self.problem(
-                    ProblemKind::Cidr,
-                    Judge::ApiServer,
-                    &set_at,
-                    if given.is_empty() {
-                        format!("`{set_at}` has no cidr")
-                    } else {
-                        format!("`{set_at}` has {}: only one may be set", given.join(" and "))
-                    },
-                    "give each CIDR set exactly one of cidr (with an optional except list), cidrGroupRef or \
-                     cidrGroupSelector",
-                );
-                continue;
-            }
-            if let Some(group) = given.first().filter(|k| **k != "cidr") {
-                // A CiliumCIDRGroup: tighten does not read the groups.
-                peers.unsupported.push(format!("{set_at}.{group}"));
-                continue;
-            }
-            set_count += 1;
-            let cidr_at = format!("{set_at}.cidr");
-            let cidr = self.cidr(&cidr_at, entry.get("cidr").unwrap_or(&Value::Null));
-            let except = self.except(&format!("{set_at}.except"), cidr, entry.get("except"), Judge::Agent);
-            if let Some(cidr) = cidr {
-                peers.cidrs.push(CidrRule {
-                    path: cidr_at,
-                    cidr,
-                    except,
-                });
+        let key = if ingress { "fromEntities" } else { "toEntities" };
+        if rule.contains_key(key) {
+            let at = format!("{path}.{key}");
+            let list = self.list(&at, rule.get(key), "entity names");
+            note_kind(key, &mut kinds, list.len());
+            any_peer |= rule.contains_key(key);
+            for (i, e) in list.iter().enumerate() {
+                let name = e.as_str().unwrap_or_default();
+                if !SCHEMA_ENTITIES.contains(&name) {
+                    let known = Entity::parse(name).is_some();
+                    self.problem(
+                        ProblemKind::Entity,
+                        Judge::ApiServer,
+                        &format!("{at}[{i}]"),
+                        if known {
+                            format!(
+                                "`{at}[{i}]` is {}, which the agent knows but Cilium 1.19's CRD schema does not: the \
+                                 API server refuses it",
+                                show(e)
+                            )
+                        } else {
+                            format!("`{at}[{i}]` is {}, which is not an entity Cilium knows", show(e))
+                        },
+                        ENTITY_FIX,
+                    );
+                    continue;
+                }
+                // `none` selects nothing: a peer that matches no one.
+                if let Some(entity) = Entity::parse(name) {
+                    peers.entities.push(entity);
+                }
             }
         }
-        note_kind(&key, &mut kinds, set_count);
+
+        let key = if ingress { "fromCIDR" } else { "toCIDR" };
+        if rule.contains_key(key) {
+            let at = format!("{path}.{key}");
+            let list = self.list(&at, rule.get(key), "CIDRs");
+            note_kind(key, &mut kinds, list.len());
+            any_peer |= rule.contains_key(key);
+            for (i, c) in list.iter().enumerate() {
+                let cidr_at = format!("{at}[{i}]");
+                if let Some(cidr) = self.cidr(&cidr_at, c) {
+                    peers.cidrs.push(CidrRule {
+                        path: cidr_at,
+                        cidr,
+                        except: Vec::new(),
+                    });
+                }
+            }
+        }
+
+        let key = if ingress { "fromCIDRSet" } else { "toCIDRSet" };
+        if rule.contains_key(key) {
+            let at = format!("{path}.{key}");
+            let list = self.list(&at, rule.get(key), "CIDR sets ({cidr, except})");
+            any_peer |= rule.contains_key(key);
+            let mut set_count = 0;
+            for (i, set) in list.iter().enumerate() {
+                let set_at = format!("{at}[{i}]");
+                let Some(entry) = self.mapping(&set_at, set, "write each CIDR set as {cidr: ..., except: [...]}")
+                else {
+                    continue;
+                };
+                let given: Vec<&str> = ["cidr", "cidrGroupRef", "cidrGroupSelector"]
+                    .into_iter()
+                    .filter(|k| entry.get(*k).is_some_and(|v| !v.is_null()))
+                    .collect();
+                if given.len() != 1 {
+                    self.problem(
+                        ProblemKind::Cidr,
+                        Judge::ApiServer,
+                        &set_at,
+                        if given.is_empty() {
+                            format!("`{set_at}` has no cidr")
+                        } else {
+                            format!("`{set_at}` has {}: only one may be set", given.join(" and "))
+                        },
+                        "give each CIDR set exactly one of cidr (with an optional except list), cidrGroupRef or \
+                         cidrGroupSelector",
+                    );
+                    continue;
+                }
+                if let Some(group) = given.first().filter(|k| **k != "cidr") {
+                    // A CiliumCIDRGroup: tighten does not read the groups.
+                    peers.unsupported.push(format!("{set_at}.{group}"));
+                    continue;
+                }
+                set_count += 1;
+                let cidr_at = format!("{set_at}.cidr");
+                let cidr = self.cidr(&cidr_at, entry.get("cidr").unwrap_or(&Value::Null));
+                let except = self.except(&format!("{set_at}.except"), cidr, entry.get("except"), Judge::Agent);
+                if let Some(cidr) = cidr {
+                    peers.cidrs.push(CidrRule {
+                        path: cidr_at,
+                        cidr,
+                        except,
+                    });
+                }
+            }
+            note_kind(key, &mut kinds, set_count);
+        }
 
         if !ingress && !deny {
             let at = format!("{path}.toFQDNs");
@@ -752,14 +760,20 @@ impl Reader {
             path: path.to_string(),
             ..PeerRule::default()
         };
-        let at = format!("{path}.toPorts");
-        let port_rules = self.list(&at, rule.get("toPorts"), "{ports: [...]}");
-        for (i, tp) in port_rules.iter().enumerate() {
-            self.port_rule(&format!("{at}[{i}]"), tp, ingress, &mut out);
+        let mut port_rules: &[Value] = &[];
+        if let Some(field) = rule.get("toPorts") {
+            let at = format!("{path}.toPorts");
+            port_rules = self.list(&at, Some(field), "{ports: [...]}");
+            for (i, tp) in port_rules.iter().enumerate() {
+                self.port_rule(&format!("{at}[{i}]"), tp, ingress, &mut out);
+            }
         }
-        let at = format!("{path}.icmps");
-        let icmps = self.list(&at, rule.get("icmps"), "{fields: [...]}");
+        let icmps = match rule.get("icmps") {
+            Some(field) => self.list(&format!("{path}.icmps"), Some(field), "{fields: [...]}"),
+            None => &[],
+        };
         for (i, icmp) in icmps.iter().enumerate() {
+            let at = format!("{path}.icmps");
             let icmp_at = format!("{at}[{i}]");
             let Some(entry) = self.mapping(&icmp_at, icmp, "write {fields: [{type: 8}]}") else {
                 continue;

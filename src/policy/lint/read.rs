@@ -240,6 +240,8 @@ pub(super) struct World<'a> {
     pub input: &'a LintInput<'a>,
     pub namespaces: HashMap<&'a str, &'a NamespaceInfo>,
     pub endpoints: Vec<Endpoint<'a>>,
+    /// Indices into `endpoints` by namespace: most lookups are in one.
+    by_namespace: HashMap<&'a str, Vec<usize>>,
     pub dns: Vec<DnsProvider>,
 }
 
@@ -247,7 +249,7 @@ impl<'a> World<'a> {
     pub fn new(input: &'a LintInput<'a>, linted: &[Linted<'_>]) -> World<'a> {
         let namespaces: HashMap<&str, &NamespaceInfo> = input.namespaces.iter().map(|n| (n.name.as_str(), n)).collect();
         let no_labels = BTreeMap::new();
-        let endpoints = input
+        let endpoints: Vec<Endpoint<'a>> = input
             .pods
             .iter()
             .map(|pod| {
@@ -258,6 +260,10 @@ impl<'a> World<'a> {
                 }
             })
             .collect();
+        let mut by_namespace: HashMap<&'a str, Vec<usize>> = HashMap::new();
+        for (i, pod) in input.pods.iter().enumerate() {
+            by_namespace.entry(pod.namespace.as_str()).or_default().push(i);
+        }
         let mut dns = Vec::new();
         for policy in linted.iter().filter(|p| p.is_cilium()) {
             for rule in &policy.parsed.policy.rules {
@@ -273,6 +279,7 @@ impl<'a> World<'a> {
             input,
             namespaces,
             endpoints,
+            by_namespace,
             dns,
         }
     }
@@ -286,10 +293,17 @@ impl<'a> World<'a> {
         self.in_scope(namespace).filter(move |e| selector.matches(&e.labels))
     }
 
-    pub fn in_scope<'s>(&'s self, namespace: Option<&'s str>) -> impl Iterator<Item = &'s Endpoint<'a>> + 's {
-        self.endpoints
-            .iter()
-            .filter(move |e| namespace.is_none_or(|ns| e.pod.namespace == ns))
+    pub fn in_scope<'s>(&'s self, namespace: Option<&'s str>) -> Box<dyn Iterator<Item = &'s Endpoint<'a>> + 's> {
+        match namespace {
+            Some(ns) => Box::new(
+                self.by_namespace
+                    .get(ns)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|&i| self.endpoints.get(i)),
+            ),
+            None => Box::new(self.endpoints.iter()),
+        }
     }
 
     /// The endpoints a peer selector matches.

@@ -99,14 +99,19 @@ pub(super) fn check(world: &World<'_>, p: &Linted<'_>, rule: &Rule, out: &mut Ve
         // entity or CIDR only: every Service.
         let peer_pods: Option<Vec<&Endpoint<'_>>> = match entry.direction {
             Direction::Egress if entry.endpoints().is_empty() => None,
-            Direction::Egress => Some(
-                world
-                    .endpoints
-                    .iter()
-                    .filter(|e| anywhere || namespaces.contains(&e.pod.namespace))
-                    .filter(|e| entry.endpoints().iter().any(|s| s.selector.matches(&e.labels)))
-                    .collect(),
-            ),
+            Direction::Egress => {
+                let candidates: Vec<&Endpoint<'_>> = if anywhere {
+                    world.in_scope(None).collect()
+                } else {
+                    namespaces.iter().flat_map(|ns| world.in_scope(Some(ns))).collect()
+                };
+                Some(
+                    candidates
+                        .into_iter()
+                        .filter(|e| entry.endpoints().iter().any(|s| s.selector.matches(&e.labels)))
+                        .collect(),
+                )
+            }
             Direction::Ingress => Some(world.selected(own, &rule.subject.selector).collect()),
         };
         let serves_peer = |service: &ServiceInfo| match (&peer_pods, &service.selector) {

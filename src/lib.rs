@@ -20,6 +20,7 @@ pub mod errors;
 pub mod flows;
 pub mod gate;
 pub mod hubble;
+pub mod ledger;
 pub mod policy;
 pub mod prometheus;
 pub mod rollout;

@@ -1,0 +1,35 @@
+//! The connection ledger: every distinct connection Hubble showed, kept for
+//! the whole soak (and longer), so the gate and the preview weigh what
+//! happened over days, not the last minutes the cockpit streamed.
+//!
+//! [`key`] says what one connection is, [`tally`] counts flows in memory,
+//! [`store`] keeps them in a SQLite file per cluster context, and
+//! [`coverage`] says which part of a window was observed at all.
+
+pub mod coverage;
+pub mod key;
+pub mod store;
+pub mod tally;
+
+pub use coverage::{Coverage, Span, coverage};
+pub use key::{Connection, Party};
+pub use store::{Evidence, Ledger, LedgerError, Record, Summary};
+pub use tally::{Seen, Tally};
+
+/// The ledger file of a cluster context under the data directory.
+pub fn path_for(data_dir: &std::path::Path, context: &str) -> std::path::PathBuf {
+    let safe: String = context
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    data_dir.join("ledger").join(format!("{safe}.sqlite"))
+}
+
+#[cfg(test)]
+mod tests;

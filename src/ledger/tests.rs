@@ -1,0 +1,171 @@
+use jiff::{SignedDuration, Timestamp};
+
+use super::*;
+use crate::flows::{Direction, DropReason, Endpoint, Flow, Protocol, Verdict};
+
+fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_second(1_800_000_000 + seconds).expect("time")
+}
+
+fn pod(namespace: &str, app: &str, n: u32) -> Endpoint {
+    Endpoint {
+        namespace: namespace.into(),
+        pod: format!("{app}-{n}"),
+        labels: vec![
+            format!("k8s:app={app}"),
+            format!("k8s:io.kubernetes.pod.namespace={namespace}"),
+            "k8s:pod-template-hash=abc".into(),
+        ],
+        ip: format!("10.0.0.{n}"),
+        ..Endpoint::default()
+    }
+}
+
+fn flow(seconds: i64, source: Endpoint, destination: Endpoint, port: u16, verdict: Verdict, node: &str) -> Flow {
+    Flow {
+        time: at(seconds),
+        verdict,
+        drop_reason: (verdict == Verdict::Dropped).then_some(DropReason::POLICY_DENIED),
+        direction: Direction::Ingress,
+        source,
+        destination,
+        protocol: Protocol::Tcp,
+        source_port: 40_000,
+        destination_port: port,
+        is_reply: false,
+        node: node.into(),
+        destination_names: Vec::new(),
+        denied_by: Vec::new(),
+        icmp: None,
+    }
+}
+
+#[test]
+fn flows_aggregate_into_connections_across_writes_and_reopening() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = path_for(dir.path(), "kind-prod/eu");
+    assert!(path.ends_with("ledger/kind-prod_eu.sqlite"));
+    let mut tally = Tally::default();
+    // Three replicas of web call api on 8080, ten times each, over an hour.
+    for i in 0..30 {
+        tally.add(&flow(
+            i * 120,
+            pod("shop", "web", (i % 3) as u32),
+            pod("shop", "api", 1),
+            8080,
+            Verdict::Forwarded,
+            "node-a",
+        ));
+    }
+    // A nightly job, once, dropped.
+    tally.add(&flow(
+        7_200,
+        pod("batch", "report", 1),
+        pod("shop", "api", 1),
+        8080,
+        Verdict::Dropped,
+        "node-b",
+    ));
+    assert_eq!(tally.connections.len(), 2);
+    {
+        let mut ledger = Ledger::open(&path).expect("opens");
+        ledger.write(&tally, Evidence::Flows).expect("writes");
+        // The same connection again later: counts add up, first/last widen.
+        let mut more = Tally::default();
+        more.add(&flow(
+            10_000,
+            pod("shop", "web", 9),
+            pod("shop", "api", 2),
+            8080,
+            Verdict::Forwarded,
+            "node-c",
+        ));
+        ledger.write(&more, Evidence::Flows).expect("writes");
+    }
+    let ledger = Ledger::open(&path).expect("reopens");
+    let shop = ledger.connections_of("shop", at(0)).expect("reads");
+    assert_eq!(shop.len(), 2, "{shop:#?}");
+    let web = shop
+        .iter()
+        .find(|r| r.connection.source.qualified() == "shop/web")
+        .expect("web → api");
+    assert_eq!(web.seen.count, 31);
+    assert_eq!(web.seen.forwarded, 31);
+    assert_eq!((web.seen.first, web.seen.last), (at(0), at(10_000)));
+    assert_eq!(web.seen.nodes, vec!["node-a".to_string(), "node-c".to_string()]);
+    assert!(web.seen.source_labels.contains(&"k8s:app=web".to_string()));
+    assert!(!web.seen.source_labels.iter().any(|l| l.contains("pod-template-hash")));
+    let nightly = shop
+        .iter()
+        .find(|r| r.connection.source.qualified() == "batch/report")
+        .expect("the nightly job");
+    assert_eq!((nightly.seen.count, nightly.seen.dropped), (1, 1));
+    assert_eq!(nightly.seen.drop_reason, Some(133));
+    // It shows for its own namespace too, once.
+    assert_eq!(ledger.connections_of("batch", at(0)).expect("reads").len(), 1);
+    // Only what was seen since a moment.
+    assert_eq!(ledger.connections_of("shop", at(9_000)).expect("reads").len(), 1);
+    let summary = ledger.summary().expect("summary");
+    assert_eq!((summary.connections, summary.flows), (2, 32));
+    assert_eq!(ledger.newest_flow().expect("meta"), Some(at(10_000)));
+}
+
+#[test]
+fn retention_forgets_what_was_last_seen_before_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).expect("opens");
+    let mut tally = Tally::default();
+    tally.add(&flow(
+        0,
+        pod("a", "x", 1),
+        pod("b", "y", 1),
+        80,
+        Verdict::Forwarded,
+        "n",
+    ));
+    tally.add(&flow(
+        100_000,
+        pod("a", "x", 1),
+        pod("b", "z", 1),
+        80,
+        Verdict::Forwarded,
+        "n",
+    ));
+    ledger.write(&tally, Evidence::Flows).expect("writes");
+    ledger.observed("hubble", at(0), at(50)).expect("span");
+    ledger.observed("hubble", at(90_000), at(100_000)).expect("span");
+    assert_eq!(ledger.prune(at(50_000)).expect("prunes"), 1);
+    let left = ledger.connections_since(at(0)).expect("reads");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].connection.destination.name, "z");
+    assert_eq!(ledger.observed_spans(at(0)).expect("spans").len(), 1);
+}
+
+#[test]
+fn observed_spans_extend_by_heartbeat_and_give_the_gaps() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).expect("opens");
+    // An observer ran 0-2 h (heartbeats), stopped, ran again from 4.5 h.
+    for minutes in [10, 60, 120] {
+        ledger.observed("observe@host", at(0), at(minutes * 60)).expect("beat");
+    }
+    ledger
+        .observed("observe@host", at(4 * 3600 + 1800), at(24 * 3600))
+        .expect("beat");
+    let spans = ledger.observed_spans(at(0)).expect("spans");
+    let c = coverage(
+        Span {
+            start: at(0),
+            end: at(24 * 3600),
+        },
+        &spans,
+    );
+    assert_eq!(
+        c.gaps,
+        vec![Span {
+            start: at(2 * 3600),
+            end: at(4 * 3600 + 1800)
+        }]
+    );
+    assert_eq!(c.observed, SignedDuration::from_secs(21 * 3600 + 1800));
+}

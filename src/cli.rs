@@ -215,6 +215,72 @@ pub enum Command {
         #[command(flatten)]
         policies: PolicyArgs,
     },
+    /// Record every connection Hubble shows into the ledger, headless, for days.
+    ///
+    /// The gate and the preview then weigh the whole soak, not the minutes the cockpit
+    /// streamed. Reconnects with backoff; a restart resumes without counting a flow twice.
+    /// Prints a line per hour; SIGINT or SIGTERM writes what is pending and ends.
+    Observe {
+        #[command(flatten)]
+        ledger: LedgerArgs,
+        /// How often counted flows are written to the ledger.
+        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
+        flush_every: std::time::Duration,
+        /// How often a line says what was recorded.
+        #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = duration)]
+        report_every: std::time::Duration,
+        /// Forget connections last seen longer ago than this.
+        #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = duration)]
+        retention: std::time::Duration,
+        #[command(flatten)]
+        connect: Box<ConnectArgs>,
+    },
+    /// The connection ledger: backfill it from recordings, or list what it holds.
+    Ledger {
+        #[command(subcommand)]
+        action: LedgerAction,
+    },
+}
+
+/// `tighten ledger` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LedgerAction {
+    /// Add the flows of recordings: `hubble observe -o jsonpb` or `-o json`, or the JSON lines
+    /// Cilium's hubble-exporter writes. Each file's span (first to last flow) counts as observed.
+    Import {
+        /// The recordings.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        ledger: LedgerArgs,
+    },
+    /// List the connections seen (of a namespace), with first and last seen, counts and
+    /// verdicts, and what part of the window was observed.
+    Show {
+        /// Only connections with an end in this namespace.
+        #[arg(short = 'n', long, value_name = "NAMESPACE")]
+        namespace: Option<String>,
+        /// Only connections seen in this last stretch (such as 24h, 7d).
+        #[arg(long, value_name = "DURATION", value_parser = duration)]
+        since: Option<std::time::Duration>,
+        /// One JSON line per connection.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        ledger: LedgerArgs,
+    },
+}
+
+/// Which ledger a command uses.
+#[derive(Debug, Args)]
+pub struct LedgerArgs {
+    /// The ledger file (default: <data dir>/ledger/CONTEXT.sqlite for the context).
+    #[arg(long, value_name = "FILE", env = "TIGHTEN_LEDGER")]
+    pub ledger: Option<PathBuf>,
+}
+
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    tighten::config::parse_duration(text)
 }
 
 /// Where `simulate`, `lint` and `suggest` read policies: files, directories and

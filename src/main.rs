@@ -162,8 +162,118 @@ fn run_command(command: Command) -> color_eyre::Result<u8> {
             };
             tighten::commands::suggest::run(&options, &mut out, &mut err)?
         }
+        Command::Observe {
+            ledger,
+            flush_every,
+            report_every,
+            retention,
+            connect,
+        } => observe(
+            &connect,
+            &ledger,
+            flush_every,
+            report_every,
+            retention,
+            &mut out,
+            &mut err,
+        )?,
+        Command::Ledger { action } => ledger(action, &mut out, &mut err)?,
     };
     Ok(code)
+}
+
+/// The ledger file: `--ledger`, else the context's under the data directory.
+fn ledger_path(args: &cli::LedgerArgs, context: Option<&str>) -> Result<std::path::PathBuf, String> {
+    if let Some(path) = &args.ledger {
+        return Ok(path.clone());
+    }
+    let paths = Paths::discover().ok_or("cannot find a home directory for the data directory; give --ledger")?;
+    let context = match context {
+        Some(c) => c.to_string(),
+        None => tighten::cluster::live::ConnectOptions::default()
+            .read()
+            .map(|t| t.context)
+            .map_err(|e| format!("{e}\nGive --ledger FILE, or a kubeconfig whose current context names the ledger."))?,
+    };
+    Ok(tighten::ledger::path_for(&paths.data_dir, &context))
+}
+
+fn ledger(
+    action: cli::LedgerAction,
+    out: &mut impl std::io::Write,
+    err: &mut impl std::io::Write,
+) -> color_eyre::Result<u8> {
+    let args = match &action {
+        cli::LedgerAction::Import { ledger, .. } | cli::LedgerAction::Show { ledger, .. } => ledger,
+    };
+    let path = match ledger_path(args, None) {
+        Ok(p) => p,
+        Err(e) => {
+            writeln!(err, "tighten ledger: {e}")?;
+            return Ok(tighten::commands::exit::BAD_INPUT);
+        }
+    };
+    Ok(match action {
+        cli::LedgerAction::Import { files, .. } => {
+            let options = tighten::commands::ledger::ImportOptions { ledger: path, files };
+            tighten::commands::ledger::import(&options, out, err)?
+        }
+        cli::LedgerAction::Show {
+            namespace, since, json, ..
+        } => {
+            let options = tighten::commands::ledger::ShowOptions {
+                ledger: path,
+                namespace,
+                since,
+                json,
+            };
+            tighten::commands::ledger::show(&options, out, err)?
+        }
+    })
+}
+
+/// `tighten observe`: the context's flow source into its ledger.
+fn observe(
+    connect: &ConnectArgs,
+    ledger: &cli::LedgerArgs,
+    flush_every: std::time::Duration,
+    report_every: std::time::Duration,
+    retention: std::time::Duration,
+    out: &mut impl std::io::Write,
+    err: &mut impl std::io::Write,
+) -> color_eyre::Result<u8> {
+    let paths = Paths::discover().ok_or_else(|| eyre!("cannot find a home directory for config, data and state"))?;
+    let _log = init_logging(&paths.log_file())?;
+    let found = context_of(connect).and_then(|context| {
+        let path = ledger_path(ledger, Some(&context))?;
+        Ok((context, path, backends(connect, &paths, true, None)?))
+    });
+    let (context, path, backends) = match found {
+        Ok(found) => found,
+        Err(e) => {
+            writeln!(err, "tighten: {e}")?;
+            return Ok(tighten::commands::exit::BAD_INPUT);
+        }
+    };
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+    let options = tighten::commands::observe::ObserveOptions {
+        ledger: path,
+        flush_every,
+        report_every,
+        retention: Some(retention),
+        source: format!("observe@{host}"),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    Ok(runtime.block_on(async {
+        let (backend, _) = match backends.connect(&context).await {
+            Ok(b) => b,
+            Err(e) => {
+                writeln!(err, "tighten observe: {e}")?;
+                return Ok(tighten::commands::exit::BAD_INPUT);
+            }
+        };
+        tighten::commands::observe::run(backend.flows, &options, out).await
+    })?)
 }
 
 /// Runs a command against the cluster the flags name: logging to the state

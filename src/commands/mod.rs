@@ -3,7 +3,9 @@
 
 pub mod act;
 pub mod export;
+pub mod ledger;
 pub mod lint;
+pub mod observe;
 pub mod pipe;
 pub mod replay;
 pub mod session;

@@ -8,11 +8,13 @@
 
 pub mod coverage;
 pub mod key;
+pub mod observer;
 pub mod store;
 pub mod tally;
 
 pub use coverage::{Coverage, Span, coverage};
 pub use key::{Connection, Party};
+pub use observer::{Counts, Observer};
 pub use store::{Evidence, Ledger, LedgerError, Record, Summary};
 pub use tally::{Seen, Tally};
 

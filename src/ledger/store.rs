@@ -222,14 +222,27 @@ impl Ledger {
         if let Some(newest) = newest {
             let known = newest_flow(&tx).map_err(fail)?;
             if known.is_none_or(|k| newest > k) {
+                // Full precision: flows within one millisecond must still compare.
                 tx.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('newest_flow_ms', ?1)",
-                    params![ms(newest).to_string()],
+                    "INSERT OR REPLACE INTO meta VALUES ('newest_flow', ?1)",
+                    params![newest.to_string()],
                 )
                 .map_err(fail)?;
             }
         }
         tx.commit().map_err(fail)
+    }
+
+    /// Remembers that a file with this content digest was imported; `false`
+    /// when it was already (importing it again would count its flows twice).
+    pub fn mark_imported(&mut self, digest: &str, what: &str) -> Result<bool, LedgerError> {
+        self.db
+            .execute(
+                "INSERT OR IGNORE INTO meta VALUES (?1, ?2)",
+                params![format!("imported {digest}"), what],
+            )
+            .map(|n| n == 1)
+            .map_err(|e| self.error(e))
     }
 
     /// The newest flow time written: a resumed observer counts only later flows.
@@ -343,6 +356,13 @@ impl Ledger {
         Ok(gone)
     }
 
+    /// SQLite's own check of the file (after a crash, say): `ok`, or what is wrong.
+    pub fn integrity(&self) -> Result<String, LedgerError> {
+        self.db
+            .query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))
+            .map_err(|e| self.error(e))
+    }
+
     pub fn summary(&self) -> Result<Summary, LedgerError> {
         self.db
             .query_row(
@@ -377,9 +397,9 @@ fn row_seen(r: &rusqlite::Row<'_>) -> rusqlite::Result<Seen> {
 }
 
 fn newest_flow(db: &Db) -> rusqlite::Result<Option<Timestamp>> {
-    db.query_row("SELECT value FROM meta WHERE key = 'newest_flow_ms'", [], |r| {
+    db.query_row("SELECT value FROM meta WHERE key = 'newest_flow'", [], |r| {
         r.get::<_, String>(0)
     })
     .optional()
-    .map(|v| v.and_then(|v| v.parse::<i64>().ok()).map(time))
+    .map(|v| v.and_then(|v| v.parse::<Timestamp>().ok()))
 }

@@ -1,0 +1,228 @@
+//! `tighten ledger`: backfill the connection ledger from recordings, and
+//! read it.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::config::format_duration;
+use crate::flows::file;
+use crate::ledger::{Evidence, Ledger, Record, Span, Tally, coverage};
+
+use super::exit;
+
+pub struct ImportOptions {
+    pub ledger: PathBuf,
+    /// `hubble observe -o jsonpb` / `-o json` recordings, or the JSON lines
+    /// Cilium's hubble-exporter writes.
+    pub files: Vec<PathBuf>,
+}
+
+/// Adds every flow of the files. Each file's span (first to last flow)
+/// counts as observed: a recording is what someone watched.
+pub fn import(options: &ImportOptions, out: &mut impl Write, err: &mut impl Write) -> std::io::Result<u8> {
+    let mut ledger = match Ledger::open(&options.ledger) {
+        Ok(l) => l,
+        Err(e) => {
+            writeln!(err, "tighten ledger import: {e}")?;
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    for path in &options.files {
+        // The same recording twice would count its flows twice.
+        let digest = match std::fs::read(path) {
+            Ok(bytes) => digest(&bytes),
+            Err(e) => {
+                writeln!(err, "tighten ledger import: {}: {e}", path.display())?;
+                return Ok(exit::BAD_INPUT);
+            }
+        };
+        match ledger.mark_imported(&digest, &path.display().to_string()) {
+            Ok(true) => {}
+            Ok(false) => {
+                writeln!(out, "{}: already imported (same content), skipped", path.display())?;
+                continue;
+            }
+            Err(e) => {
+                writeln!(err, "tighten ledger import: {e}")?;
+                return Ok(exit::BAD_INPUT);
+            }
+        }
+        let recording = match file::read(path) {
+            Ok(r) => r,
+            Err(e) => {
+                writeln!(err, "tighten ledger import: {e}")?;
+                return Ok(exit::BAD_INPUT);
+            }
+        };
+        let mut tally = Tally::default();
+        for flow in &recording.flows {
+            tally.add(flow);
+        }
+        let first = recording.flows.iter().map(|f| f.time).min();
+        let last = recording.flows.iter().map(|f| f.time).max();
+        let written = ledger
+            .write(&tally, Evidence::Flows)
+            .and_then(|()| match (first, last) {
+                (Some(first), Some(last)) => ledger.observed(&format!("import {}", path.display()), first, last),
+                _ => Ok(()),
+            });
+        if let Err(e) = written {
+            writeln!(err, "tighten ledger import: {e}")?;
+            return Ok(exit::BAD_INPUT);
+        }
+        writeln!(
+            out,
+            "{}: {} flows, {} connections{}",
+            path.display(),
+            tally.flows,
+            tally.connections.len(),
+            match (first, last) {
+                (Some(a), Some(b)) => format!(", {a} to {b}"),
+                _ => String::new(),
+            }
+        )?;
+    }
+    Ok(exit::OK)
+}
+
+pub struct ShowOptions {
+    pub ledger: PathBuf,
+    pub namespace: Option<String>,
+    /// How far back; the whole ledger when `None`.
+    pub since: Option<Duration>,
+    pub json: bool,
+}
+
+/// Lists the connections (of a namespace) and what part of the window was
+/// observed.
+pub fn show(options: &ShowOptions, out: &mut impl Write, err: &mut impl Write) -> std::io::Result<u8> {
+    let now = Timestamp::now();
+    let since = options
+        .since
+        .and_then(|d| SignedDuration::try_from(d).ok())
+        .map_or(Timestamp::UNIX_EPOCH, |d| now - d);
+    let read = Ledger::open(&options.ledger).and_then(|ledger| {
+        let records = match &options.namespace {
+            Some(ns) => ledger.connections_of(ns, since)?,
+            None => ledger.connections_since(since)?,
+        };
+        let spans = ledger.observed_spans(since)?;
+        Ok((records, spans))
+    });
+    let (mut records, spans) = match read {
+        Ok(r) => r,
+        Err(e) => {
+            writeln!(err, "tighten ledger show: {e}")?;
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    records.sort_by(|a, b| b.seen.last.cmp(&a.seen.last));
+    if options.json {
+        for r in &records {
+            let line = serde_json::json!({
+                "source": r.connection.source.qualified(),
+                "destination": r.connection.destination.qualified(),
+                "port": r.connection.port,
+                "protocol": r.connection.protocol.name(),
+                "direction": r.connection.direction.name(),
+                "dns": (!r.connection.dns.is_empty()).then_some(&r.connection.dns),
+                "first_seen": r.seen.first.to_string(),
+                "last_seen": r.seen.last.to_string(),
+                "count": r.seen.count,
+                "forwarded": r.seen.forwarded,
+                "dropped": r.seen.dropped,
+                "audit": r.seen.audit,
+                "drop_reason": r.seen.drop_reason,
+                "nodes": r.seen.nodes,
+                "evidence": match r.evidence { Evidence::Flows => "flows", Evidence::Metrics => "metrics" },
+            });
+            writeln!(out, "{line}")?;
+        }
+        return Ok(exit::OK);
+    }
+    writeln!(
+        out,
+        "{:<40} {:<40} {:<11} {:<7} {:>8} {:<20} {:<20} VERDICTS",
+        "SOURCE", "DESTINATION", "PORT", "DIR", "COUNT", "FIRST SEEN", "LAST SEEN"
+    )?;
+    for r in &records {
+        writeln!(
+            out,
+            "{:<40} {:<40} {:<11} {:<7} {:>8} {:<20} {:<20} {}",
+            r.connection.source.qualified(),
+            r.connection.destination.qualified(),
+            format!("{}/{}", r.connection.port, r.connection.protocol.name()),
+            r.connection.direction.name(),
+            r.seen.count,
+            short_time(r.seen.first),
+            short_time(r.seen.last),
+            verdicts(r)
+        )?;
+    }
+    let start = if options.since.is_some() {
+        since
+    } else {
+        records.iter().map(|r| r.seen.first).min().unwrap_or(now)
+    };
+    let cover = coverage(Span { start, end: now }, &spans);
+    writeln!(out, "{} connections; {}", records.len(), describe(&cover))?;
+    Ok(exit::OK)
+}
+
+/// A content digest that stays the same across builds: FNV-1a and the length.
+fn digest(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}-{}", bytes.len())
+}
+
+fn short_time(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M").to_string()
+}
+
+fn verdicts(r: &Record) -> String {
+    let mut parts = Vec::new();
+    if r.seen.forwarded > 0 {
+        parts.push(format!("{} forwarded", r.seen.forwarded));
+    }
+    if r.seen.dropped > 0 {
+        parts.push(format!("{} dropped", r.seen.dropped));
+    }
+    if r.seen.audit > 0 {
+        parts.push(format!("{} audit", r.seen.audit));
+    }
+    parts.join(", ")
+}
+
+/// "observed 21h40m of 24h; not observed 02:10–04:30".
+pub fn describe(cover: &crate::ledger::Coverage) -> String {
+    let length = |d: SignedDuration| format_duration(Duration::from_secs(d.as_secs().max(0) as u64));
+    let mut text = format!(
+        "observed {} of {}",
+        length(cover.observed),
+        length(cover.window.length())
+    );
+    // Gaps under a minute are the time since the last write, not blind spots.
+    let gaps: Vec<&crate::ledger::Span> = cover
+        .gaps
+        .iter()
+        .filter(|g| g.length() >= SignedDuration::from_mins(1))
+        .collect();
+    if !gaps.is_empty() {
+        let shown: Vec<String> = gaps
+            .iter()
+            .rev()
+            .take(5)
+            .map(|g| format!("{}–{}", short_time(g.start), g.end.strftime("%H:%M")))
+            .collect();
+        text.push_str(&format!("; not observed {}", shown.join(", ")));
+        if gaps.len() > shown.len() {
+            text.push_str(&format!(" and {} earlier gaps", gaps.len() - shown.len()));
+        }
+    }
+    text
+}

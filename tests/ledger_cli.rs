@@ -1,0 +1,176 @@
+//! The connection ledger as a user feeds it: `tighten ledger import` from
+//! both recording formats, and `tighten observe` against `tighten replay`,
+//! stopped and started again (no flow counted twice), and killed outright
+//! (the file stays whole).
+
+#[path = "common/replay_process.rs"]
+mod replay_process;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tighten::flows::file;
+use tighten::ledger::{Ledger, Tally};
+
+use replay_process::ReplayProcess;
+
+fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/flows/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tighten(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tighten"))
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// The connections' flows a recording holds (replies not counted).
+fn flows_in(path: &str) -> u64 {
+    let mut tally = Tally::default();
+    for flow in &file::read(Path::new(path)).expect("recording").flows {
+        tally.add(flow);
+    }
+    tally.flows
+}
+
+fn ledger_flows(path: &Path) -> u64 {
+    if !path.exists() {
+        return 0;
+    }
+    Ledger::open(path).expect("opens").summary().expect("summary").flows
+}
+
+#[test]
+fn imports_read_hubble_recordings_and_exporter_logs_once_each() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ledger = dir.path().join("l.sqlite");
+    let l = ledger.to_str().expect("utf-8");
+    let (code, out, err) = tighten(&["ledger", "import", "--ledger", l, &fixture("exporter.log")]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("7 flows, 7 connections"), "{out}");
+    // The same flows as a `hubble observe -o jsonpb` recording, then that again.
+    let (code, out, _) = tighten(&[
+        "ledger",
+        "import",
+        "--ledger",
+        l,
+        &fixture("sample.jsonpb"),
+        &fixture("sample.jsonpb"),
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.contains("already imported (same content), skipped"), "{out}");
+    let (code, out, _) = tighten(&["ledger", "show", "--ledger", l, "-n", "payments", "--json"]);
+    assert_eq!(code, 0);
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let stripe = lines
+        .iter()
+        .find(|l| l["destination"].as_str().is_some_and(|d| d.starts_with("world ")) && l["port"] == 443)
+        .unwrap_or_else(|| panic!("payments' egress to the world: {out}"));
+    // Two files, one import each: counted twice (exporter + jsonpb), not three times.
+    assert_eq!(stripe["count"], 2, "{stripe}");
+    let (code, table, _) = tighten(&["ledger", "show", "--ledger", l]);
+    assert_eq!(code, 0);
+    assert!(
+        table.contains("FIRST SEEN") && table.contains("connections; observed"),
+        "{table}"
+    );
+    // A file that is not a recording names its line.
+    let bad = dir.path().join("bad.log");
+    std::fs::write(&bad, "{\"flow\": {\"time\": 7}}\n").expect("write");
+    let (code, _, err) = tighten(&["ledger", "import", "--ledger", l, bad.to_str().expect("utf-8")]);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.log:1"), "{err}");
+}
+
+fn observe(replay: &ReplayProcess, ledger: &Path, home: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_tighten"))
+        .args([
+            "observe",
+            "--demo",
+            "--flush-every",
+            "1s",
+            "--hubble-server",
+            &replay.address,
+            "--ledger",
+        ])
+        .arg(ledger)
+        .env("HOME", home)
+        .env("XDG_STATE_HOME", home.join("state"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("observe starts")
+}
+
+fn wait_for(ledger: &Path, flows: u64) {
+    let started = Instant::now();
+    while ledger_flows(ledger) < flows {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the ledger holds {} of {flows} flows",
+            ledger_flows(ledger)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn terminate(child: Child) -> String {
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+    let out = child.wait_with_output().expect("ends");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into()
+}
+
+#[test]
+fn observe_survives_restarts_of_either_side_without_counting_a_flow_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ledger = dir.path().join("ledger.sqlite");
+    let recording = fixture("demo-databases-enforced.jsonpb");
+    let total = flows_in(&recording);
+    assert!(total > 500, "{total}");
+
+    let replay = ReplayProcess::start(Path::new(&recording), &["--listen", "127.0.0.1:0", "--speed", "500"]);
+    let first = observe(&replay, &ledger, dir.path());
+    wait_for(&ledger, total);
+    let said = terminate(first);
+    assert!(said.contains("recording into"), "{said}");
+    assert_eq!(ledger_flows(&ledger), total, "every flow once: {said}");
+
+    // Both sides again: the replay starts over, the observer resumes.
+    drop(replay);
+    let replay = ReplayProcess::start(Path::new(&recording), &["--listen", "127.0.0.1:0", "--speed", "500"]);
+    let second = observe(&replay, &ledger, dir.path());
+    std::thread::sleep(Duration::from_secs(4));
+    let said = terminate(second);
+    assert_eq!(ledger_flows(&ledger), total, "no flow counted twice");
+    assert!(
+        !said.contains(" 0 skipped"),
+        "the replayed flows were recognised: {said}"
+    );
+    let spans = Ledger::open(&ledger)
+        .expect("opens")
+        .observed_spans(jiff::Timestamp::UNIX_EPOCH)
+        .expect("spans");
+    assert_eq!(spans.len(), 2, "each run observed a span of its own: {spans:?}");
+
+    // Killed outright mid-stream: the file is whole, and holds what was written.
+    let replay = ReplayProcess::start(
+        Path::new(&recording),
+        &["--listen", "127.0.0.1:0", "--speed", "50", "--loop", "--rebase"],
+    );
+    let mut third = observe(&replay, &ledger, dir.path());
+    std::thread::sleep(Duration::from_millis(2500));
+    third.kill().expect("SIGKILL");
+    third.wait().expect("reaped");
+    let after = Ledger::open(&ledger).expect("opens after a crash");
+    assert_eq!(after.integrity().expect("check"), "ok");
+    assert!(after.summary().expect("summary").flows >= total);
+}

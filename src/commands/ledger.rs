@@ -119,7 +119,7 @@ pub fn show(options: &ShowOptions, out: &mut impl Write, err: &mut impl Write) -
             return Ok(exit::BAD_INPUT);
         }
     };
-    records.sort_by(|a, b| b.seen.last.cmp(&a.seen.last));
+    records.sort_by_key(|r| std::cmp::Reverse(r.seen.last));
     if options.json {
         for r in &records {
             let line = serde_json::json!({

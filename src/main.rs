@@ -244,6 +244,30 @@ fn observe(
 ) -> color_eyre::Result<u8> {
     let paths = Paths::discover().ok_or_else(|| eyre!("cannot find a home directory for config, data and state"))?;
     let _log = init_logging(&paths.log_file())?;
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+    let options = |path| tighten::commands::observe::ObserveOptions {
+        ledger: path,
+        flush_every,
+        report_every,
+        retention: Some(retention),
+        source: format!("observe@{host}"),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // With a Hubble address and no demo, no cluster is needed: in a Pod, Relay's
+    // Service is the address and --ledger the volume.
+    if let (Some(server), false) = (&connect.hubble.hubble_server, connect.demo) {
+        let context = connect.context.clone().or_else(|| context_of(connect).ok());
+        let path = match ledger_path(ledger, context.as_deref()) {
+            Ok(p) => p,
+            Err(e) => {
+                writeln!(err, "tighten observe: {e}")?;
+                return Ok(tighten::commands::exit::BAD_INPUT);
+            }
+        };
+        let target = tighten::hubble::client::Target::Address(server.clone());
+        let flows = std::sync::Arc::new(tighten::hubble::client::HubbleClient::new(target, connect.hubble.tls()));
+        return Ok(runtime.block_on(tighten::commands::observe::run(flows, &options(path), out))?);
+    }
     let found = context_of(connect).and_then(|context| {
         let path = ledger_path(ledger, Some(&context))?;
         Ok((context, path, backends(connect, &paths, true, None)?))
@@ -255,15 +279,6 @@ fn observe(
             return Ok(tighten::commands::exit::BAD_INPUT);
         }
     };
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
-    let options = tighten::commands::observe::ObserveOptions {
-        ledger: path,
-        flush_every,
-        report_every,
-        retention: Some(retention),
-        source: format!("observe@{host}"),
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     Ok(runtime.block_on(async {
         let (backend, _) = match backends.connect(&context).await {
             Ok(b) => b,
@@ -272,7 +287,7 @@ fn observe(
                 return Ok(tighten::commands::exit::BAD_INPUT);
             }
         };
-        tighten::commands::observe::run(backend.flows, &options, out).await
+        tighten::commands::observe::run(backend.flows, &options(path), out).await
     })?)
 }
 

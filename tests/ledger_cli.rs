@@ -89,17 +89,13 @@ fn imports_read_hubble_recordings_and_exporter_logs_once_each() {
     assert!(err.contains("bad.log:1"), "{err}");
 }
 
-fn observe(replay: &ReplayProcess, ledger: &Path, home: &Path) -> Child {
+/// `tighten observe` on the replay: `--demo` goes through the cockpit's
+/// backends, without it the address alone is used, as in a Pod.
+fn observe(replay: &ReplayProcess, ledger: &Path, home: &Path, demo: bool) -> Child {
     Command::new(env!("CARGO_BIN_EXE_tighten"))
-        .args([
-            "observe",
-            "--demo",
-            "--flush-every",
-            "1s",
-            "--hubble-server",
-            &replay.address,
-            "--ledger",
-        ])
+        .arg("observe")
+        .args(demo.then_some("--demo"))
+        .args(["--flush-every", "1s", "--hubble-server", &replay.address, "--ledger"])
         .arg(ledger)
         .env("HOME", home)
         .env("XDG_STATE_HOME", home.join("state"))
@@ -138,7 +134,7 @@ fn observe_survives_restarts_of_either_side_without_counting_a_flow_twice() {
     assert!(total > 500, "{total}");
 
     let replay = ReplayProcess::start(Path::new(&recording), &["--listen", "127.0.0.1:0", "--speed", "500"]);
-    let first = observe(&replay, &ledger, dir.path());
+    let first = observe(&replay, &ledger, dir.path(), true);
     wait_for(&ledger, total);
     let said = terminate(first);
     assert!(said.contains("recording into"), "{said}");
@@ -147,7 +143,7 @@ fn observe_survives_restarts_of_either_side_without_counting_a_flow_twice() {
     // Both sides again: the replay starts over, the observer resumes.
     drop(replay);
     let replay = ReplayProcess::start(Path::new(&recording), &["--listen", "127.0.0.1:0", "--speed", "500"]);
-    let second = observe(&replay, &ledger, dir.path());
+    let second = observe(&replay, &ledger, dir.path(), false);
     std::thread::sleep(Duration::from_secs(4));
     let said = terminate(second);
     assert_eq!(ledger_flows(&ledger), total, "no flow counted twice");
@@ -166,7 +162,7 @@ fn observe_survives_restarts_of_either_side_without_counting_a_flow_twice() {
         Path::new(&recording),
         &["--listen", "127.0.0.1:0", "--speed", "50", "--loop", "--rebase"],
     );
-    let mut third = observe(&replay, &ledger, dir.path());
+    let mut third = observe(&replay, &ledger, dir.path(), false);
     std::thread::sleep(Duration::from_millis(2500));
     third.kill().expect("SIGKILL");
     third.wait().expect("reaped");

@@ -138,3 +138,32 @@ async fn load_balancer_pools_are_watched_and_lint_names_them() {
         .await
         .expect("pool deleted");
 }
+
+/// The shipped Deployment of `tighten observe` is valid as the API server
+/// judges it (server-side dry run of every object).
+#[tokio::test]
+async fn the_observe_manifest_is_accepted_by_the_api_server() {
+    let cp = super::control_plane::get();
+    let manifest = format!("{}/deploy/kubernetes/observe.yaml", env!("CARGO_MANIFEST_DIR"));
+    let kubectl = |args: &[&str]| {
+        std::process::Command::new(cp.kubectl())
+            .args(args)
+            .env("KUBECONFIG", &cp.admin)
+            .output()
+            .expect("kubectl runs")
+    };
+    // The namespaced objects need their namespace to exist, even in a dry run.
+    let _ = kubectl(&["create", "namespace", "tighten"]);
+    let out = kubectl(&["apply", "--dry-run=server", "-f", &manifest]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    for kind in [
+        "serviceaccount",
+        "role",
+        "rolebinding",
+        "persistentvolumeclaim",
+        "deployment",
+    ] {
+        assert!(said.contains(kind), "{said}");
+    }
+}

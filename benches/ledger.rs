@@ -30,7 +30,7 @@ fn endpoint(namespace: usize, app: usize) -> Endpoint {
 fn flow(i: usize) -> Flow {
     Flow {
         time: Timestamp::from_second(1_800_000_000 + (i / 100) as i64).expect("time"),
-        verdict: if i % 17 == 0 {
+        verdict: if i.is_multiple_of(17) {
             Verdict::Dropped
         } else {
             Verdict::Forwarded

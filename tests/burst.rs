@@ -164,6 +164,7 @@ async fn a_million_flows_keep_the_frames_coming_and_are_all_accounted_for() {
         cluster: demo,
         flows: Arc::new(source),
         backup_dir: cockpit.dir.path().join("backups"),
+        ledger: None,
         services: Vec::new(),
         prometheus: None,
     };

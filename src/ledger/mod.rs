@@ -7,12 +7,14 @@
 //! [`coverage`] says which part of a window was observed at all.
 
 pub mod coverage;
+pub mod feed;
 pub mod key;
 pub mod observer;
 pub mod store;
 pub mod tally;
 
 pub use coverage::{Coverage, Span, coverage};
+pub use feed::LedgerFeed;
 pub use key::{Connection, Party};
 pub use observer::{Counts, Observer};
 pub use store::{Evidence, Ledger, LedgerError, Record, Summary};

@@ -38,6 +38,9 @@ pub struct Observer {
     connected_since: Option<Timestamp>,
     /// Names the observer in the coverage spans (`observe@host`, `cockpit`).
     source: String,
+    /// Whether the stream carries every namespace's flows: a narrowed stream
+    /// is recorded, but does not count as observing.
+    covering: bool,
     pub counts: Counts,
 }
 
@@ -50,6 +53,7 @@ impl Observer {
             watermark,
             connected_since: None,
             source,
+            covering: true,
             counts: Counts::default(),
         })
     }
@@ -60,7 +64,9 @@ impl Observer {
             FlowEvent::Batch(flows) => {
                 // Flows arriving count the stream as connected, whatever
                 // state was last reported.
-                self.connected_since.get_or_insert(now);
+                if self.covering {
+                    self.connected_since.get_or_insert(now);
+                }
                 for flow in flows {
                     if self.watermark.is_some_and(|w| flow.time <= w) {
                         self.counts.skipped += 1;
@@ -71,7 +77,9 @@ impl Observer {
                 }
             }
             FlowEvent::State(FlowStreamState::Connected { .. }) => {
-                self.connected_since.get_or_insert(now);
+                if self.covering {
+                    self.connected_since.get_or_insert(now);
+                }
             }
             FlowEvent::State(_) => {
                 // The stretch ends here: record it, then nothing until the
@@ -84,6 +92,18 @@ impl Observer {
             }
             FlowEvent::Health(_) => {}
         }
+        Ok(())
+    }
+
+    /// Whether the stream now carries every namespace (the cockpit narrows
+    /// it to the namespaces in view). The observed span ends while it does not.
+    pub fn set_covering(&mut self, covering: bool, now: Timestamp) -> Result<(), LedgerError> {
+        if covering == self.covering {
+            return Ok(());
+        }
+        self.flush(now)?;
+        self.covering = covering;
+        self.connected_since = covering.then_some(now);
         Ok(())
     }
 

@@ -169,3 +169,101 @@ fn observed_spans_extend_by_heartbeat_and_give_the_gaps() {
     );
     assert_eq!(c.observed, SignedDuration::from_secs(21 * 3600 + 1800));
 }
+
+#[test]
+fn a_narrowed_stream_is_recorded_but_not_counted_as_observing() {
+    use crate::flows::{FlowEvent, FlowStreamState};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("l.sqlite");
+    let mut observer = Observer::new(Ledger::open(&path).expect("opens"), "cockpit".into()).expect("observer");
+    let connected = FlowEvent::State(FlowStreamState::Connected {
+        source: "hubble".into(),
+    });
+    observer.on_event(&connected, at(0)).expect("event");
+    let batch = |s: i64| {
+        FlowEvent::Batch(vec![flow(
+            s,
+            pod("a", "x", 1),
+            pod("b", "y", 1),
+            80,
+            Verdict::Forwarded,
+            "n",
+        )])
+    };
+    observer.on_event(&batch(10), at(10)).expect("event");
+    observer.flush(at(600)).expect("flush");
+    // The operator filters the table: only some namespaces are streamed.
+    observer.set_covering(false, at(600)).expect("narrowed");
+    observer.on_event(&batch(700), at(700)).expect("event");
+    observer.flush(at(1_200)).expect("flush");
+    // Back to every namespace, then the stream breaks.
+    observer.set_covering(true, at(1_200)).expect("widened");
+    observer.flush(at(1_800)).expect("flush");
+    observer
+        .on_event(
+            &FlowEvent::State(FlowStreamState::Reconnecting {
+                attempt: 1,
+                reason: "x".into(),
+            }),
+            at(1_800),
+        )
+        .expect("event");
+    observer.flush(at(2_400)).expect("flush");
+    let ledger = Ledger::open(&path).expect("opens");
+    let c = coverage(
+        Span {
+            start: at(0),
+            end: at(2_400),
+        },
+        &ledger.observed_spans(at(0)).expect("spans"),
+    );
+    assert_eq!(
+        c.gaps,
+        vec![
+            Span {
+                start: at(600),
+                end: at(1_200)
+            },
+            Span {
+                start: at(1_800),
+                end: at(2_400)
+            }
+        ]
+    );
+    // The narrowed stretch's flow is in the ledger all the same.
+    assert_eq!(ledger.summary().expect("summary").flows, 2);
+}
+
+#[test]
+fn the_cockpits_feed_writes_off_its_own_thread() {
+    use crate::flows::FlowEvent;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("l.sqlite");
+    let feed = LedgerFeed::start(path.clone(), "cockpit".into()).expect("starts");
+    feed.send(&FlowEvent::Batch(vec![flow(
+        5,
+        pod("a", "x", 1),
+        pod("b", "y", 1),
+        80,
+        Verdict::Forwarded,
+        "n",
+    )]));
+    drop(feed);
+    let started = std::time::Instant::now();
+    loop {
+        let flows = Ledger::open(&path).expect("opens").summary().expect("summary").flows;
+        if flows == 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the feed never wrote"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // A ledger that cannot be opened says why.
+    let err = LedgerFeed::start(dir.path().join("l.sqlite/not-a-dir/x"), "c".into())
+        .err()
+        .expect("refused");
+    assert!(err.contains("not-a-dir") || err.contains("ledger"), "{err}");
+}

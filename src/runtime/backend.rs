@@ -57,6 +57,9 @@ pub struct Backend {
     pub cluster: Arc<dyn Cluster>,
     pub flows: Arc<dyn FlowSource>,
     pub backup_dir: PathBuf,
+    /// The context's connection ledger, fed while the cockpit runs (`None`
+    /// for the demo, which starts afresh each run).
+    pub ledger: Option<PathBuf>,
     /// Servers the backend runs for itself (the demo's Hubble).
     pub services: Vec<AbortHandle>,
     /// The gate's Prometheus, built once from the context's URL (a URL that
@@ -155,6 +158,7 @@ impl Backends {
             Backend {
                 cluster,
                 flows,
+                ledger: (!identity.demo).then(|| crate::ledger::path_for(&self.paths.data_dir, context)),
                 backup_dir,
                 services,
                 prometheus,

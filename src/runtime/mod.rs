@@ -64,7 +64,20 @@ impl Session {
             AuditLog::new(settings.audit_file.clone()),
         );
         let (scope, scope_rx) = watch::channel(FlowScope::All);
-        let sources = spawn_sources(Arc::clone(&backend.cluster), backend.flows, scope_rx, tx.clone());
+        // The ledger is evidence, not a condition of running: a ledger that
+        // cannot be opened is logged and the cockpit goes on.
+        let ledger = backend.ledger.and_then(|path| {
+            crate::ledger::LedgerFeed::start(path, "cockpit".into())
+                .inspect_err(|e| tracing::warn!(%e, "ledger"))
+                .ok()
+        });
+        let sources = spawn_sources(
+            Arc::clone(&backend.cluster),
+            backend.flows,
+            scope_rx,
+            tx.clone(),
+            ledger,
+        );
         let runner = EffectRunner {
             cluster: backend.cluster,
             mutator,
@@ -101,6 +114,7 @@ pub fn spawn_sources(
     flows: Arc<dyn FlowSource>,
     scope: watch::Receiver<FlowScope>,
     tx: mpsc::Sender<Msg>,
+    ledger: Option<crate::ledger::LedgerFeed>,
 ) -> Vec<JoinHandle<()>> {
     let cluster_tx = tx.clone();
     let mut cluster_events = cluster.subscribe();
@@ -112,9 +126,21 @@ pub fn spawn_sources(
         }
     });
     let flow_tx = tx.clone();
+    let mut in_view = scope.clone();
     let mut flow_events = flows.subscribe(scope);
     let flow_task = tokio::spawn(async move {
+        let mut covering = true;
         while let Some(event) = flow_events.recv().await {
+            if let Some(ledger) = &ledger {
+                // A stream narrowed to the namespaces in view is recorded,
+                // but is not the whole cluster observed.
+                let all = *in_view.borrow_and_update() == FlowScope::All;
+                if all != covering {
+                    covering = all;
+                    ledger.covering(all);
+                }
+                ledger.send(&event);
+            }
             if flow_tx.send(Msg::Flows(event)).await.is_err() {
                 return;
             }

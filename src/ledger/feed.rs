@@ -1,0 +1,99 @@
+//! The cockpit's feed into the ledger: a thread of its own owns the
+//! [`Observer`], so SQLite never runs on the UI task. The flow task hands it
+//! each stream event without waiting; when the thread falls behind, events
+//! are dropped and counted, never queued without bound.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+
+use crate::flows::FlowEvent;
+
+use super::observer::Observer;
+use super::store::Ledger;
+
+/// Events queued for the ledger thread at most.
+const QUEUE: usize = 1024;
+/// How often what was counted is written.
+const FLUSH: Duration = Duration::from_secs(10);
+
+/// What the thread is handed.
+enum Fed {
+    Event(FlowEvent),
+    /// Whether the stream carries every namespace.
+    Covering(bool),
+}
+
+/// The sending side; dropping it stops the thread after a last write.
+#[derive(Clone)]
+pub struct LedgerFeed {
+    tx: SyncSender<Fed>,
+    /// Events the thread could not take in time.
+    pub dropped: Arc<AtomicU64>,
+}
+
+impl LedgerFeed {
+    /// Opens the ledger at `path` and starts its thread; the error says why
+    /// the ledger cannot be used (the cockpit runs on without it).
+    pub fn start(path: PathBuf, source: String) -> Result<LedgerFeed, String> {
+        let ledger = Ledger::open(&path).map_err(|e| e.to_string())?;
+        let observer = Observer::new(ledger, source).map_err(|e| e.to_string())?;
+        let (tx, rx) = sync_channel(QUEUE);
+        std::thread::Builder::new()
+            .name("ledger".into())
+            .spawn(move || run(observer, rx))
+            .map_err(|e| format!("cannot start the ledger thread: {e}"))?;
+        Ok(LedgerFeed {
+            tx,
+            dropped: Arc::default(),
+        })
+    }
+
+    /// Hands an event over without waiting.
+    pub fn send(&self, event: &FlowEvent) {
+        match self.tx.try_send(Fed::Event(event.clone())) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Says whether the stream now carries every namespace; waits for room,
+    /// as this must not be lost.
+    pub fn covering(&self, covering: bool) {
+        let _ = self.tx.send(Fed::Covering(covering));
+    }
+}
+
+fn run(mut observer: Observer, rx: Receiver<Fed>) {
+    let mut last = Instant::now();
+    loop {
+        let event = rx.recv_timeout(FLUSH.saturating_sub(last.elapsed()));
+        let now = Timestamp::now();
+        let result = match &event {
+            Ok(Fed::Event(event)) => observer.on_event(event, now),
+            Ok(Fed::Covering(covering)) => observer.set_covering(*covering, now),
+            Err(RecvTimeoutError::Timeout) => Ok(()),
+            Err(RecvTimeoutError::Disconnected) => {
+                if let Err(e) = observer.flush(now) {
+                    tracing::warn!(%e, "ledger write");
+                }
+                return;
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(%e, "ledger write");
+        }
+        if last.elapsed() >= FLUSH {
+            if let Err(e) = observer.flush(now) {
+                tracing::warn!(%e, "ledger write");
+            }
+            last = Instant::now();
+        }
+    }
+}

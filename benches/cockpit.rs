@@ -126,6 +126,7 @@ fn benches(c: &mut Criterion) {
         stream_lost: 0,
         lint: &lint,
         statuses: &statuses,
+        observed: None,
     };
     c.bench_function("rows/derive_1000_namespaces", |b| {
         b.iter(|| tighten::app::rows::derive_rows(black_box(&large), &inputs).len())

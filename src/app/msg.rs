@@ -53,6 +53,8 @@ pub enum Msg {
         context: String,
         error: String,
     },
+    /// The spans the connection ledger has observed (after each of its writes).
+    LedgerObserved(Vec<crate::ledger::Span>),
     /// Prometheus answered about a namespace (each part may have failed).
     PrometheusFetched {
         namespace: String,

@@ -77,6 +77,8 @@ pub struct RowInputs<'a> {
     /// Each namespace's status, derived once per snapshot; one missing here
     /// is derived on the spot.
     pub statuses: &'a Statuses,
+    /// The spans the connection ledger observed; `None` without a ledger.
+    pub observed: Option<&'a [crate::ledger::Span]>,
 }
 
 /// Derives every row from the cluster, the traffic and the clock.
@@ -91,6 +93,7 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
         stream_lost,
         lint,
         statuses,
+        observed: ledger,
     } = *inputs;
     let minute = minute_of(now);
     let index = NamespaceIndex::new(snapshot);
@@ -153,6 +156,10 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
                 stream_lost,
                 broad_allows,
                 one_sided,
+                observed: ledger.map(|spans| gate::Observed {
+                    spans,
+                    required_percent: settings.soak.coverage_percent,
+                }),
             });
             NamespaceRow {
                 name: ns.name.clone(),

@@ -253,6 +253,9 @@ pub struct State {
     pub traffic: Traffic,
     /// What enforcing each namespace in Audit would drop.
     pub preview: Preview,
+    /// The spans the connection ledger observed (soak coverage); `None`
+    /// until it reports, and always for the demo.
+    pub observed: Option<Vec<crate::ledger::Span>>,
     /// Lint findings over the whole snapshot.
     /// Each namespace's status (phase, posture, drift), derived once per snapshot.
     pub statuses: crate::rollout::Statuses,
@@ -326,6 +329,7 @@ impl State {
             },
             traffic: Traffic::default(),
             preview: Preview::default(),
+            observed: None,
             lint: Vec::new(),
             statuses: Default::default(),
             audit: Vec::new(),

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::config::format_duration;
 use crate::flows::file;
 use crate::ledger::{Evidence, Ledger, Record, Span, Tally, coverage};
 
@@ -168,7 +167,12 @@ pub fn show(options: &ShowOptions, out: &mut impl Write, err: &mut impl Write) -
         records.iter().map(|r| r.seen.first).min().unwrap_or(now)
     };
     let cover = coverage(Span { start, end: now }, &spans);
-    writeln!(out, "{} connections; {}", records.len(), describe(&cover))?;
+    writeln!(
+        out,
+        "{} connections; {}",
+        records.len(),
+        crate::ledger::describe(&cover)
+    )?;
     Ok(exit::OK)
 }
 
@@ -196,33 +200,4 @@ fn verdicts(r: &Record) -> String {
         parts.push(format!("{} audit", r.seen.audit));
     }
     parts.join(", ")
-}
-
-/// "observed 21h40m of 24h; not observed 02:10–04:30".
-pub fn describe(cover: &crate::ledger::Coverage) -> String {
-    let length = |d: SignedDuration| format_duration(Duration::from_secs(d.as_secs().max(0) as u64));
-    let mut text = format!(
-        "observed {} of {}",
-        length(cover.observed),
-        length(cover.window.length())
-    );
-    // Gaps under a minute are the time since the last write, not blind spots.
-    let gaps: Vec<&crate::ledger::Span> = cover
-        .gaps
-        .iter()
-        .filter(|g| g.length() >= SignedDuration::from_mins(1))
-        .collect();
-    if !gaps.is_empty() {
-        let shown: Vec<String> = gaps
-            .iter()
-            .rev()
-            .take(5)
-            .map(|g| format!("{}–{}", short_time(g.start), g.end.strftime("%H:%M")))
-            .collect();
-        text.push_str(&format!("; not observed {}", shown.join(", ")));
-        if gaps.len() > shown.len() {
-            text.push_str(&format!(" and {} earlier gaps", gaps.len() - shown.len()));
-        }
-    }
-    text
 }

@@ -10,6 +10,7 @@
 //! stage = "12h"
 //! prod = "24h"
 //! default = "24h" # tier label missing or unknown
+//! coverage = "90%" # of the soak the ledger must have observed
 //!
 //! # Replace shipped baseline templates with the files found here (relative
 //! # paths resolve against this file's directory).
@@ -108,6 +109,9 @@ pub struct SoakWindows {
     /// For namespaces without a tier label or with an unknown tier. Defaults
     /// to the production window: an unlabelled namespace is not known to be safe.
     pub default: Duration,
+    /// The share of the soak window the connection ledger must have observed
+    /// (an observer running, Hubble connected) for the soak to count, in percent.
+    pub coverage_percent: u8,
 }
 
 /// The settings in effect for one context.
@@ -152,6 +156,7 @@ impl Default for SoakWindows {
             stage: HOUR * 12,
             prod: HOUR * 24,
             default: HOUR * 24,
+            coverage_percent: 90,
         }
     }
 }
@@ -283,12 +288,28 @@ fn set_name(w: &mut Walker<'_>, value: &Value<'_>, what: &str, slot: &mut String
 }
 
 fn parse_soak(w: &mut Walker<'_>, value: &Value<'_>, soak: &mut SoakWindows) {
-    const KNOWN: &[&str] = &["lab", "stage", "prod", "default"];
+    const KNOWN: &[&str] = &["lab", "stage", "prod", "default", "coverage"];
     let Some(table) = w.table(value, "[soak]") else {
         return;
     };
     for (key, value) in entries(table) {
         let name: &str = key.get_ref();
+        if name == "coverage" {
+            let Some(text) = w.string(value, "soak.coverage") else {
+                continue;
+            };
+            match text.trim().trim_end_matches('%').trim().parse::<u8>() {
+                Ok(percent @ 1..=100) => soak.coverage_percent = percent,
+                _ => w.report(
+                    value.span(),
+                    format!(
+                        "soak.coverage: {text:?} is not a share from 1% to 100%; keeping {}%",
+                        soak.coverage_percent
+                    ),
+                ),
+            }
+            continue;
+        }
         let Some(slot) = soak.slot(name) else {
             w.unknown_key(key, "[soak]", KNOWN);
             continue;

@@ -163,6 +163,16 @@ pub struct GateInput<'a> {
     /// Lint's one-sided allows that involve the namespace on either side
     /// (`policy: what`): flows one side allows and the other drops.
     pub one_sided: &'a [String],
+    /// What the connection ledger observed; `None` without a ledger (the
+    /// demo), when the soak is timed by the clock alone.
+    pub observed: Option<Observed<'a>>,
+}
+
+/// The spans the ledger observed, and how much of the soak they must cover.
+#[derive(Debug, Clone, Copy)]
+pub struct Observed<'a> {
+    pub spans: &'a [crate::ledger::Span],
+    pub required_percent: u8,
 }
 
 /// The Prometheus evidence as far as it has come.
@@ -561,7 +571,42 @@ fn soak_item(input: &GateInput<'_>) -> (GateItem, Option<Duration>) {
     let soak = SignedDuration::try_from(input.soak).unwrap_or(SignedDuration::MAX);
     let ago = human(elapsed.unsigned_abs());
     if elapsed >= soak {
-        (pass("Soak window", format!("staged {ago} ago; soak {window}")), None)
+        let Some(observed) = input.observed else {
+            return (pass("Soak window", format!("staged {ago} ago; soak {window}")), None);
+        };
+        // The soak counts only as far as someone was looking: flows that did
+        // not happen while nothing recorded them are not evidence.
+        let cover = crate::ledger::coverage(
+            crate::ledger::Span {
+                start: staged,
+                end: input.now,
+            },
+            observed.spans,
+        );
+        let percent = cover.fraction() * 100.0;
+        let said = crate::ledger::describe(&cover);
+        if percent + 1e-9 >= f64::from(observed.required_percent) {
+            (
+                pass(
+                    "Soak window",
+                    format!("staged {ago} ago; soak {window}; {said} ({percent:.0}%)"),
+                ),
+                None,
+            )
+        } else {
+            (
+                fail(
+                    "Soak window",
+                    format!(
+                        "staged {ago} ago, but {said} ({percent:.0}%, below {}%): flows nobody recorded are not \
+                         evidence. Run `tighten observe` so the ledger records the whole soak (or import \
+                         recordings with `tighten ledger import`), and let it cover {}%",
+                        observed.required_percent, observed.required_percent
+                    ),
+                ),
+                None,
+            )
+        }
     } else {
         let left = (soak - elapsed).unsigned_abs();
         (

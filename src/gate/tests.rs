@@ -64,6 +64,7 @@ fn input<'a>(
         stream_lost: 0,
         broad_allows: &[],
         one_sided: &[],
+        observed: None,
     }
 }
 
@@ -552,4 +553,53 @@ fn an_allow_without_its_other_side_blocks_staging_and_enforcing() {
         assert_eq!(check(&blocked, "Allows on both sides"), Check::Fail, "{namespace}");
         assert!(matches!(blocked.summary(), GateSummary::Blocked(_)), "{namespace}");
     }
+}
+
+#[test]
+fn the_soak_counts_only_as_far_as_the_ledger_observed_it() {
+    let snapshot = demo();
+    let flows = traffic("databases", Verdict::Forwarded);
+    let ns = snapshot.namespace("databases").expect("ns");
+    let status = status_for(&snapshot, ns);
+    let policies: Vec<_> = snapshot.namespaced_policies("databases").collect();
+    // databases was staged 3 hours ago; the soak is 3 hours.
+    let staged = now() - jiff::SignedDuration::from_hours(3);
+    let judged = |observed_minutes: i64, required: u8| {
+        let spans = [crate::ledger::Span {
+            start: staged,
+            end: staged + jiff::SignedDuration::from_mins(observed_minutes),
+        }];
+        let gate = evaluate(&GateInput {
+            soak: 3 * HOUR,
+            would_drop: Some((0, 5)),
+            observed: Some(Observed {
+                spans: &spans,
+                required_percent: required,
+            }),
+            ..input(&status, &policies, flows.namespace("databases"))
+        });
+        let item = gate
+            .items
+            .iter()
+            .find(|i| i.name == "Soak window")
+            .cloned()
+            .expect("soak item");
+        (item.check, item.evidence)
+    };
+    // 50 % and 89 % of the window observed, 90 % required: the soak is not evidence.
+    for minutes in [90, 160] {
+        let (check, detail) = judged(minutes, 90);
+        assert_eq!(check, Check::Fail, "{minutes} min: {detail}");
+        assert!(
+            detail.contains("below 90%") && detail.contains("tighten observe"),
+            "{detail}"
+        );
+        assert!(detail.contains("not observed"), "the gap is named: {detail}");
+    }
+    // 95 %: it is.
+    let (check, detail) = judged(171, 90);
+    assert_eq!(check, Check::Pass, "{detail}");
+    assert!(detail.contains("(95%)"), "{detail}");
+    // The required share comes from the config.
+    assert_eq!(judged(90, 50).0, Check::Pass);
 }

@@ -1,6 +1,8 @@
 //! Which part of a window was observed: the ledger records the spans during
 //! which it was running with Hubble connected, and the gaps are the rest.
 
+use std::time::Duration;
+
 use jiff::{SignedDuration, Timestamp};
 
 /// A span of time, start included, end excluded.
@@ -74,6 +76,35 @@ pub fn coverage(window: Span, observed: &[Span]) -> Coverage {
         });
     }
     Coverage { window, observed, gaps }
+}
+
+/// "observed 21h40m of 24h; not observed 02:10–04:30".
+pub fn describe(cover: &Coverage) -> String {
+    let length = |d: SignedDuration| crate::config::format_duration(Duration::from_secs(d.as_secs().max(0) as u64));
+    let mut text = format!(
+        "observed {} of {}",
+        length(cover.observed),
+        length(cover.window.length())
+    );
+    // Gaps under a minute are the time since the last write, not blind spots.
+    let gaps: Vec<&Span> = cover
+        .gaps
+        .iter()
+        .filter(|g| g.length() >= SignedDuration::from_mins(1))
+        .collect();
+    if !gaps.is_empty() {
+        let shown: Vec<String> = gaps
+            .iter()
+            .rev()
+            .take(5)
+            .map(|g| format!("{}–{}", g.start.strftime("%Y-%m-%d %H:%M"), g.end.strftime("%H:%M")))
+            .collect();
+        text.push_str(&format!("; not observed {}", shown.join(", ")));
+        if gaps.len() > shown.len() {
+            text.push_str(&format!(" and {} earlier gaps", gaps.len() - shown.len()));
+        }
+    }
+    text
 }
 
 #[cfg(test)]

@@ -9,10 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 use crate::flows::FlowEvent;
 
+use super::coverage::Span;
 use super::observer::Observer;
 use super::store::Ledger;
 
@@ -20,6 +21,12 @@ use super::store::Ledger;
 const QUEUE: usize = 1024;
 /// How often what was counted is written.
 const FLUSH: Duration = Duration::from_secs(10);
+
+/// Where the thread reports what the ledger observed.
+pub type Publish = Box<dyn Fn(Vec<Span>) + Send>;
+
+/// How far back the spans reported go: longer than any soak.
+const REPORTED: SignedDuration = SignedDuration::from_hours(24 * 60);
 
 /// What the thread is handed.
 enum Fed {
@@ -39,13 +46,14 @@ pub struct LedgerFeed {
 impl LedgerFeed {
     /// Opens the ledger at `path` and starts its thread; the error says why
     /// the ledger cannot be used (the cockpit runs on without it).
-    pub fn start(path: PathBuf, source: String) -> Result<LedgerFeed, String> {
+    /// `publish` is handed the observed spans after each write, for the gate.
+    pub fn start(path: PathBuf, source: String, publish: Publish) -> Result<LedgerFeed, String> {
         let ledger = Ledger::open(&path).map_err(|e| e.to_string())?;
         let observer = Observer::new(ledger, source).map_err(|e| e.to_string())?;
         let (tx, rx) = sync_channel(QUEUE);
         std::thread::Builder::new()
             .name("ledger".into())
-            .spawn(move || run(observer, rx))
+            .spawn(move || run(observer, rx, publish))
             .map_err(|e| format!("cannot start the ledger thread: {e}"))?;
         Ok(LedgerFeed {
             tx,
@@ -70,7 +78,12 @@ impl LedgerFeed {
     }
 }
 
-fn run(mut observer: Observer, rx: Receiver<Fed>) {
+fn run(mut observer: Observer, rx: Receiver<Fed>, publish: Publish) {
+    let report = |observer: &mut Observer| match observer.ledger().observed_spans(Timestamp::now() - REPORTED) {
+        Ok(spans) => publish(spans),
+        Err(e) => tracing::warn!(%e, "ledger read"),
+    };
+    report(&mut observer);
     let mut last = Instant::now();
     loop {
         let event = rx.recv_timeout(FLUSH.saturating_sub(last.elapsed()));
@@ -93,6 +106,7 @@ fn run(mut observer: Observer, rx: Receiver<Fed>) {
             if let Err(e) = observer.flush(now) {
                 tracing::warn!(%e, "ledger write");
             }
+            report(&mut observer);
             last = Instant::now();
         }
     }

@@ -13,7 +13,7 @@ pub mod observer;
 pub mod store;
 pub mod tally;
 
-pub use coverage::{Coverage, Span, coverage};
+pub use coverage::{Coverage, Span, coverage, describe};
 pub use feed::LedgerFeed;
 pub use key::{Connection, Party};
 pub use observer::{Counts, Observer};

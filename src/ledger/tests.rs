@@ -239,7 +239,17 @@ fn the_cockpits_feed_writes_off_its_own_thread() {
     use crate::flows::FlowEvent;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("l.sqlite");
-    let feed = LedgerFeed::start(path.clone(), "cockpit".into()).expect("starts");
+    let (spans_tx, spans_rx) = std::sync::mpsc::channel();
+    let feed = LedgerFeed::start(
+        path.clone(),
+        "cockpit".into(),
+        Box::new(move |spans| {
+            let _ = spans_tx.send(spans);
+        }),
+    )
+    .expect("starts");
+    // It reports what was observed as soon as it opens the ledger.
+    assert!(spans_rx.recv_timeout(std::time::Duration::from_secs(5)).is_ok());
     feed.send(&FlowEvent::Batch(vec![flow(
         5,
         pod("a", "x", 1),
@@ -262,7 +272,7 @@ fn the_cockpits_feed_writes_off_its_own_thread() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     // A ledger that cannot be opened says why.
-    let err = LedgerFeed::start(dir.path().join("l.sqlite/not-a-dir/x"), "c".into())
+    let err = LedgerFeed::start(dir.path().join("l.sqlite/not-a-dir/x"), "c".into(), Box::new(|_| {}))
         .err()
         .expect("refused");
     assert!(err.contains("not-a-dir") || err.contains("ledger"), "{err}");

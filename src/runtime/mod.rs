@@ -66,8 +66,12 @@ impl Session {
         let (scope, scope_rx) = watch::channel(FlowScope::All);
         // The ledger is evidence, not a condition of running: a ledger that
         // cannot be opened is logged and the cockpit goes on.
+        let publish_tx = tx.clone();
+        let publish: crate::ledger::feed::Publish = Box::new(move |spans| {
+            let _ = publish_tx.blocking_send(Msg::LedgerObserved(spans));
+        });
         let ledger = backend.ledger.and_then(|path| {
-            crate::ledger::LedgerFeed::start(path, "cockpit".into())
+            crate::ledger::LedgerFeed::start(path, "cockpit".into(), publish)
                 .inspect_err(|e| tracing::warn!(%e, "ledger"))
                 .ok()
         });

@@ -183,6 +183,11 @@ fn handle(state: &mut State, msg: Msg) -> Vec<Effect> {
             notify(state, NoticeLevel::Info, format!("switched to context {name}"));
             vec![Effect::CheckBackupDir]
         }
+        Msg::LedgerObserved(spans) => {
+            state.observed = Some(spans);
+            view::refresh_rows(state);
+            Vec::new()
+        }
         Msg::PrometheusFetched {
             namespace,
             at,

@@ -16,6 +16,7 @@ pub(super) fn refresh_rows(state: &mut State) {
         stream_lost: state.flow_health.lost,
         lint: &state.lint,
         statuses: &state.statuses,
+        observed: state.observed.as_deref(),
     };
     state.rows = rows::derive_rows(&state.snapshot, &inputs);
     refresh_visible(state);

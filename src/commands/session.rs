@@ -70,6 +70,7 @@ impl Headless {
     /// Prometheus, the backup directory; then derives the rows.
     pub async fn gather_evidence(&mut self, namespaces: &[String]) {
         read_flows(&self.backend, &mut self.state).await;
+        read_ledger(&self.backend, &mut self.state);
         ask_prometheus(&self.backend, &mut self.state, namespaces).await;
         let backups = crate::runtime::effects::check_writable(&self.backend.backup_dir);
         update(&mut self.state, Msg::BackupDirChecked(backups));
@@ -93,6 +94,25 @@ impl Headless {
             PromSetup::Url(url) => url.clone(),
         }
     }
+}
+
+/// What the context's ledger observed, for the soak gate: a ledger not yet
+/// written (no observer ran) has observed nothing.
+fn read_ledger(backend: &Backend, state: &mut State) {
+    let Some(path) = &backend.ledger else { return };
+    let since = Timestamp::now() - jiff::SignedDuration::from_hours(24 * 60);
+    let spans = if path.exists() {
+        match crate::ledger::Ledger::open(path).and_then(|l| l.observed_spans(since)) {
+            Ok(spans) => spans,
+            Err(e) => {
+                tracing::warn!(%e, "ledger read");
+                return;
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    update(state, Msg::LedgerObserved(spans));
 }
 
 /// The first complete snapshot. The live watches publish a first snapshot

@@ -672,6 +672,18 @@ keymap = "vim"
         assert_eq!(soak.for_tier(Some("PROD")), HOUR * 48);
         assert_eq!(soak.for_tier(Some("qa")), HOUR * 72);
         assert_eq!(soak.for_tier(None), HOUR * 72);
+        assert_eq!(soak.coverage_percent, 90, "the default share the ledger must observe");
+    }
+
+    #[test]
+    fn soak_coverage_is_a_share_and_a_bad_one_keeps_the_default() {
+        let (settings, diags) = parse("[soak]\ncoverage = \"75%\"\n");
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(settings.soak.coverage_percent, 75);
+        let (settings, diags) = parse("[soak]\ncoverage = \"150%\"\n");
+        assert_eq!(settings.soak.coverage_percent, 90);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert!(diags[0].to_string().contains("soak.coverage"), "{}", diags[0]);
     }
 
     #[test]

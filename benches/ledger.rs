@@ -105,8 +105,30 @@ fn benches(c: &mut Criterion) {
     );
 
     let ledger = Ledger::open(&path).expect("opens");
+    // team-42's baseline and staged default-deny, as the preview judges them.
+    let templates = tighten::policy::Templates::embedded();
+    let vars = tighten::policy::TemplateVars::for_namespace("team-42");
+    let mut objects = templates.render_baseline(&vars).expect("baseline");
+    objects.push(templates.render_default_deny(&vars).expect("default-deny"));
+    let engine = tighten::policy::engine::Engine::new(
+        objects
+            .iter()
+            .map(|o| tighten::policy::parse::parse_policy(o).expect("policy")),
+    );
+    let all = ledger.connections_since(Timestamp::UNIX_EPOCH).expect("reads");
     let mut group = c.benchmark_group("ledger");
     group.sample_size(10);
+    group.bench_function("preview_one_namespace_of_1m_connections", |b| {
+        b.iter(|| {
+            let records = ledger
+                .connections_of(black_box("team-42"), Timestamp::UNIX_EPOCH)
+                .expect("reads");
+            tighten::ledger::would_drop(&engine, "team-42", &records).len()
+        })
+    });
+    group.bench_function("judge_all_1m_connections_for_one_namespace", |b| {
+        b.iter(|| tighten::ledger::would_drop(&engine, "team-42", black_box(&all)).len())
+    });
     group.bench_function("one_namespace_of_1m_connections", |b| {
         b.iter(|| {
             ledger

@@ -254,6 +254,23 @@ pub enum LedgerAction {
         #[command(flatten)]
         ledger: LedgerArgs,
     },
+    /// The would-drop preview over the ledger: every connection seen with an end in the
+    /// namespace, judged against policy files as if its default-deny were enforced.
+    ///
+    /// Exit status: 0 when nothing would be dropped, 1 when something would, 2 on bad input.
+    #[command(group = policy_source())]
+    Preview {
+        /// The namespace whose default-deny would be enforced.
+        #[arg(short = 'n', long, value_name = "NAMESPACE")]
+        namespace: String,
+        #[command(flatten)]
+        policies: PolicyArgs,
+        /// Only connections seen in this last stretch (such as the soak: 24h).
+        #[arg(long, value_name = "DURATION", value_parser = duration)]
+        since: Option<std::time::Duration>,
+        #[command(flatten)]
+        ledger: LedgerArgs,
+    },
     /// List the connections seen (of a namespace), with first and last seen, counts and
     /// verdicts, and what part of the window was observed.
     Show {

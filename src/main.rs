@@ -204,7 +204,9 @@ fn ledger(
     err: &mut impl std::io::Write,
 ) -> color_eyre::Result<u8> {
     let args = match &action {
-        cli::LedgerAction::Import { ledger, .. } | cli::LedgerAction::Show { ledger, .. } => ledger,
+        cli::LedgerAction::Import { ledger, .. }
+        | cli::LedgerAction::Show { ledger, .. }
+        | cli::LedgerAction::Preview { ledger, .. } => ledger,
     };
     let path = match ledger_path(args, None) {
         Ok(p) => p,
@@ -217,6 +219,20 @@ fn ledger(
         cli::LedgerAction::Import { files, .. } => {
             let options = tighten::commands::ledger::ImportOptions { ledger: path, files };
             tighten::commands::ledger::import(&options, out, err)?
+        }
+        cli::LedgerAction::Preview {
+            namespace,
+            policies,
+            since,
+            ..
+        } => {
+            let options = tighten::commands::ledger::PreviewOptions {
+                ledger: path,
+                policies: policies.sources(Some(namespace.clone())),
+                namespace,
+                since,
+            };
+            tighten::commands::ledger::preview(&options, out, err)?
         }
         cli::LedgerAction::Show {
             namespace, since, json, ..

@@ -170,3 +170,136 @@ fn observe_survives_restarts_of_either_side_without_counting_a_flow_twice() {
     assert_eq!(after.integrity().expect("check"), "ok");
     assert!(after.summary().expect("summary").flows >= total);
 }
+
+/// A staged namespace whose only would-drop was seen once, hours earlier:
+/// the preview over the ledger finds it, a ten-minute window never would.
+#[test]
+fn the_preview_over_the_soak_finds_the_nightly_job_a_window_misses() {
+    use tighten::flows::{Direction, Endpoint, Flow, Protocol, Verdict};
+    use tighten::policy::{TemplateVars, Templates};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policies = dir.path().join("policies");
+    std::fs::create_dir_all(&policies).expect("dir");
+    let templates = Templates::embedded();
+    let vars = TemplateVars::for_namespace("payments");
+    let mut docs: Vec<String> = templates
+        .render_baseline(&vars)
+        .expect("baseline")
+        .iter()
+        .map(|p| p.to_yaml())
+        .collect();
+    docs.push(templates.render_default_deny(&vars).expect("default-deny").to_yaml());
+    std::fs::write(policies.join("tighten.yaml"), docs.join("---\n")).expect("write");
+    std::fs::write(
+        policies.join("app.yaml"),
+        "apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: api-from-web, namespace: payments}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  enableDefaultDeny: {ingress: false, egress: false}
+  ingress:
+  - fromEndpoints: [{matchLabels: {\"k8s:io.kubernetes.pod.namespace\": frontend, app: web}}]
+    toPorts: [{ports: [{port: \"8080\", protocol: TCP}]}]
+",
+    )
+    .expect("write");
+
+    let pod = |namespace: &str, app: &str| Endpoint {
+        namespace: namespace.into(),
+        pod: format!("{app}-1"),
+        workload: app.into(),
+        labels: vec![
+            format!("k8s:app={app}"),
+            format!("k8s:io.kubernetes.pod.namespace={namespace}"),
+            format!("k8s:io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name={namespace}"),
+        ],
+        ip: "10.0.0.1".into(),
+        ..Endpoint::default()
+    };
+    let now = jiff::Timestamp::now();
+    let at = |hours_ago: f64| now - jiff::SignedDuration::from_secs_f64(hours_ago * 3600.0);
+    let flow = |time, source: Endpoint, destination: Endpoint| Flow {
+        time,
+        verdict: Verdict::Forwarded,
+        drop_reason: None,
+        direction: Direction::Ingress,
+        source,
+        destination,
+        protocol: Protocol::Tcp,
+        source_port: 40_000,
+        destination_port: 8080,
+        is_reply: false,
+        node: "node-1".into(),
+        destination_names: Vec::new(),
+        denied_by: Vec::new(),
+        icmp: None,
+    };
+    // Web calls the API every ten minutes for a day; the nightly report job
+    // called it once, nine hours ago.
+    let mut flows: Vec<Flow> = (0..144)
+        .map(|i| {
+            flow(
+                at(24.0 - f64::from(i) / 6.0),
+                pod("frontend", "web"),
+                pod("payments", "api"),
+            )
+        })
+        .collect();
+    flows.push(flow(at(9.0), pod("batch", "report"), pod("payments", "api")));
+    flows.sort_by_key(|f| f.time);
+    let recording = dir.path().join("day.jsonpb");
+    replay_process::write_recording(&recording, &flows);
+
+    let ledger = dir.path().join("l.sqlite");
+    let l = ledger.to_str().expect("utf-8");
+    let (code, out, err) = tighten(&["ledger", "import", "--ledger", l, recording.to_str().expect("utf-8")]);
+    assert_eq!(code, 0, "{out}{err}");
+    let p = policies.to_str().expect("utf-8");
+    let (code, out, err) = tighten(&[
+        "ledger",
+        "preview",
+        "-n",
+        "payments",
+        "--policies",
+        p,
+        "--ledger",
+        l,
+        "--since",
+        "24h",
+    ]);
+    assert_eq!(code, 1, "something would be dropped: {out}{err}");
+    eprintln!("{out}");
+    assert!(
+        out.contains("would drop if payments were enforced: 1 of the 2 connections"),
+        "{out}"
+    );
+    let line = out
+        .lines()
+        .find(|l| l.contains("batch/report -> payments/api"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("ingress") && line.contains("8080/TCP"), "{line}");
+    let nine_hours_ago = at(9.0).strftime("%Y-%m-%d %H:%M").to_string();
+    assert_eq!(
+        line.matches(&nine_hours_ago).count(),
+        2,
+        "first and last seen, once: {line}"
+    );
+
+    // The last ten minutes of the same day, as the cockpit's window holds
+    // them: the job is not in it, so nothing would seem to be dropped.
+    let window: Vec<Flow> = flows.iter().filter(|f| f.time >= at(10.0 / 60.0)).cloned().collect();
+    let recent = dir.path().join("window.jsonpb");
+    replay_process::write_recording(&recent, &window);
+    let (code, out, _) = tighten(&[
+        "simulate",
+        "--policies",
+        p,
+        "--flows",
+        recent.to_str().expect("utf-8"),
+        "--enforce",
+        "payments",
+    ]);
+    assert_eq!(code, 0, "the window sees no drop: {out}");
+}

@@ -201,3 +201,76 @@ fn verdicts(r: &Record) -> String {
     }
     parts.join(", ")
 }
+
+pub struct PreviewOptions {
+    pub ledger: PathBuf,
+    pub namespace: String,
+    pub policies: crate::policy::load::Sources,
+    pub since: Option<Duration>,
+}
+
+/// Judges every connection the ledger saw with an end in the namespace, as
+/// if its default-deny were enforced; lists what would be dropped with when
+/// it was first and last seen.
+pub fn preview(options: &PreviewOptions, out: &mut impl Write, err: &mut impl Write) -> std::io::Result<u8> {
+    let loaded = match crate::policy::load::load(&options.policies) {
+        Ok(l) => l,
+        Err(e) => {
+            writeln!(err, "tighten ledger preview: {e}")?;
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    for refused in &loaded.refused {
+        writeln!(err, "tighten ledger preview: not applied: {refused}")?;
+    }
+    let since = options
+        .since
+        .and_then(|d| SignedDuration::try_from(d).ok())
+        .map_or(Timestamp::UNIX_EPOCH, |d| Timestamp::now() - d);
+    let records = match Ledger::open(&options.ledger).and_then(|l| l.connections_of(&options.namespace, since)) {
+        Ok(r) => r,
+        Err(e) => {
+            writeln!(err, "tighten ledger preview: {e}")?;
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    let engine = crate::policy::engine::Engine::new(loaded.parsed);
+    let drops = crate::ledger::would_drop(&engine, &options.namespace, &records);
+    writeln!(
+        out,
+        "would drop if {} were enforced: {} of the {} connections the ledger saw{}",
+        options.namespace,
+        drops.len(),
+        records.len(),
+        if options.since.is_some() {
+            format!(" since {}", short_time(since))
+        } else {
+            String::new()
+        }
+    )?;
+    if !drops.is_empty() {
+        writeln!(
+            out,
+            "{:<8} {:<70} {:<11} {:>7} {:<17} {:<17}",
+            "DIR", "SOURCE -> DESTINATION", "PORT", "COUNT", "FIRST SEEN", "LAST SEEN"
+        )?;
+    }
+    for d in &drops {
+        writeln!(
+            out,
+            "{:<8} {:<70} {:<11} {:>7} {:<17} {:<17}{}",
+            d.direction.name(),
+            format!("{} -> {}", d.source, d.destination),
+            format!("{}/{}", d.port, d.protocol.name()),
+            d.count,
+            short_time(d.first),
+            short_time(d.last),
+            if d.dns.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", d.dns)
+            }
+        )?;
+    }
+    Ok(if drops.is_empty() { exit::OK } else { exit::FOUND })
+}

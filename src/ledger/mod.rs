@@ -8,6 +8,7 @@
 
 pub mod coverage;
 pub mod feed;
+pub mod judge;
 pub mod key;
 pub mod observer;
 pub mod store;
@@ -15,6 +16,7 @@ pub mod tally;
 
 pub use coverage::{Coverage, Span, coverage, describe};
 pub use feed::LedgerFeed;
+pub use judge::{SoakDrop, would_drop};
 pub use key::{Connection, Party};
 pub use observer::{Counts, Observer};
 pub use store::{Evidence, Ledger, LedgerError, Record, Summary};

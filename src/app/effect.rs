@@ -6,8 +6,31 @@ use std::path::PathBuf;
 use crate::flows::FlowScope;
 use crate::rollout::RolloutPlan;
 
+/// The preview's engine, handed to the ledger's thread: compared by
+/// identity, printed by name.
+#[derive(Clone)]
+pub struct SharedEngine(pub std::sync::Arc<crate::policy::engine::Engine>);
+
+impl std::fmt::Debug for SharedEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedEngine")
+    }
+}
+
+impl PartialEq for SharedEngine {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
+    /// Judge the connections the ledger saw since each namespace was staged
+    /// → `Msg::LedgerWouldDrop` (now and after each ledger write).
+    JudgeSoak {
+        engine: SharedEngine,
+        namespaces: Vec<(String, jiff::Timestamp)>,
+    },
     /// Server-side dry run of a plan → `Msg::DryRunDone`.
     DryRun { id: u64, plan: RolloutPlan },
     /// Perform a confirmed plan through the mutation guard → `Msg::Executed`;

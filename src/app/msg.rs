@@ -55,6 +55,9 @@ pub enum Msg {
     },
     /// The spans the connection ledger has observed (after each of its writes).
     LedgerObserved(Vec<crate::ledger::Span>),
+    /// Per namespace in Audit, the connections the ledger saw since staging
+    /// that enforcing would drop.
+    LedgerWouldDrop(std::collections::BTreeMap<String, Vec<crate::ledger::SoakDrop>>),
     /// Prometheus answered about a namespace (each part may have failed).
     PrometheusFetched {
         namespace: String,

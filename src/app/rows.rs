@@ -79,6 +79,8 @@ pub struct RowInputs<'a> {
     pub statuses: &'a Statuses,
     /// The spans the connection ledger observed; `None` without a ledger.
     pub observed: Option<&'a [crate::ledger::Span]>,
+    /// The would-drop preview over the soak, per namespace; `None` without a ledger.
+    pub soak_would_drop: Option<&'a std::collections::BTreeMap<String, Vec<crate::ledger::SoakDrop>>>,
 }
 
 /// Derives every row from the cluster, the traffic and the clock.
@@ -94,6 +96,7 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
         lint,
         statuses,
         observed: ledger,
+        soak_would_drop,
     } = *inputs;
     let minute = minute_of(now);
     let index = NamespaceIndex::new(snapshot);
@@ -160,6 +163,7 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
                     spans,
                     required_percent: settings.soak.coverage_percent,
                 }),
+                soak_would_drop: soak_would_drop.and_then(|m| m.get(&ns.name)).map(Vec::as_slice),
             });
             NamespaceRow {
                 name: ns.name.clone(),

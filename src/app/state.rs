@@ -256,6 +256,9 @@ pub struct State {
     /// The spans the connection ledger observed (soak coverage); `None`
     /// until it reports, and always for the demo.
     pub observed: Option<Vec<crate::ledger::Span>>,
+    /// The would-drop preview over the soak, per namespace in Audit, from the
+    /// ledger; `None` without a ledger.
+    pub soak_would_drop: Option<std::collections::BTreeMap<String, Vec<crate::ledger::SoakDrop>>>,
     /// Lint findings over the whole snapshot.
     /// Each namespace's status (phase, posture, drift), derived once per snapshot.
     pub statuses: crate::rollout::Statuses,
@@ -330,6 +333,7 @@ impl State {
             traffic: Traffic::default(),
             preview: Preview::default(),
             observed: None,
+            soak_would_drop: None,
             lint: Vec::new(),
             statuses: Default::default(),
             audit: Vec::new(),

@@ -100,19 +100,39 @@ impl Headless {
 /// written (no observer ran) has observed nothing.
 fn read_ledger(backend: &Backend, state: &mut State) {
     let Some(path) = &backend.ledger else { return };
+    if !path.exists() {
+        update(state, Msg::LedgerObserved(Vec::new()));
+        return;
+    }
+    let ledger = match crate::ledger::Ledger::open(path) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(%e, "ledger read");
+            return;
+        }
+    };
     let since = Timestamp::now() - jiff::SignedDuration::from_hours(24 * 60);
-    let spans = if path.exists() {
-        match crate::ledger::Ledger::open(path).and_then(|l| l.observed_spans(since)) {
-            Ok(spans) => spans,
-            Err(e) => {
-                tracing::warn!(%e, "ledger read");
-                return;
+    match ledger.observed_spans(since) {
+        Ok(spans) => {
+            update(state, Msg::LedgerObserved(spans));
+        }
+        Err(e) => tracing::warn!(%e, "ledger read"),
+    }
+    // The would-drop preview over the soak, as the cockpit's ledger thread
+    // computes it, once.
+    if let Some(crate::app::Effect::JudgeSoak { engine, namespaces }) = crate::app::update::judge_soak_effect(state) {
+        let mut drops = std::collections::BTreeMap::new();
+        for (namespace, since) in namespaces {
+            match ledger.connections_of(&namespace, since) {
+                Ok(records) => {
+                    let judged = crate::ledger::would_drop(&engine.0, &namespace, &records);
+                    drops.insert(namespace, judged);
+                }
+                Err(e) => tracing::warn!(%e, "ledger read"),
             }
         }
-    } else {
-        Vec::new()
-    };
-    update(state, Msg::LedgerObserved(spans));
+        update(state, Msg::LedgerWouldDrop(drops));
+    }
 }
 
 /// The first complete snapshot. The live watches publish a first snapshot

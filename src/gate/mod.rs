@@ -166,6 +166,9 @@ pub struct GateInput<'a> {
     /// What the connection ledger observed; `None` without a ledger (the
     /// demo), when the soak is timed by the clock alone.
     pub observed: Option<Observed<'a>>,
+    /// The would-drop preview over the soak (the ledger's connections since
+    /// staging); `None` without a ledger.
+    pub soak_would_drop: Option<&'a [crate::ledger::SoakDrop]>,
 }
 
 /// The spans the ledger observed, and how much of the soak they must cover.
@@ -281,6 +284,9 @@ pub fn evaluate(input: &GateInput<'_>) -> Gate {
                         .and_then(|peers| worst(peers, input.now, |_| true)),
                 ),
             });
+            if let Some(drops) = input.soak_would_drop {
+                items.push(soak_would_drop_item(drops));
+            }
             items.push(drops_item(input));
             items.push(baseline_item(status));
             items.push(dns_item(status));
@@ -400,6 +406,49 @@ fn waiting(name: &'static str, evidence: impl Into<String>) -> GateItem {
 
 /// A failing item whose flows the Drops tab lists, naming the peer that
 /// dropped most.
+/// The ledger's connections since staging that enforcing would drop: the
+/// nightly job the ten-minute window missed.
+fn soak_would_drop_item(drops: &[crate::ledger::SoakDrop]) -> GateItem {
+    const NAME: &str = "Would-drop over the soak";
+    let Some(latest) = drops.first() else {
+        return pass(
+            NAME,
+            "none of the connections the ledger saw since staging would be dropped",
+        );
+    };
+    let seen = |d: &crate::ledger::SoakDrop| {
+        let when = |t: Timestamp| t.strftime("%Y-%m-%d %H:%M").to_string();
+        if d.count == 1 {
+            format!("seen once, {}", when(d.last))
+        } else {
+            format!("seen {} times, {} to {}", d.count, when(d.first), when(d.last))
+        }
+    };
+    GateItem {
+        see_drops: true,
+        worst_peer: Some(format!(
+            "{} → {}:{}/{} ({})",
+            latest.source,
+            latest.destination,
+            latest.port,
+            latest.protocol.name(),
+            seen(latest)
+        )),
+        ..fail(
+            NAME,
+            format!(
+                "{} connection{} the ledger saw since staging would be dropped (latest: {} → {}:{}, {})",
+                drops.len(),
+                if drops.len() == 1 { "" } else { "s" },
+                latest.source,
+                latest.destination,
+                latest.port,
+                seen(latest)
+            ),
+        )
+    }
+}
+
 fn drops_fail(name: &'static str, evidence: String, worst: Option<(DropPeer, u64)>) -> GateItem {
     GateItem {
         see_drops: true,

@@ -65,6 +65,7 @@ fn input<'a>(
         broad_allows: &[],
         one_sided: &[],
         observed: None,
+        soak_would_drop: None,
     }
 }
 
@@ -602,4 +603,51 @@ fn the_soak_counts_only_as_far_as_the_ledger_observed_it() {
     assert!(detail.contains("(95%)"), "{detail}");
     // The required share comes from the config.
     assert_eq!(judged(90, 50).0, Check::Pass);
+}
+
+#[test]
+fn a_connection_seen_once_hours_ago_that_enforcing_would_drop_blocks_the_gate() {
+    let snapshot = demo();
+    let flows = traffic("databases", Verdict::Forwarded);
+    let ns = snapshot.namespace("databases").expect("ns");
+    let status = status_for(&snapshot, ns);
+    let policies: Vec<_> = snapshot.namespaced_policies("databases").collect();
+    let nightly = crate::ledger::SoakDrop {
+        source: "batch/report".into(),
+        destination: "databases/postgres".into(),
+        port: 5432,
+        protocol: Protocol::Tcp,
+        direction: Direction::Ingress,
+        dns: String::new(),
+        first: now() - jiff::SignedDuration::from_hours(9),
+        last: now() - jiff::SignedDuration::from_hours(9),
+        count: 1,
+        coarse: false,
+    };
+    let judged = |drops: &[crate::ledger::SoakDrop]| {
+        evaluate(&GateInput {
+            soak: HOUR,
+            would_drop: Some((0, 5)),
+            soak_would_drop: Some(drops),
+            ..input(&status, &policies, flows.namespace("databases"))
+        })
+    };
+    // The last ten minutes saw nothing to drop; the soak did.
+    let blocked = judged(std::slice::from_ref(&nightly));
+    assert_eq!(check(&blocked, "Would-drop preview"), Check::Pass);
+    assert_eq!(check(&blocked, "Would-drop over the soak"), Check::Fail);
+    let item = blocked
+        .items
+        .iter()
+        .find(|i| i.name == "Would-drop over the soak")
+        .expect("item");
+    assert!(item.evidence.contains("seen once"), "{}", item.evidence);
+    assert!(
+        item.worst_peer
+            .as_deref()
+            .is_some_and(|w| w.starts_with("batch/report → databases/postgres:5432/TCP")),
+        "{item:?}"
+    );
+    assert_ne!(blocked.summary(), GateSummary::Go);
+    assert_eq!(check(&judged(&[]), "Would-drop over the soak"), Check::Pass);
 }

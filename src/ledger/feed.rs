@@ -3,6 +3,7 @@
 //! each stream event without waiting; when the thread falls behind, events
 //! are dropped and counted, never queued without bound.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +14,10 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::flows::FlowEvent;
 
+use crate::policy::engine::Engine;
+
 use super::coverage::Span;
+use super::judge::{SoakDrop, would_drop};
 use super::observer::Observer;
 use super::store::Ledger;
 
@@ -22,8 +26,24 @@ const QUEUE: usize = 1024;
 /// How often what was counted is written.
 const FLUSH: Duration = Duration::from_secs(10);
 
-/// Where the thread reports what the ledger observed.
-pub type Publish = Box<dyn Fn(Vec<Span>) + Send>;
+/// What the thread reports after its writes.
+#[derive(Debug, Clone)]
+pub enum Report {
+    /// The spans the ledger observed, for the soak's coverage.
+    Observed(Vec<Span>),
+    /// Per namespace in Audit, the connections seen since it was staged that
+    /// enforcing it would drop.
+    WouldDrop(BTreeMap<String, Vec<SoakDrop>>),
+}
+
+/// Where the thread reports.
+pub type Publish = Box<dyn Fn(Report) + Send>;
+
+/// The namespaces to judge over the soak, with the engine and since when.
+pub struct Judging {
+    pub engine: Arc<Engine>,
+    pub namespaces: Vec<(String, Timestamp)>,
+}
 
 /// How far back the spans reported go: longer than any soak.
 const REPORTED: SignedDuration = SignedDuration::from_hours(24 * 60);
@@ -33,6 +53,8 @@ enum Fed {
     Event(FlowEvent),
     /// Whether the stream carries every namespace.
     Covering(bool),
+    /// Judge these namespaces over the soak from now on.
+    Judge(Judging),
 }
 
 /// The sending side; dropping it stops the thread after a last write.
@@ -71,6 +93,12 @@ impl LedgerFeed {
         }
     }
 
+    /// Asks for the would-drop preview over the soak of these namespaces
+    /// (after each policy change), reported now and after each write.
+    pub fn judge(&self, judging: Judging) {
+        let _ = self.tx.send(Fed::Judge(judging));
+    }
+
     /// Says whether the stream now carries every namespace; waits for room,
     /// as this must not be lost.
     pub fn covering(&self, covering: bool) {
@@ -79,11 +107,26 @@ impl LedgerFeed {
 }
 
 fn run(mut observer: Observer, rx: Receiver<Fed>, publish: Publish) {
-    let report = |observer: &mut Observer| match observer.ledger().observed_spans(Timestamp::now() - REPORTED) {
-        Ok(spans) => publish(spans),
-        Err(e) => tracing::warn!(%e, "ledger read"),
+    let mut judging: Option<Judging> = None;
+    let report = |observer: &mut Observer, judging: &Option<Judging>| {
+        match observer.ledger().observed_spans(Timestamp::now() - REPORTED) {
+            Ok(spans) => publish(Report::Observed(spans)),
+            Err(e) => tracing::warn!(%e, "ledger read"),
+        }
+        if let Some(judging) = judging {
+            let mut drops = BTreeMap::new();
+            for (namespace, since) in &judging.namespaces {
+                match observer.ledger().connections_of(namespace, *since) {
+                    Ok(records) => {
+                        drops.insert(namespace.clone(), would_drop(&judging.engine, namespace, &records));
+                    }
+                    Err(e) => tracing::warn!(%e, "ledger read"),
+                }
+            }
+            publish(Report::WouldDrop(drops));
+        }
     };
-    report(&mut observer);
+    report(&mut observer, &judging);
     let mut last = Instant::now();
     loop {
         let event = rx.recv_timeout(FLUSH.saturating_sub(last.elapsed()));
@@ -91,6 +134,7 @@ fn run(mut observer: Observer, rx: Receiver<Fed>, publish: Publish) {
         let result = match &event {
             Ok(Fed::Event(event)) => observer.on_event(event, now),
             Ok(Fed::Covering(covering)) => observer.set_covering(*covering, now),
+            Ok(Fed::Judge(_)) => Ok(()),
             Err(RecvTimeoutError::Timeout) => Ok(()),
             Err(RecvTimeoutError::Disconnected) => {
                 if let Err(e) = observer.flush(now) {
@@ -102,11 +146,20 @@ fn run(mut observer: Observer, rx: Receiver<Fed>, publish: Publish) {
         if let Err(e) = result {
             tracing::warn!(%e, "ledger write");
         }
+        if let Ok(Fed::Judge(request)) = event {
+            // Write first, so the judgement sees every flow counted so far.
+            if let Err(e) = observer.flush(now) {
+                tracing::warn!(%e, "ledger write");
+            }
+            judging = Some(request);
+            report(&mut observer, &judging);
+            continue;
+        }
         if last.elapsed() >= FLUSH {
             if let Err(e) = observer.flush(now) {
                 tracing::warn!(%e, "ledger write");
             }
-            report(&mut observer);
+            report(&mut observer, &judging);
             last = Instant::now();
         }
     }

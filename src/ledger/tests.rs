@@ -249,7 +249,10 @@ fn the_cockpits_feed_writes_off_its_own_thread() {
     )
     .expect("starts");
     // It reports what was observed as soon as it opens the ledger.
-    assert!(spans_rx.recv_timeout(std::time::Duration::from_secs(5)).is_ok());
+    assert!(matches!(
+        spans_rx.recv_timeout(std::time::Duration::from_secs(5)),
+        Ok(feed::Report::Observed(_))
+    ));
     feed.send(&FlowEvent::Batch(vec![flow(
         5,
         pod("a", "x", 1),
@@ -276,4 +279,59 @@ fn the_cockpits_feed_writes_off_its_own_thread() {
         .err()
         .expect("refused");
     assert!(err.contains("not-a-dir") || err.contains("ledger"), "{err}");
+}
+
+#[test]
+fn the_feed_judges_the_soak_with_the_previews_engine() {
+    use crate::flows::FlowEvent;
+    use crate::policy::{TemplateVars, Templates};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let feed = LedgerFeed::start(
+        dir.path().join("l.sqlite"),
+        "cockpit".into(),
+        Box::new(move |report| {
+            let _ = tx.send(report);
+        }),
+    )
+    .expect("starts");
+    // The nightly job, once, and the web pods the baseline lets in.
+    let mut report_job = pod("batch", "report", 1);
+    report_job
+        .labels
+        .push("k8s:io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name=batch".into());
+    feed.send(&FlowEvent::Batch(vec![
+        flow(5, report_job, pod("payments", "api", 1), 8080, Verdict::Forwarded, "n"),
+        flow(
+            6,
+            pod("payments", "web", 2),
+            pod("payments", "api", 1),
+            8080,
+            Verdict::Forwarded,
+            "n",
+        ),
+    ]));
+    let templates = Templates::embedded();
+    let vars = TemplateVars::for_namespace("payments");
+    let mut objects = templates.render_baseline(&vars).expect("baseline");
+    objects.push(templates.render_default_deny(&vars).expect("default-deny"));
+    let engine = crate::policy::engine::Engine::new(
+        objects
+            .iter()
+            .map(|o| crate::policy::parse::parse_policy(o).expect("policy")),
+    );
+    feed.judge(feed::Judging {
+        engine: std::sync::Arc::new(engine),
+        namespaces: vec![("payments".into(), at(0))],
+    });
+    let drops = loop {
+        match rx.recv_timeout(std::time::Duration::from_secs(10)).expect("a report") {
+            feed::Report::WouldDrop(drops) => break drops,
+            feed::Report::Observed(_) => {}
+        }
+    };
+    let payments = &drops["payments"];
+    assert_eq!(payments.len(), 1, "only the job from another namespace: {payments:#?}");
+    assert_eq!(payments[0].source, "batch/report");
+    assert_eq!((payments[0].count, payments[0].first), (1, at(5)));
 }

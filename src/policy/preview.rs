@@ -41,7 +41,7 @@ impl Default for NamespacePreview {
 /// The preview of every namespace in Audit.
 #[derive(Default)]
 pub struct Preview {
-    engine: Option<Engine>,
+    engine: Option<std::sync::Arc<Engine>>,
     audit: BTreeSet<String>,
     namespaces: HashMap<String, NamespacePreview>,
     /// Policies the API server or the agent would refuse, which the preview
@@ -90,7 +90,7 @@ impl Preview {
                 Err(e) => self.refused.push((policy.namespace.clone(), e.to_string())),
             }
         }
-        self.engine = Some(Engine::new(parsed));
+        self.engine = Some(std::sync::Arc::new(Engine::new(parsed)));
         self.namespaces.retain(|ns, _| self.audit.contains(ns));
     }
 
@@ -158,6 +158,12 @@ impl Preview {
             Some(engine) => super::suggest::would_drops(engine, namespace, flows),
             None => Vec::new(),
         }
+    }
+
+    /// The engine the preview judges with, for judging elsewhere (the
+    /// ledger's thread judges the whole soak with it).
+    pub fn engine(&self) -> Option<std::sync::Arc<Engine>> {
+        self.engine.clone()
     }
 
     pub fn namespace(&self, name: &str) -> Option<&NamespacePreview> {

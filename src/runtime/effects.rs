@@ -30,6 +30,8 @@ pub struct EffectRunner {
     /// How to reach other contexts, and where to hand over a new one; `None`
     /// where switching is not offered.
     pub switching: Option<(Backends, mpsc::Sender<Switched>)>,
+    /// The context's ledger feed, which judges the soak on its own thread.
+    pub ledger: Option<crate::ledger::LedgerFeed>,
 }
 
 impl EffectRunner {
@@ -38,6 +40,14 @@ impl EffectRunner {
         match effect {
             Effect::ScopeFlows(scope) => {
                 self.flow_scope.send_replace(scope);
+            }
+            Effect::JudgeSoak { engine, namespaces } => {
+                if let Some(ledger) = &self.ledger {
+                    ledger.judge(crate::ledger::feed::Judging {
+                        engine: engine.0,
+                        namespaces,
+                    });
+                }
             }
             Effect::FetchPrometheus { namespace, window } => {
                 // The state asks only when the context names a usable URL,

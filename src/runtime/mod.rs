@@ -68,7 +68,11 @@ impl Session {
         // cannot be opened is logged and the cockpit goes on.
         let publish_tx = tx.clone();
         let publish: crate::ledger::feed::Publish = Box::new(move |spans| {
-            let _ = publish_tx.blocking_send(Msg::LedgerObserved(spans));
+            let msg = match spans {
+                crate::ledger::feed::Report::Observed(spans) => Msg::LedgerObserved(spans),
+                crate::ledger::feed::Report::WouldDrop(drops) => Msg::LedgerWouldDrop(drops),
+            };
+            let _ = publish_tx.blocking_send(msg);
         });
         let ledger = backend.ledger.and_then(|path| {
             crate::ledger::LedgerFeed::start(path, "cockpit".into(), publish)
@@ -80,7 +84,7 @@ impl Session {
             backend.flows,
             scope_rx,
             tx.clone(),
-            ledger,
+            ledger.clone(),
         );
         let runner = EffectRunner {
             cluster: backend.cluster,
@@ -91,6 +95,7 @@ impl Session {
             backup_dir: backend.backup_dir,
             themes_dir: settings.themes_dir.clone(),
             switching: settings.backends.clone().map(|b| (b, handover)),
+            ledger,
         };
         Session {
             runner,

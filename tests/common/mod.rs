@@ -93,6 +93,7 @@ impl Cockpit {
             backup_dir,
             themes_dir: None,
             switching: None,
+            ledger: None,
         };
         let mut cockpit = Cockpit {
             state,

@@ -111,7 +111,7 @@ fn handle(state: &mut State, msg: Msg) -> Vec<Effect> {
             view::rebuild_preview(state);
             state.lint = crate::policy::lint::lint(&crate::policy::lint::LintInput::from_snapshot(&state.snapshot));
             view::refresh_rows(state);
-            Vec::new()
+            view::judge_soak(state).into_iter().collect()
         }
         Msg::Cluster(ClusterEvent::Connection(connection)) => {
             state.connection = connection;
@@ -188,6 +188,11 @@ fn handle(state: &mut State, msg: Msg) -> Vec<Effect> {
             view::refresh_rows(state);
             Vec::new()
         }
+        Msg::LedgerWouldDrop(drops) => {
+            state.soak_would_drop = Some(drops);
+            view::refresh_rows(state);
+            Vec::new()
+        }
         Msg::PrometheusFetched {
             namespace,
             at,
@@ -224,6 +229,13 @@ fn handle(state: &mut State, msg: Msg) -> Vec<Effect> {
 }
 
 /// Shows a message in the status bar for a while.
+/// The request to judge the namespaces in Audit over the soak, for a
+/// one-shot command that reads the ledger itself; `None` for the demo or
+/// when nothing is in Audit.
+pub fn judge_soak_effect(state: &State) -> Option<Effect> {
+    view::judge_soak(state)
+}
+
 pub fn notify(state: &mut State, level: NoticeLevel, text: impl Into<String>) {
     let ttl = SignedDuration::try_from(NOTICE_TTL).unwrap_or(SignedDuration::from_secs(6));
     state.notices.push_back(Notice {

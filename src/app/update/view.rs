@@ -17,6 +17,7 @@ pub(super) fn refresh_rows(state: &mut State) {
         lint: &state.lint,
         statuses: &state.statuses,
         observed: state.observed.as_deref(),
+        soak_would_drop: state.soak_would_drop.as_ref(),
     };
     state.rows = rows::derive_rows(&state.snapshot, &inputs);
     refresh_visible(state);
@@ -55,6 +56,32 @@ pub(super) fn rebuild_preview(state: &mut State) {
     }
     flows.sort_by_key(|f| f.time);
     state.preview.replay(flows.iter().map(|f| f.as_ref()));
+}
+
+/// The namespaces in Audit, each since it was staged (else over its soak
+/// window), for the ledger's preview over the soak.
+pub(super) fn judge_soak(state: &State) -> Option<crate::app::Effect> {
+    // The demo keeps no ledger: it starts afresh each run.
+    if state.identity.demo {
+        return None;
+    }
+    let engine = state.preview.engine()?;
+    let namespaces: Vec<(String, jiff::Timestamp)> = state
+        .rows
+        .iter()
+        .filter(|row| state.preview.is_audit(&row.name))
+        .map(|row| {
+            let since = row.status.intent.staged_at.unwrap_or_else(|| {
+                let soak = state.config.settings.soak.for_tier(row.tier.as_deref());
+                state.now - jiff::SignedDuration::try_from(soak).unwrap_or(jiff::SignedDuration::ZERO)
+            });
+            (row.name.clone(), since)
+        })
+        .collect();
+    (!namespaces.is_empty()).then_some(crate::app::Effect::JudgeSoak {
+        engine: crate::app::effect::SharedEngine(engine),
+        namespaces,
+    })
 }
 
 /// Re-applies filter and sort; keeps the selection if it is still visible.

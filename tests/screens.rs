@@ -202,3 +202,46 @@ async fn tiny_and_odd_terminal_sizes_never_panic() {
         }
     }
 }
+
+#[test]
+fn the_drops_tab_shows_what_enforcing_would_drop_over_the_whole_soak() {
+    use std::collections::BTreeMap;
+    use tighten::app::Msg;
+    use tighten::flows::{Direction, Protocol};
+    use tighten::ledger::SoakDrop;
+
+    let mut cockpit = Cockpit::new();
+    cockpit.select("databases");
+    let nine_hours_ago = cockpit.state.now - jiff::SignedDuration::from_hours(9);
+    let nightly = SoakDrop {
+        source: "nightly/backup".into(),
+        destination: "databases/postgres".into(),
+        port: 5432,
+        protocol: Protocol::Tcp,
+        direction: Direction::Ingress,
+        dns: String::new(),
+        first: nine_hours_ago,
+        last: nine_hours_ago,
+        count: 1,
+        coarse: false,
+    };
+    let _ = tighten::app::update(
+        &mut cockpit.state,
+        Msg::LedgerWouldDrop(BTreeMap::from([("databases".to_string(), vec![nightly])])),
+    );
+    cockpit.key("1");
+    let screen = cockpit.render();
+    assert!(
+        screen.contains("Would drop if enforced, over the soak (ledger): 1 connection"),
+        "{screen}"
+    );
+    let line = screen
+        .lines()
+        .find(|l| l.contains("nightly/backup"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    let seen = nine_hours_ago.strftime("%m-%d %H:%M").to_string();
+    assert!(line.contains("5432/TCP") && line.matches(&seen).count() == 2, "{line}");
+    cockpit.key("4");
+    let gate = cockpit.render();
+    assert!(gate.contains("Would-drop over the soak"), "{gate}");
+}

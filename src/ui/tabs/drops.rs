@@ -30,11 +30,83 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
         let height = (peers.max(1) as u16 + 2).min(area.height / 2).max(3);
         let [preview_area, rest] = Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(area);
         render_preview(frame, preview_area, state, row);
-        rest
+        // Over the whole soak, from the ledger: what the window above missed.
+        match state.soak_would_drop.as_ref().and_then(|m| m.get(&row.name)) {
+            Some(drops) => {
+                let height = (drops.len().max(1) as u16 + 3).min(rest.height / 2).max(3);
+                let [soak_area, rest] = Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(rest);
+                render_soak(frame, soak_area, state, drops);
+                rest
+            }
+            None => rest,
+        }
     } else {
         area
     };
     render_observed(frame, area, state, row);
+}
+
+/// The would-drop preview over the soak: each connection the ledger saw since
+/// staging that enforcing would drop, with when it was seen.
+fn render_soak(frame: &mut Frame, area: Rect, state: &State, drops: &[crate::ledger::SoakDrop]) {
+    let border = style(state, ThemeRole::Border);
+    let role = if drops.is_empty() {
+        ThemeRole::Ok
+    } else {
+        ThemeRole::Danger
+    };
+    let title = format!(
+        " Would drop if enforced, over the soak (ledger): {} connection{} ",
+        drops.len(),
+        if drops.len() == 1 { "" } else { "s" }
+    );
+    let block = section(title, border, style(state, role));
+    if drops.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                "nothing the ledger saw since staging would be dropped",
+                style(state, ThemeRole::Muted),
+            ))
+            .block(block),
+            area,
+        );
+        return;
+    }
+    let narrow = area.width < 110;
+    let name_width = if narrow { 20 } else { 28 };
+    let when = |t: jiff::Timestamp| t.strftime("%m-%d %H:%M").to_string();
+    let rows: Vec<Row> = drops
+        .iter()
+        .map(|d| {
+            Row::new(vec![
+                Cell::from(d.direction.name()),
+                Cell::from(fit(&d.source, name_width)),
+                Cell::from(fit(&d.destination, name_width)),
+                Cell::from(format!("{}/{}", d.port, d.protocol.name())),
+                Cell::from(Line::from(d.count.to_string()).right_aligned()),
+                Cell::from(when(d.first)),
+                Cell::from(when(d.last)),
+            ])
+        })
+        .collect();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(7),
+            Constraint::Length(name_width as u16),
+            Constraint::Length(name_width as u16),
+            Constraint::Length(9),
+            Constraint::Length(6),
+            Constraint::Length(11),
+            Constraint::Length(11),
+        ],
+    )
+    .header(
+        Row::new(["DIR", "SOURCE", "DESTINATION", "PORT", "SEEN", "FIRST", "LAST"])
+            .style(style(state, ThemeRole::Header)),
+    )
+    .block(block);
+    frame.render_widget(table, area);
 }
 
 /// Minutes the preview's sparkline shows.

@@ -247,10 +247,19 @@ pub enum Command {
 pub enum LedgerAction {
     /// Add the flows of recordings: `hubble observe -o jsonpb` or `-o json`, or the JSON lines
     /// Cilium's hubble-exporter writes. Each file's span (first to last flow) counts as observed.
+    /// With --prometheus, also the workload pairs Hubble's flow metrics show over --since
+    /// (coarser: no exact time, ports from hubble_port_distribution_total).
     Import {
         /// The recordings.
-        #[arg(required = true, value_name = "FILE")]
+        #[arg(required_unless_present = "prometheus", value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// Prometheus with Hubble's flow metrics labelled by workload
+        /// (hubble_flows_processed_total with source_workload/destination_workload).
+        #[arg(long, value_name = "URL")]
+        prometheus: Option<String>,
+        /// How far back Prometheus is asked.
+        #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = duration)]
+        since: std::time::Duration,
         #[command(flatten)]
         ledger: LedgerArgs,
     },

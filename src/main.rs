@@ -216,8 +216,18 @@ fn ledger(
         }
     };
     Ok(match action {
-        cli::LedgerAction::Import { files, .. } => {
-            let options = tighten::commands::ledger::ImportOptions { ledger: path, files };
+        cli::LedgerAction::Import {
+            files,
+            prometheus,
+            since,
+            ..
+        } => {
+            let options = tighten::commands::ledger::ImportOptions {
+                ledger: path,
+                files,
+                prometheus,
+                since,
+            };
             tighten::commands::ledger::import(&options, out, err)?
         }
         cli::LedgerAction::Preview {

@@ -17,6 +17,10 @@ pub struct ImportOptions {
     /// `hubble observe -o jsonpb` / `-o json` recordings, or the JSON lines
     /// Cilium's hubble-exporter writes.
     pub files: Vec<PathBuf>,
+    /// Prometheus with Hubble's flow metrics, for coarser evidence.
+    pub prometheus: Option<String>,
+    /// How far back Prometheus is asked.
+    pub since: Duration,
 }
 
 /// Adds every flow of the files. Each file's span (first to last flow)
@@ -82,6 +86,40 @@ pub fn import(options: &ImportOptions, out: &mut impl Write, err: &mut impl Writ
                 (Some(a), Some(b)) => format!(", {a} to {b}"),
                 _ => String::new(),
             }
+        )?;
+    }
+    if let Some(url) = &options.prometheus {
+        let backfilled = crate::prometheus::Prometheus::new(url)
+            .map_err(|e| e.to_string())
+            .and_then(|client| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                runtime
+                    .block_on(crate::ledger::metrics::backfill(
+                        &client,
+                        options.since,
+                        Timestamp::now(),
+                    ))
+                    .map_err(|e| e.to_string())
+            });
+        let tally = match backfilled {
+            Ok(t) => t,
+            Err(e) => {
+                writeln!(err, "tighten ledger import: {e}")?;
+                return Ok(exit::BAD_INPUT);
+            }
+        };
+        if let Err(e) = ledger.write(&tally, Evidence::Metrics) {
+            writeln!(err, "tighten ledger import: {e}")?;
+            return Ok(exit::BAD_INPUT);
+        }
+        writeln!(
+            out,
+            "{url}: {} workload pairs over the last {} (from Hubble's metrics: coarser than flows)",
+            tally.connections.len(),
+            crate::config::format_duration(options.since)
         )?;
     }
     Ok(exit::OK)

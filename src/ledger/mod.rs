@@ -10,6 +10,7 @@ pub mod coverage;
 pub mod feed;
 pub mod judge;
 pub mod key;
+pub mod metrics;
 pub mod observer;
 pub mod store;
 pub mod tally;

@@ -218,7 +218,14 @@ impl Ledger {
                     .map_err(fail)?;
             }
         }
-        let newest = tally.connections.values().map(|s| s.last).max();
+        // Only flows move the mark a resumed observer starts after: metrics
+        // say "until now" without having counted every flow.
+        let newest = tally
+            .connections
+            .values()
+            .map(|s| s.last)
+            .max()
+            .filter(|_| evidence == Evidence::Flows);
         if let Some(newest) = newest {
             let known = newest_flow(&tx).map_err(fail)?;
             if known.is_none_or(|k| newest > k) {

@@ -23,13 +23,36 @@ enum Metrics {
     WithNamespaces,
     /// Hubble metrics without the namespace labels.
     WithoutNamespaces,
+    /// Hubble's flow metrics with workload context, for the ledger's backfill.
+    WithWorkloads,
 }
 
 /// Counters grow by a fixed step per scrape, so their increases keep exact ratios.
 fn exposition(scrapes: u64, metrics: Metrics) -> String {
+    if metrics == Metrics::WithWorkloads {
+        let pair = |s: &str, sw: &str, d: &str, dw: &str| {
+            format!(
+                r#"source_namespace="{s}",source_workload="{sw}",destination_namespace="{d}",destination_workload="{dw}""#
+            )
+        };
+        return format!(
+            "# TYPE hubble_flows_processed_total counter\n\
+             hubble_flows_processed_total{{{},verdict=\"FORWARDED\",type=\"L3_L4\"}} {}\n\
+             hubble_flows_processed_total{{{},verdict=\"DROPPED\",type=\"L3_L4\"}} {}\n\
+             # TYPE hubble_port_distribution_total counter\n\
+             hubble_port_distribution_total{{destination_namespace=\"payments\",destination_workload=\"api\",port=\"8080\",protocol=\"TCP\"}} {}\n\
+             # TYPE cilium_bpf_map_pressure gauge\n\
+             cilium_bpf_map_pressure{{map_name=\"policy_00123\"}} 0.42\n",
+            pair("shop", "web", "payments", "api"),
+            scrapes * 6,
+            pair("batch", "report", "payments", "api"),
+            scrapes,
+            scrapes * 7,
+        );
+    }
     let ns = |source: &str, destination: &str| match metrics {
         Metrics::WithNamespaces => format!(r#"source_namespace="{source}",destination_namespace="{destination}","#),
-        Metrics::WithoutNamespaces => String::new(),
+        Metrics::WithoutNamespaces | Metrics::WithWorkloads => String::new(),
     };
     let into_payments = ns("shop", "payments");
     let from_payments = ns("payments", "db");
@@ -232,4 +255,66 @@ async fn a_rejected_query_says_why() {
         }
         other => panic!("expected a rejection, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn the_ledger_backfills_workload_pairs_from_hubbles_flow_metrics() {
+    let (server, client) = scraping(Metrics::WithWorkloads).await;
+    let now = jiff::Timestamp::now();
+    let tally = tighten::ledger::metrics::backfill(&client, Duration::from_secs(600), now)
+        .await
+        .expect("backfill");
+    let pairs: Vec<String> = tally
+        .connections
+        .keys()
+        .map(|c| format!("{} -> {}:{}", c.source.qualified(), c.destination.qualified(), c.port))
+        .collect();
+    assert!(
+        pairs.contains(&"shop/web -> payments/api:8080".to_string()),
+        "{pairs:?}"
+    );
+    assert!(
+        pairs.contains(&"batch/report -> payments/api:8080".to_string()),
+        "{pairs:?}"
+    );
+    let report = tally
+        .connections
+        .iter()
+        .find(|(c, _)| c.source.name == "report")
+        .map(|(_, s)| s)
+        .expect("the job");
+    assert!(report.dropped > 0 && report.forwarded == 0, "{report:?}");
+
+    // Through the command line, into a ledger file, marked as coarser.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ledger = dir.path().join("l.sqlite");
+    let out = Command::new(env!("CARGO_BIN_EXE_tighten"))
+        .args([
+            "ledger",
+            "import",
+            "--prometheus",
+            &server.url,
+            "--since",
+            "10m",
+            "--ledger",
+        ])
+        .arg(&ledger)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 workload pairs"));
+    let records = tighten::ledger::Ledger::open(&ledger)
+        .expect("opens")
+        .connections_of("payments", jiff::Timestamp::UNIX_EPOCH)
+        .expect("reads");
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|r| r.evidence == tighten::ledger::Evidence::Metrics));
+    assert_eq!(
+        tighten::ledger::Ledger::open(&ledger)
+            .expect("opens")
+            .newest_flow()
+            .expect("meta"),
+        None,
+        "metrics do not move the mark a resumed observer starts after"
+    );
 }

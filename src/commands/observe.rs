@@ -75,9 +75,15 @@ pub async fn run(flows: Arc<dyn FlowSource>, options: &ObserveOptions, out: &mut
                 if let Some(keep) = options.retention.and_then(|d| SignedDuration::try_from(d).ok()) {
                     pruned = observer.ledger().prune(Timestamp::now() - keep).unwrap_or(0);
                 }
+                let missing = observer.nodes_missing();
+                let nodes = if missing.is_empty() {
+                    String::new()
+                } else {
+                    format!("; not observed while Relay cannot reach {}", missing.join(", "))
+                };
                 let line = format!(
                     "{}: {} flows recorded, {} already counted skipped, {} reconnects, {} connections forgotten; \
-                     stream {state}",
+                     stream {state}{nodes}",
                     Timestamp::now().strftime("%Y-%m-%d %H:%M"),
                     now.flows - reported.flows,
                     now.skipped - reported.skipped,

@@ -40,7 +40,10 @@ pub struct Observer {
     source: String,
     /// Whether the stream carries every namespace's flows: a narrowed stream
     /// is recorded, but does not count as observing.
-    covering: bool,
+    in_scope: bool,
+    /// Nodes Hubble Relay says it cannot reach: their flows are missing, so
+    /// while there are any the cluster is not observed.
+    nodes_missing: Vec<String>,
     pub counts: Counts,
 }
 
@@ -53,7 +56,8 @@ impl Observer {
             watermark,
             connected_since: None,
             source,
-            covering: true,
+            in_scope: true,
+            nodes_missing: Vec::new(),
             counts: Counts::default(),
         })
     }
@@ -64,7 +68,7 @@ impl Observer {
             FlowEvent::Batch(flows) => {
                 // Flows arriving count the stream as connected, whatever
                 // state was last reported.
-                if self.covering {
+                if self.covering() {
                     self.connected_since.get_or_insert(now);
                 }
                 for flow in flows {
@@ -77,7 +81,7 @@ impl Observer {
                 }
             }
             FlowEvent::State(FlowStreamState::Connected { .. }) => {
-                if self.covering {
+                if self.covering() {
                     self.connected_since.get_or_insert(now);
                 }
             }
@@ -90,21 +94,44 @@ impl Observer {
                 self.flush(now)?;
                 self.connected_since = None;
             }
-            FlowEvent::Health(_) => {}
+            FlowEvent::Health(health) => {
+                if health.nodes_unavailable != self.nodes_missing {
+                    let before = self.covering();
+                    self.nodes_missing.clone_from(&health.nodes_unavailable);
+                    self.changed(before, now)?;
+                }
+            }
         }
+        Ok(())
+    }
+
+    /// Whether the stream now observes the whole cluster.
+    fn covering(&self) -> bool {
+        self.in_scope && self.nodes_missing.is_empty()
+    }
+
+    /// Nodes whose flows are missing now.
+    pub fn nodes_missing(&self) -> &[String] {
+        &self.nodes_missing
+    }
+
+    /// Ends or starts the observed span when coverage changed.
+    fn changed(&mut self, before: bool, now: Timestamp) -> Result<(), LedgerError> {
+        let after = self.covering();
+        if before == after {
+            return Ok(());
+        }
+        self.flush(now)?;
+        self.connected_since = after.then_some(now);
         Ok(())
     }
 
     /// Whether the stream now carries every namespace (the cockpit narrows
     /// it to the namespaces in view). The observed span ends while it does not.
     pub fn set_covering(&mut self, covering: bool, now: Timestamp) -> Result<(), LedgerError> {
-        if covering == self.covering {
-            return Ok(());
-        }
-        self.flush(now)?;
-        self.covering = covering;
-        self.connected_since = covering.then_some(now);
-        Ok(())
+        let before = self.covering();
+        self.in_scope = covering;
+        self.changed(before, now)
     }
 
     /// Writes what was counted, and extends the observed span to `now`.

@@ -335,3 +335,48 @@ fn the_feed_judges_the_soak_with_the_previews_engine() {
     assert_eq!(payments[0].source, "batch/report");
     assert_eq!((payments[0].count, payments[0].first), (1, at(5)));
 }
+
+#[test]
+fn a_node_relay_cannot_reach_is_a_gap_in_what_was_observed() {
+    use crate::flows::{FlowEvent, FlowStreamState, StreamHealth};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("l.sqlite");
+    let mut observer = Observer::new(Ledger::open(&path).expect("opens"), "observe@h".into()).expect("observer");
+    let health = |missing: &[&str]| {
+        FlowEvent::Health(StreamHealth {
+            nodes_unavailable: missing.iter().map(|n| n.to_string()).collect(),
+            ..StreamHealth::default()
+        })
+    };
+    observer
+        .on_event(
+            &FlowEvent::State(FlowStreamState::Connected { source: "relay".into() }),
+            at(0),
+        )
+        .expect("event");
+    observer.flush(at(600)).expect("flush");
+    // Relay loses node-b for twenty minutes: its flows are missing meanwhile.
+    observer.on_event(&health(&["node-b"]), at(600)).expect("event");
+    assert_eq!(observer.nodes_missing(), ["node-b".to_string()]);
+    observer.on_event(&health(&["node-b"]), at(900)).expect("same news");
+    observer.on_event(&health(&[]), at(1_800)).expect("event");
+    observer.flush(at(2_400)).expect("flush");
+    let spans = Ledger::open(&path)
+        .expect("opens")
+        .observed_spans(at(0))
+        .expect("spans");
+    let c = coverage(
+        Span {
+            start: at(0),
+            end: at(2_400),
+        },
+        &spans,
+    );
+    assert_eq!(
+        c.gaps,
+        vec![Span {
+            start: at(600),
+            end: at(1_800)
+        }]
+    );
+}

@@ -180,7 +180,9 @@ impl Ledger {
                     &key.dns,
                 );
                 let existing = read
-                    .query_row(params![pk.0, pk.1, pk.2, pk.3, pk.4, pk.5, pk.6, pk.7], row_seen)
+                    .query_row(params![pk.0, pk.1, pk.2, pk.3, pk.4, pk.5, pk.6, pk.7], |r| {
+                        row_seen(r, 0)
+                    })
                     .optional()
                     .map_err(fail)?;
                 let merged = match existing {
@@ -321,18 +323,7 @@ impl Ledger {
                     direction: direction_from(&r.get::<_, String>(6)?),
                     dns: r.get(7)?,
                 };
-                let seen = Seen {
-                    first: time(r.get(8)?),
-                    last: time(r.get(9)?),
-                    count: r.get::<_, i64>(10)? as u64,
-                    forwarded: r.get::<_, i64>(11)? as u64,
-                    dropped: r.get::<_, i64>(12)? as u64,
-                    audit: r.get::<_, i64>(13)? as u64,
-                    drop_reason: r.get(14)?,
-                    nodes: unlines(&r.get::<_, String>(15)?),
-                    source_labels: unlines(&r.get::<_, String>(16)?),
-                    destination_labels: unlines(&r.get::<_, String>(17)?),
-                };
+                let seen = row_seen(r, 8)?;
                 let evidence = if r.get::<_, String>(18)? == "metrics" {
                     Evidence::Metrics
                 } else {
@@ -388,18 +379,19 @@ impl Ledger {
     }
 }
 
-fn row_seen(r: &rusqlite::Row<'_>) -> rusqlite::Result<Seen> {
+/// The ten columns from `first_ms` to `dst_labels`, starting at column `at`.
+fn row_seen(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Seen> {
     Ok(Seen {
-        first: time(r.get(0)?),
-        last: time(r.get(1)?),
-        count: r.get::<_, i64>(2)? as u64,
-        forwarded: r.get::<_, i64>(3)? as u64,
-        dropped: r.get::<_, i64>(4)? as u64,
-        audit: r.get::<_, i64>(5)? as u64,
-        drop_reason: r.get(6)?,
-        nodes: unlines(&r.get::<_, String>(7)?),
-        source_labels: unlines(&r.get::<_, String>(8)?),
-        destination_labels: unlines(&r.get::<_, String>(9)?),
+        first: time(r.get(at)?),
+        last: time(r.get(at + 1)?),
+        count: r.get::<_, i64>(at + 2)? as u64,
+        forwarded: r.get::<_, i64>(at + 3)? as u64,
+        dropped: r.get::<_, i64>(at + 4)? as u64,
+        audit: r.get::<_, i64>(at + 5)? as u64,
+        drop_reason: r.get(at + 6)?,
+        nodes: unlines(&r.get::<_, String>(at + 7)?),
+        source_labels: unlines(&r.get::<_, String>(at + 8)?),
+        destination_labels: unlines(&r.get::<_, String>(at + 9)?),
     })
 }
 

@@ -773,8 +773,7 @@ impl Reader {
             None => &[],
         };
         for (i, icmp) in icmps.iter().enumerate() {
-            let at = format!("{path}.icmps");
-            let icmp_at = format!("{at}[{i}]");
+            let icmp_at = format!("{path}.icmps[{i}]");
             let Some(entry) = self.mapping(&icmp_at, icmp, "write {fields: [{type: 8}]}") else {
                 continue;
             };

@@ -128,35 +128,13 @@ impl Check<'_> {
                     continue;
                 }
                 for &(port, protocol) in &ports {
-                    let (source, destination) = if self.ingress {
-                        (*peer, subject)
-                    } else {
-                        (subject, *peer)
-                    };
-                    let flow = self.flow(source, destination, port, protocol);
-                    let (this_side, other_side) = if self.ingress {
-                        (Direction::Ingress, Direction::Egress)
-                    } else {
-                        (Direction::Egress, Direction::Ingress)
-                    };
-                    let none = BTreeSet::new();
-                    let allowed_here = self.engine.side(&flow, this_side, &none).is_some_and(|v| {
-                        v.reason == Reason::AllowedByRule && v.policies.contains(&self.policy.policy.reference)
-                    });
-                    if !allowed_here {
-                        continue;
-                    }
-                    let other_namespace = if self.ingress {
-                        &source.namespace
-                    } else {
-                        &destination.namespace
-                    };
-                    let Some((severity, verdict)) = self.other_side(&flow, other_side, other_namespace) else {
+                    let (source, destination) = self.ends(subject, peer);
+                    let Some((flow, Some((severity, verdict)))) = self.ask(source, destination, port, protocol) else {
                         continue;
                     };
                     let key = (self.path.to_string(), workload(source), workload(destination), port);
                     if seen.insert(key) {
-                        out.push(self.finding(severity, &flow, source, destination, other_side, &verdict));
+                        out.push(self.finding(severity, &flow, source, destination, &verdict));
                     }
                 }
             }
@@ -176,50 +154,32 @@ impl Check<'_> {
         let Some(&(first_port, _)) = self.known_ports.first() else {
             return;
         };
-        let (this_side, other_side) = if self.ingress {
-            (Direction::Ingress, Direction::Egress)
-        } else {
-            (Direction::Egress, Direction::Ingress)
-        };
         let mut checked = BTreeSet::new();
         for subject in subjects {
             for peer in peers {
-                let (source, destination) = if self.ingress {
-                    (*peer, subject)
-                } else {
-                    (subject, *peer)
-                };
+                let (source, destination) = self.ends(subject, peer);
                 if subject == *peer || !checked.insert((workload(source), workload(destination))) {
                     continue;
                 }
-                let mut worst: Option<(Severity, Flow, crate::policy::engine::FlowVerdict)> = None;
+                // The mildest drop stands for the pair: a port the other side
+                // only drops once its staged default-deny is enforced works today.
+                let mut mildest: Option<(Severity, Flow, crate::policy::engine::FlowVerdict)> = None;
                 let mut dropped_everywhere = true;
                 for &(port, protocol) in self.known_ports {
-                    let flow = self.flow(source, destination, port, protocol);
-                    let allowed_here = self.engine.side(&flow, this_side, &BTreeSet::new()).is_some_and(|v| {
-                        v.reason == Reason::AllowedByRule && v.policies.contains(&self.policy.policy.reference)
-                    });
-                    if !allowed_here {
-                        continue;
-                    }
-                    let other_namespace = if self.ingress {
-                        &source.namespace
-                    } else {
-                        &destination.namespace
-                    };
-                    match self.other_side(&flow, other_side, other_namespace) {
-                        None => {
+                    match self.ask(source, destination, port, protocol) {
+                        Some((_, None)) => {
                             dropped_everywhere = false;
                             break;
                         }
-                        Some((severity, verdict)) => {
-                            if worst.as_ref().is_none_or(|(s, _, _)| severity < *s) {
-                                worst = Some((severity, flow, verdict));
-                            }
+                        Some((flow, Some((severity, verdict))))
+                            if mildest.as_ref().is_none_or(|(s, _, _)| severity < *s) =>
+                        {
+                            mildest = Some((severity, flow, verdict));
                         }
+                        _ => {}
                     }
                 }
-                let Some((severity, flow, verdict)) = worst.filter(|_| dropped_everywhere) else {
+                let Some((severity, flow, verdict)) = mildest.filter(|_| dropped_everywhere) else {
                     continue;
                 };
                 let key = (
@@ -229,7 +189,7 @@ impl Check<'_> {
                     first_port,
                 );
                 if seen.insert(key) {
-                    let mut finding = self.finding(severity, &flow, source, destination, other_side, &verdict);
+                    let mut finding = self.finding(severity, &flow, source, destination, &verdict);
                     finding.message = format!(
                         "{} (it allows every port; the other side allows none of the {} ports the policies and \
                          Services name)",
@@ -240,6 +200,47 @@ impl Check<'_> {
                 }
             }
         }
+    }
+
+    /// Source and destination of a flow between the entry's subject and a peer.
+    fn ends<'p>(&self, subject: &'p Pod, peer: &'p Pod) -> (&'p Pod, &'p Pod) {
+        if self.ingress { (peer, subject) } else { (subject, peer) }
+    }
+
+    /// The entry's side, and the other side, of its flows.
+    fn sides(&self) -> (Direction, Direction) {
+        if self.ingress {
+            (Direction::Ingress, Direction::Egress)
+        } else {
+            (Direction::Egress, Direction::Ingress)
+        }
+    }
+
+    /// Asks both sides about one flow: `None` when this entry does not allow
+    /// it; else the flow and the other side's drop, if it drops it.
+    fn ask(
+        &self,
+        source: &Pod,
+        destination: &Pod,
+        port: u16,
+        protocol: Protocol,
+    ) -> Option<(Flow, Option<(Severity, crate::policy::engine::FlowVerdict)>)> {
+        let (this_side, other_side) = self.sides();
+        let flow = self.flow(source, destination, port, protocol);
+        let allowed_here = self
+            .engine
+            .side(&flow, this_side, &BTreeSet::new())
+            .is_some_and(|v| v.reason == Reason::AllowedByRule && v.policies.contains(&self.policy.policy.reference));
+        if !allowed_here {
+            return None;
+        }
+        let other_namespace = if self.ingress {
+            &source.namespace
+        } else {
+            &destination.namespace
+        };
+        let dropped = self.other_side(&flow, other_side, other_namespace);
+        Some((flow, dropped))
     }
 
     /// The other side's default-deny drops the flow: now (error) or once its
@@ -304,9 +305,9 @@ impl Check<'_> {
         flow: &Flow,
         source: &Pod,
         destination: &Pod,
-        missing: Direction,
         verdict: &crate::policy::engine::FlowVerdict,
     ) -> Finding {
+        let missing = self.sides().1;
         let (other, other_pod) = match missing {
             Direction::Egress => ("egress", source),
             _ => ("ingress", destination),

@@ -62,13 +62,12 @@ fn render_soak(frame: &mut Frame, area: Rect, state: &State, drops: &[crate::led
     );
     let block = section(title, border, style(state, role));
     if drops.is_empty() {
-        frame.render_widget(
-            Paragraph::new(Line::styled(
-                "nothing the ledger saw since staging would be dropped",
-                style(state, ThemeRole::Muted),
-            ))
-            .block(block),
+        muted(
+            frame,
             area,
+            state,
+            "nothing the ledger saw since staging would be dropped",
+            Some(block),
         );
         return;
     }
@@ -109,6 +108,15 @@ fn render_soak(frame: &mut Frame, area: Rect, state: &State, drops: &[crate::led
     frame.render_widget(table, area);
 }
 
+/// A line saying why a section is empty, in the section's frame when given.
+fn muted(frame: &mut Frame, area: Rect, state: &State, text: &str, block: Option<ratatui::widgets::Block<'_>>) {
+    let mut paragraph = Paragraph::new(Line::styled(text, style(state, ThemeRole::Muted)));
+    if let Some(block) = block {
+        paragraph = paragraph.block(block);
+    }
+    frame.render_widget(paragraph, area);
+}
+
 /// Minutes the preview's sparkline shows.
 const SPARK_MINUTES: usize = 10;
 
@@ -124,14 +132,7 @@ fn render_preview(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceR
             border,
             style(state, ThemeRole::Title),
         );
-        frame.render_widget(
-            Paragraph::new(Line::styled(
-                "no flows of this namespace judged yet",
-                style(state, ThemeRole::Muted),
-            ))
-            .block(block),
-            area,
-        );
+        muted(frame, area, state, "no flows of this namespace judged yet", Some(block));
         return;
     };
     let window = state.detail.window;
@@ -198,13 +199,7 @@ fn render_preview(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceR
 
 fn render_observed(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) {
     let Some(traffic) = state.traffic.namespace(&row.name) else {
-        frame.render_widget(
-            Paragraph::new(Line::styled(
-                "no flows seen for this namespace yet",
-                style(state, ThemeRole::Muted),
-            )),
-            area,
-        );
+        muted(frame, area, state, "no flows seen for this namespace yet", None);
         return;
     };
     let window = state.detail.window;

@@ -127,7 +127,7 @@ fn benches(c: &mut Criterion) {
         lint: &lint,
         statuses: &statuses,
         observed: None,
-        soak_would_drop: None,
+        soak: None,
     };
     c.bench_function("rows/derive_1000_namespaces", |b| {
         b.iter(|| tighten::app::rows::derive_rows(black_box(&large), &inputs).len())

@@ -16,6 +16,7 @@ pub mod backoff;
 pub mod cluster;
 pub mod commands;
 pub mod config;
+pub mod declared;
 pub mod errors;
 pub mod flows;
 pub mod gate;

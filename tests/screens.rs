@@ -225,10 +225,44 @@ fn the_drops_tab_shows_what_enforcing_would_drop_over_the_whole_soak() {
         count: 1,
         coarse: false,
     };
+    // And a webhook the API server calls, which nothing called during the soak.
+    let hook = tighten::declared::DeclaredPath {
+        origin: "ValidatingWebhookConfiguration schema-check → Service databases/schema-hook:443".into(),
+        service: "databases/schema-hook:443".into(),
+        sources: vec![tighten::flows::Endpoint {
+            labels: vec!["reserved:kube-apiserver".into()],
+            ..Default::default()
+        }],
+        destination: tighten::flows::Endpoint::of_pod(
+            "databases",
+            "schema-hook-0",
+            "schema-hook",
+            &BTreeMap::from([("app".to_string(), "schema-hook".to_string())]),
+            &BTreeMap::new(),
+        ),
+        port: 9443,
+        protocol: Protocol::Tcp,
+    };
+    let allow = tighten::policy::suggest::suggest("databases", [(&hook.flow(&hook.sources[0]), Direction::Ingress)])
+        .into_iter()
+        .next();
+    let verdict = tighten::ledger::feed::SoakVerdict {
+        drops: vec![nightly],
+        declared: tighten::ledger::judge::DeclaredVerdict {
+            judged: 1,
+            unexercised: vec![tighten::ledger::judge::Unexercised {
+                path: hook,
+                direction: Direction::Ingress,
+                allow,
+            }],
+            ..Default::default()
+        },
+    };
     let _ = tighten::app::update(
         &mut cockpit.state,
-        Msg::LedgerWouldDrop(BTreeMap::from([("databases".to_string(), vec![nightly])])),
+        Msg::LedgerSoak(BTreeMap::from([("databases".to_string(), verdict)])),
     );
+    cockpit.state.viewport = (200, 50);
     cockpit.key("1");
     let screen = cockpit.render();
     assert!(
@@ -241,7 +275,21 @@ fn the_drops_tab_shows_what_enforcing_would_drop_over_the_whole_soak() {
         .unwrap_or_else(|| panic!("{screen}"));
     let seen = nine_hours_ago.strftime("%m-%d %H:%M").to_string();
     assert!(line.contains("5432/TCP") && line.matches(&seen).count() == 2, "{line}");
+    assert!(
+        screen.contains("Declared paths never exercised during the soak, would be dropped: 1"),
+        "{screen}"
+    );
+    let line = screen
+        .lines()
+        .find(|l| l.contains("kube-apiserver → databases/schema-hook:9443/TCP"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(line.contains("ValidatingWebhookConfiguration schema-check"), "{line}");
+    assert!(
+        line.contains("ingress to app=schema-hook from kube-apiserver on 9443/TCP"),
+        "{line}"
+    );
     cockpit.key("4");
     let gate = cockpit.render();
     assert!(gate.contains("Would-drop over the soak"), "{gate}");
+    assert!(gate.contains("Declared paths"), "{gate}");
 }

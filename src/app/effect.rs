@@ -6,18 +6,30 @@ use std::path::PathBuf;
 use crate::flows::FlowScope;
 use crate::rollout::RolloutPlan;
 
-/// The preview's engine, handed to the ledger's thread: compared by
-/// identity, printed by name.
-#[derive(Clone)]
-pub struct SharedEngine(pub std::sync::Arc<crate::policy::engine::Engine>);
+/// Shared data handed to another thread (the preview's engine, a
+/// snapshot): compared by identity, printed by name.
+pub struct Shared<T>(pub std::sync::Arc<T>);
 
-impl std::fmt::Debug for SharedEngine {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SharedEngine")
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(std::sync::Arc::clone(&self.0))
     }
 }
 
-impl PartialEq for SharedEngine {
+/// The preview's engine, handed to the ledger's thread.
+pub type SharedEngine = Shared<crate::policy::engine::Engine>;
+
+impl<T> std::fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Shared<{}>",
+            std::any::type_name::<T>().rsplit("::").next().unwrap_or("?")
+        )
+    }
+}
+
+impl<T> PartialEq for Shared<T> {
     fn eq(&self, other: &Self) -> bool {
         std::sync::Arc::ptr_eq(&self.0, &other.0)
     }
@@ -25,11 +37,14 @@ impl PartialEq for SharedEngine {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Judge the connections the ledger saw since each namespace was staged
-    /// → `Msg::LedgerWouldDrop` (now and after each ledger write).
+    /// Judge the connections the ledger saw since each namespace was staged,
+    /// and the paths the snapshot declares → `Msg::LedgerSoak` (now and after
+    /// each ledger write).
     JudgeSoak {
         engine: SharedEngine,
         namespaces: Vec<(String, jiff::Timestamp)>,
+        snapshot: Shared<crate::cluster::ClusterSnapshot>,
+        senders: crate::declared::Senders,
     },
     /// Server-side dry run of a plan → `Msg::DryRunDone`.
     DryRun { id: u64, plan: RolloutPlan },

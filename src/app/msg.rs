@@ -57,7 +57,7 @@ pub enum Msg {
     LedgerObserved(Vec<crate::ledger::Span>),
     /// Per namespace in Audit, the connections the ledger saw since staging
     /// that enforcing would drop.
-    LedgerWouldDrop(std::collections::BTreeMap<String, Vec<crate::ledger::SoakDrop>>),
+    LedgerSoak(std::collections::BTreeMap<String, crate::ledger::feed::SoakVerdict>),
     /// Prometheus answered about a namespace (each part may have failed).
     PrometheusFetched {
         namespace: String,

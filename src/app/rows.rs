@@ -79,8 +79,8 @@ pub struct RowInputs<'a> {
     pub statuses: &'a Statuses,
     /// The spans the connection ledger observed; `None` without a ledger.
     pub observed: Option<&'a [crate::ledger::Span]>,
-    /// The would-drop preview over the soak, per namespace; `None` without a ledger.
-    pub soak_would_drop: Option<&'a std::collections::BTreeMap<String, Vec<crate::ledger::SoakDrop>>>,
+    /// What enforcing would drop over the soak, per namespace; `None` without a ledger.
+    pub soak: Option<&'a std::collections::BTreeMap<String, crate::ledger::feed::SoakVerdict>>,
 }
 
 /// Derives every row from the cluster, the traffic and the clock.
@@ -96,7 +96,7 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
         lint,
         statuses,
         observed: ledger,
-        soak_would_drop,
+        soak,
     } = *inputs;
     let minute = minute_of(now);
     let index = NamespaceIndex::new(snapshot);
@@ -163,7 +163,7 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
                     spans,
                     required_percent: settings.soak.coverage_percent,
                 }),
-                soak_would_drop: soak_would_drop.and_then(|m| m.get(&ns.name)).map(Vec::as_slice),
+                soak_verdict: soak.and_then(|m| m.get(&ns.name)),
             });
             NamespaceRow {
                 name: ns.name.clone(),

@@ -258,7 +258,7 @@ pub struct State {
     pub observed: Option<Vec<crate::ledger::Span>>,
     /// The would-drop preview over the soak, per namespace in Audit, from the
     /// ledger; `None` without a ledger.
-    pub soak_would_drop: Option<std::collections::BTreeMap<String, Vec<crate::ledger::SoakDrop>>>,
+    pub soak: Option<std::collections::BTreeMap<String, crate::ledger::feed::SoakVerdict>>,
     /// Lint findings over the whole snapshot.
     /// Each namespace's status (phase, posture, drift), derived once per snapshot.
     pub statuses: crate::rollout::Statuses,
@@ -333,7 +333,7 @@ impl State {
             traffic: Traffic::default(),
             preview: Preview::default(),
             observed: None,
-            soak_would_drop: None,
+            soak: None,
             lint: Vec::new(),
             statuses: Default::default(),
             audit: Vec::new(),

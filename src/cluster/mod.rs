@@ -12,6 +12,7 @@ pub mod demo;
 pub mod live;
 pub mod mutator;
 pub mod objects;
+pub mod routes;
 pub mod snapshot;
 
 use std::sync::Arc;

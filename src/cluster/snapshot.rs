@@ -35,6 +35,9 @@ pub struct ServiceInfo {
     /// Addresses the cluster translates to the Service's pods before policy
     /// sees the traffic: `status.loadBalancer.ingress[].ip` and `spec.externalIPs`.
     pub translated_ips: Vec<String>,
+    /// `spec.externalName` of an ExternalName Service: a DNS alias, often of
+    /// a Service in another namespace (`pg.databases.svc.cluster.local`).
+    pub external_name: Option<String>,
 }
 
 /// A `CiliumLoadBalancerIPPool`: the addresses Cilium hands to LoadBalancer
@@ -59,6 +62,8 @@ impl AddressPool {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServicePort {
+    /// Empty for the one unnamed port; EndpointSlice ports carry the same name.
+    pub name: String,
     pub port: u16,
     /// A number or a named port, as the Service says it.
     pub target_port: String,
@@ -114,6 +119,8 @@ pub struct ClusterSnapshot {
     pub applications: Option<Vec<ApplicationInfo>>,
     /// `None` when Cilium's LB IPAM (`CiliumLoadBalancerIPPool`) is not installed.
     pub address_pools: Option<Vec<AddressPool>>,
+    /// Ingresses, routes, webhooks, their classes and Gateways, EndpointSlices.
+    pub declarations: super::routes::Declarations,
     pub cilium: CiliumInfo,
 }
 

@@ -100,11 +100,12 @@ impl Headless {
 /// written (no observer ran) has observed nothing.
 fn read_ledger(backend: &Backend, state: &mut State) {
     let Some(path) = &backend.ledger else { return };
-    if !path.exists() {
-        update(state, Msg::LedgerObserved(Vec::new()));
-        return;
-    }
-    let ledger = match crate::ledger::Ledger::open(path) {
+    let opened = if path.exists() {
+        crate::ledger::Ledger::open(path)
+    } else {
+        crate::ledger::Ledger::empty()
+    };
+    let ledger = match opened {
         Ok(l) => l,
         Err(e) => {
             tracing::warn!(%e, "ledger read");
@@ -120,18 +121,23 @@ fn read_ledger(backend: &Backend, state: &mut State) {
     }
     // The would-drop preview over the soak, as the cockpit's ledger thread
     // computes it, once.
-    if let Some(crate::app::Effect::JudgeSoak { engine, namespaces }) = crate::app::update::judge_soak_effect(state) {
-        let mut drops = std::collections::BTreeMap::new();
-        for (namespace, since) in namespaces {
-            match ledger.connections_of(&namespace, since) {
-                Ok(records) => {
-                    let judged = crate::ledger::would_drop(&engine.0, &namespace, &records);
-                    drops.insert(namespace, judged);
-                }
-                Err(e) => tracing::warn!(%e, "ledger read"),
-            }
-        }
-        update(state, Msg::LedgerWouldDrop(drops));
+    if let Some(crate::app::Effect::JudgeSoak {
+        engine,
+        namespaces,
+        snapshot,
+        senders,
+    }) = crate::app::update::judge_soak_effect(state)
+    {
+        let judging = crate::ledger::feed::Judging {
+            engine: engine.0,
+            namespaces,
+            snapshot: snapshot.0,
+            senders,
+        };
+        update(
+            state,
+            Msg::LedgerSoak(crate::ledger::feed::judge_soak(&ledger, &judging)),
+        );
     }
 }
 

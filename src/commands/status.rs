@@ -90,6 +90,9 @@ pub struct ItemReport {
     /// The peer that dropped most, for items about dropped flows.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worst_peer: Option<String>,
+    /// One line per path, flow or object the evidence counts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
 }
 
 fn check_name(check: Check) -> &'static str {
@@ -162,6 +165,7 @@ impl NamespaceReport {
                         check: check_name(i.check),
                         evidence: i.evidence.clone(),
                         worst_peer: i.worst_peer.clone(),
+                        details: i.details.clone(),
                     })
                     .collect(),
             },
@@ -299,6 +303,9 @@ fn table(report: &Report, every_item: bool, out: &mut impl Write) -> io::Result<
             writeln!(out, "    {mark} {:<30} {}", item.name, item.evidence)?;
             if let Some(peer) = &item.worst_peer {
                 writeln!(out, "      {:<30} most: {peer}", "")?;
+            }
+            for detail in &item.details {
+                writeln!(out, "      - {detail}")?;
             }
         }
     }

@@ -39,8 +39,8 @@ pub use key::{KeyChord, KeyParseError};
 pub use keymap::{Binding, Keymap, Mode, keymap_file};
 pub use paths::Paths;
 pub use settings::{
-    BaselineSettings, ContextSettings, DEFAULT_PROTECTED_NAMESPACES, MONITORING_APP_LABEL, ResolvedSettings, Settings,
-    SoakWindows,
+    BaselineSettings, ContextSettings, DEFAULT_PROTECTED_NAMESPACES, MONITORING_APP_LABEL, ResolvedSettings,
+    SenderPods, Settings, SoakWindows,
 };
 pub use theme::{FALLBACK_THEME, Theme};
 pub use theme_role::ThemeRole;

@@ -21,6 +21,13 @@
 //! monitoring_selector = { "app.kubernetes.io/name" = "prometheus" }
 //! scrape_ports = [9090, "8080", "metrics"]   # empty or absent: every TCP port
 //!
+//! # Who sends the traffic of an Ingress or Gateway controller to its
+//! # backends, by the controller name its IngressClass or GatewayClass gives
+//! # (Cilium's own, ingress-nginx, Traefik and Gateway-API-labelled pods are known).
+//! [senders."example.com/edge-proxy"]
+//! namespace = "edge"                 # any namespace when absent
+//! labels = { app = "edge-proxy" }
+//!
 //! [contexts."prod-eu"]
 //! theme = "production"
 //! protected_namespaces = ["kube-system", "flux-system", "payments"]
@@ -63,6 +70,9 @@ pub struct Settings {
     /// What the baseline allows besides DNS, the API server, the namespace
     /// itself and kubelet probes.
     pub baseline: BaselineSettings,
+    /// `[senders."controller"]`: the pods that send an Ingress or Gateway
+    /// controller's traffic, for the declared paths.
+    pub senders: BTreeMap<String, SenderPods>,
     /// Overrides per kube context name.
     pub contexts: BTreeMap<String, ContextSettings>,
 }
@@ -126,6 +136,15 @@ pub struct ResolvedSettings {
     pub baseline: BaselineSettings,
     /// The context's Prometheus, from `[contexts.NAME] prometheus`.
     pub prometheus: Option<String>,
+    pub senders: BTreeMap<String, SenderPods>,
+}
+
+/// The pods that send a controller's traffic, as `[senders]` names them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SenderPods {
+    /// Any namespace when `None`.
+    pub namespace: Option<String>,
+    pub labels: BTreeMap<String, String>,
 }
 
 impl Default for BaselineSettings {
@@ -196,6 +215,7 @@ impl Default for Settings {
             soak: SoakWindows::default(),
             templates_dir: None,
             baseline: BaselineSettings::default(),
+            senders: BTreeMap::new(),
             contexts: BTreeMap::new(),
         }
     }
@@ -232,6 +252,7 @@ impl Settings {
                 .and_then(|c| c.baseline.clone())
                 .unwrap_or_else(|| self.baseline.clone()),
             prometheus: ctx.and_then(|c| c.prometheus.clone()),
+            senders: self.senders.clone(),
         }
     }
 
@@ -243,6 +264,7 @@ impl Settings {
             "soak",
             "templates_dir",
             "baseline",
+            "senders",
             "contexts",
         ];
         let mut settings = Settings::default();
@@ -266,6 +288,7 @@ impl Settings {
                         settings.baseline = baseline;
                     }
                 }
+                "senders" => settings.senders = parse_senders(w, value),
                 "contexts" => parse_contexts(w, value, base_dir, &mut settings.contexts),
                 _ => w.unknown_key(key, "config.toml", KNOWN),
             }
@@ -420,7 +443,12 @@ fn parse_baseline(w: &mut Walker<'_>, value: &Value<'_>, prefix: &str) -> Option
             }
             "monitoring_selector" => {
                 let what = format!("{prefix}.monitoring_selector");
-                if let Some(selector) = parse_selector(w, value, &what) {
+                if let Some(selector) = parse_selector(
+                    w,
+                    value,
+                    &what,
+                    "keeping the default selector app.kubernetes.io/name=prometheus",
+                ) {
                     baseline.monitoring_selector = selector;
                 }
             }
@@ -436,10 +464,66 @@ fn parse_baseline(w: &mut Walker<'_>, value: &Value<'_>, prefix: &str) -> Option
     Some(baseline)
 }
 
+/// `[senders."controller"]` tables; a controller with a bad field is left
+/// out (its paths then say their senders are not known).
+fn parse_senders(w: &mut Walker<'_>, value: &Value<'_>) -> BTreeMap<String, SenderPods> {
+    const KNOWN: &[&str] = &["namespace", "labels"];
+    let mut senders = BTreeMap::new();
+    let Some(table) = w.table(value, "[senders]") else {
+        return senders;
+    };
+    for (controller, value) in entries(table) {
+        let controller: &str = controller.get_ref();
+        let section = format!("[senders.\"{controller}\"]");
+        let Some(fields) = w.table(value, &section) else {
+            continue;
+        };
+        let mut pods = SenderPods::default();
+        let mut ok = true;
+        for (key, value) in entries(fields) {
+            match key.get_ref().as_ref() {
+                "namespace" => match w.string(value, &format!("{section} namespace")) {
+                    Some(ns) => match check_namespace(ns) {
+                        Ok(()) => pods.namespace = Some(ns.to_string()),
+                        Err(err) => {
+                            w.report(
+                                value.span(),
+                                format!("{section} namespace: {err}; ignoring this controller"),
+                            );
+                            ok = false;
+                        }
+                    },
+                    None => ok = false,
+                },
+                "labels" => match parse_selector(w, value, &format!("{section} labels"), "ignoring this controller") {
+                    Some(labels) => pods.labels = labels,
+                    None => ok = false,
+                },
+                _ => w.unknown_key(key, &section, KNOWN),
+            }
+        }
+        if ok && pods.labels.is_empty() {
+            w.report(
+                value.span(),
+                format!("{section}: labels are required (every pod would be a sender); ignoring this controller"),
+            );
+            ok = false;
+        }
+        if ok {
+            senders.insert(controller.to_string(), pods);
+        }
+    }
+    senders
+}
+
 /// Label key to value. Every problem is reported; any problem keeps the
 /// default selector, because dropping just the bad label would widen it.
-fn parse_selector(w: &mut Walker<'_>, value: &Value<'_>, what: &str) -> Option<BTreeMap<String, String>> {
-    const KEEPING: &str = "keeping the default selector app.kubernetes.io/name=prometheus";
+fn parse_selector(
+    w: &mut Walker<'_>,
+    value: &Value<'_>,
+    what: &str,
+    keeping: &str,
+) -> Option<BTreeMap<String, String>> {
     let table = w.table(value, what)?;
     let mut selector = BTreeMap::new();
     let mut ok = true;
@@ -452,7 +536,7 @@ fn parse_selector(w: &mut Walker<'_>, value: &Value<'_>, what: &str) -> Option<B
                 w.report(
                     value.span(),
                     format!(
-                        "{what}.{name}: expected a string, found table (quote label keys that contain dots: \"{name}.…\" = \"…\"); {KEEPING}"
+                        "{what}.{name}: expected a string, found table (quote label keys that contain dots: \"{name}.…\" = \"…\"); {keeping}"
                     ),
                 );
                 ok = false;
@@ -462,7 +546,7 @@ fn parse_selector(w: &mut Walker<'_>, value: &Value<'_>, what: &str) -> Option<B
                 w.report(
                     value.span(),
                     format!(
-                        "{what}.{name}: expected a string, found {}; {KEEPING}",
+                        "{what}.{name}: expected a string, found {}; {keeping}",
                         other.type_str()
                     ),
                 );
@@ -471,14 +555,14 @@ fn parse_selector(w: &mut Walker<'_>, value: &Value<'_>, what: &str) -> Option<B
             }
         };
         if let Err(err) = check_label_key(name) {
-            w.report(key.span(), format!("{what}: label key {name:?}: {err}; {KEEPING}"));
+            w.report(key.span(), format!("{what}: label key {name:?}: {err}; {keeping}"));
             ok = false;
             continue;
         }
         if let Err(err) = check_label_value(label) {
             w.report(
                 value.span(),
-                format!("{what}.{name}: label value {label:?}: {err}; {KEEPING}"),
+                format!("{what}.{name}: label value {label:?}: {err}; {keeping}"),
             );
             ok = false;
             continue;

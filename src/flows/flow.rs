@@ -232,6 +232,33 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// A pod as Hubble reports it: its own labels, and its namespace's name
+    /// and labels as Cilium's pseudo labels.
+    pub fn of_pod(
+        namespace: &str,
+        pod: &str,
+        workload: &str,
+        labels: &std::collections::BTreeMap<String, String>,
+        namespace_labels: &std::collections::BTreeMap<String, String>,
+    ) -> Endpoint {
+        const POD_NAMESPACE: &str = "io.kubernetes.pod.namespace";
+        const NAMESPACE_LABELS: &str = "io.cilium.k8s.namespace.labels.";
+        let mut all: Vec<String> = labels.iter().map(|(k, v)| format!("k8s:{k}={v}")).collect();
+        all.push(format!("k8s:{POD_NAMESPACE}={namespace}"));
+        all.extend(
+            namespace_labels
+                .iter()
+                .map(|(k, v)| format!("k8s:{NAMESPACE_LABELS}{k}={v}")),
+        );
+        Endpoint {
+            namespace: namespace.to_string(),
+            pod: pod.to_string(),
+            workload: workload.to_string(),
+            labels: all,
+            ..Endpoint::default()
+        }
+    }
+
     /// The name operators recognise: the workload, else the pod, else the
     /// reserved entity (`world`, `host`, `kube-apiserver`), else the IP.
     pub fn display_name(&self) -> &str {

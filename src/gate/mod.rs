@@ -39,6 +39,9 @@ pub struct GateItem {
     /// The peer that dropped most, with its count, so a fix can start from the
     /// checklist: `shop/api → databases/pg:5432/TCP (12)`.
     pub worst_peer: Option<String>,
+    /// One line per thing the evidence counts, when each needs its own fix
+    /// (every declared path that would be dropped, with its allow).
+    pub details: Vec<String>,
 }
 
 /// The checklist for a namespace.
@@ -167,8 +170,8 @@ pub struct GateInput<'a> {
     /// demo), when the soak is timed by the clock alone.
     pub observed: Option<Observed<'a>>,
     /// The would-drop preview over the soak (the ledger's connections since
-    /// staging); `None` without a ledger.
-    pub soak_would_drop: Option<&'a [crate::ledger::SoakDrop]>,
+    /// staging) and the declared paths; `None` without a ledger.
+    pub soak_verdict: Option<&'a crate::ledger::feed::SoakVerdict>,
 }
 
 /// The spans the ledger observed, and how much of the soak they must cover.
@@ -284,8 +287,9 @@ pub fn evaluate(input: &GateInput<'_>) -> Gate {
                         .and_then(|peers| worst(peers, input.now, |_| true)),
                 ),
             });
-            if let Some(drops) = input.soak_would_drop {
-                items.push(soak_would_drop_item(drops));
+            if let Some(soak) = input.soak_verdict {
+                items.push(soak_would_drop_item(&soak.drops));
+                items.push(declared_item(&soak.declared));
             }
             items.push(drops_item(input));
             items.push(baseline_item(status));
@@ -385,6 +389,7 @@ fn item(name: &'static str, check: Check, evidence: impl Into<String>) -> GateIt
         evidence: evidence.into(),
         see_drops: false,
         worst_peer: None,
+        details: Vec::new(),
     }
 }
 
@@ -404,8 +409,70 @@ fn waiting(name: &'static str, evidence: impl Into<String>) -> GateItem {
     item(name, Check::Waiting, evidence)
 }
 
-/// A failing item whose flows the Drops tab lists, naming the peer that
-/// dropped most.
+/// The paths the cluster's Ingresses, routes, webhooks and aliases declare:
+/// one enforcing would drop that nothing exercised over the soak is the
+/// user's real path, which the soak and in-cluster smoke tests never tried.
+fn declared_item(declared: &crate::ledger::judge::DeclaredVerdict) -> GateItem {
+    const NAME: &str = "Declared paths";
+    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let not_judged = declared
+        .unjudged
+        .iter()
+        .map(|u| format!("not judged: {}: {}", u.origin, u.why));
+    if let Some(first) = declared.unexercised.first() {
+        return GateItem {
+            see_drops: true,
+            details: declared
+                .unexercised
+                .iter()
+                .map(|u| format!("{} ({}); allow: {}", u.path.describe(), u.path.origin, u.allow_line()))
+                .chain(not_judged)
+                .collect(),
+            ..fail(
+                NAME,
+                format!(
+                    "{} never exercised during the soak, would be dropped (first: {}); add the allows below",
+                    plural(declared.unexercised.len(), "declared path", "declared paths"),
+                    first.path.describe(),
+                ),
+            )
+        };
+    }
+    if let Some(first) = declared.unjudged.first() {
+        return GateItem {
+            details: not_judged.collect(),
+            ..fail(
+                NAME,
+                format!(
+                    "{} could not be judged (first: {}); name the senders in [senders] or override",
+                    plural(declared.unjudged.len(), "declared path", "declared paths"),
+                    first.why
+                ),
+            )
+        };
+    }
+    match (declared.judged, declared.dropped_seen) {
+        (0, _) => pass(
+            NAME,
+            "no Ingress, route, webhook or alias declares a path to or from the namespace",
+        ),
+        (judged, 0) => pass(
+            NAME,
+            format!(
+                "{} allowed as if enforced",
+                plural(judged, "declared path", "declared paths")
+            ),
+        ),
+        (judged, seen) => pass(
+            NAME,
+            format!(
+                "{} judged; the {seen} that would be dropped were seen in the soak (see the would-drops above)",
+                plural(judged, "declared path", "declared paths")
+            ),
+        ),
+    }
+}
+
 /// The ledger's connections since staging that enforcing would drop: the
 /// nightly job the ten-minute window missed.
 fn soak_would_drop_item(drops: &[crate::ledger::SoakDrop]) -> GateItem {
@@ -449,6 +516,8 @@ fn soak_would_drop_item(drops: &[crate::ledger::SoakDrop]) -> GateItem {
     }
 }
 
+/// A failing item whose flows the Drops tab lists, naming the peer that
+/// dropped most.
 fn drops_fail(name: &'static str, evidence: String, worst: Option<(DropPeer, u64)>) -> GateItem {
     GateItem {
         see_drops: true,

@@ -65,7 +65,7 @@ fn input<'a>(
         broad_allows: &[],
         one_sided: &[],
         observed: None,
-        soak_would_drop: None,
+        soak_verdict: None,
     }
 }
 
@@ -625,10 +625,14 @@ fn a_connection_seen_once_hours_ago_that_enforcing_would_drop_blocks_the_gate() 
         coarse: false,
     };
     let judged = |drops: &[crate::ledger::SoakDrop]| {
+        let verdict = crate::ledger::feed::SoakVerdict {
+            drops: drops.to_vec(),
+            ..Default::default()
+        };
         evaluate(&GateInput {
             soak: HOUR,
             would_drop: Some((0, 5)),
-            soak_would_drop: Some(drops),
+            soak_verdict: Some(&verdict),
             ..input(&status, &policies, flows.namespace("databases"))
         })
     };

@@ -17,9 +17,11 @@ use crate::flows::FlowEvent;
 use crate::policy::engine::Engine;
 
 use super::coverage::Span;
-use super::judge::{SoakDrop, would_drop};
+use super::judge::{DeclaredVerdict, SoakDrop, judge_declared, would_drop};
 use super::observer::Observer;
 use super::store::Ledger;
+use crate::cluster::ClusterSnapshot;
+use crate::declared::{Senders, declared_paths};
 
 /// Events queued for the ledger thread at most.
 const QUEUE: usize = 1024;
@@ -31,18 +33,54 @@ const FLUSH: Duration = Duration::from_secs(10);
 pub enum Report {
     /// The spans the ledger observed, for the soak's coverage.
     Observed(Vec<Span>),
-    /// Per namespace in Audit, the connections seen since it was staged that
-    /// enforcing it would drop.
-    WouldDrop(BTreeMap<String, Vec<SoakDrop>>),
+    /// Per namespace in Audit, what enforcing it would drop over the soak.
+    Soak(BTreeMap<String, SoakVerdict>),
+}
+
+/// What enforcing a namespace would drop, judged over its soak.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SoakVerdict {
+    /// The connections seen since it was staged that enforcing would drop.
+    pub drops: Vec<SoakDrop>,
+    /// Its declared paths (Ingress, routes, webhooks, aliases).
+    pub declared: DeclaredVerdict,
 }
 
 /// Where the thread reports.
 pub type Publish = Box<dyn Fn(Report) + Send>;
 
-/// The namespaces to judge over the soak, with the engine and since when.
+/// The namespaces to judge over the soak, with the engine and since when,
+/// and the snapshot whose Ingresses, routes and webhooks declare paths.
 pub struct Judging {
     pub engine: Arc<Engine>,
     pub namespaces: Vec<(String, Timestamp)>,
+    pub snapshot: Arc<ClusterSnapshot>,
+    pub senders: Senders,
+}
+
+/// Judges each namespace of `judging` over the connections `ledger` saw
+/// since it was staged, and its declared paths; a namespace whose
+/// connections cannot be read is left out (and logged).
+pub fn judge_soak(ledger: &Ledger, judging: &Judging) -> BTreeMap<String, SoakVerdict> {
+    let wanted = judging.namespaces.iter().map(|(ns, _)| ns.clone()).collect();
+    let mut declared = declared_paths(&judging.snapshot, &judging.senders, &wanted);
+    let mut verdicts = BTreeMap::new();
+    for (namespace, since) in &judging.namespaces {
+        match ledger.connections_of(namespace, *since) {
+            Ok(records) => {
+                let paths = declared.remove(namespace).unwrap_or_default();
+                verdicts.insert(
+                    namespace.clone(),
+                    SoakVerdict {
+                        drops: would_drop(&judging.engine, namespace, &records),
+                        declared: judge_declared(&judging.engine, namespace, &paths, &records),
+                    },
+                );
+            }
+            Err(e) => tracing::warn!(%e, "ledger read"),
+        }
+    }
+    verdicts
 }
 
 /// How far back the spans reported go: longer than any soak.
@@ -114,16 +152,7 @@ fn run(mut observer: Observer, rx: Receiver<Fed>, publish: Publish) {
             Err(e) => tracing::warn!(%e, "ledger read"),
         }
         if let Some(judging) = judging {
-            let mut drops = BTreeMap::new();
-            for (namespace, since) in &judging.namespaces {
-                match observer.ledger().connections_of(namespace, *since) {
-                    Ok(records) => {
-                        drops.insert(namespace.clone(), would_drop(&judging.engine, namespace, &records));
-                    }
-                    Err(e) => tracing::warn!(%e, "ledger read"),
-                }
-            }
-            publish(Report::WouldDrop(drops));
+            publish(Report::Soak(judge_soak(observer.ledger(), judging)));
         }
     };
     report(&mut observer, &judging);

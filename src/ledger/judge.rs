@@ -145,3 +145,175 @@ fn endpoint(party: &Party, labels: &[String]) -> Endpoint {
         ..Endpoint::default()
     }
 }
+
+/// A declared path that enforcing the namespace would drop there and that
+/// nothing exercised over the soak, with the allow that lets it through.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unexercised {
+    pub path: crate::declared::DeclaredPath,
+    pub direction: Direction,
+    /// The smallest policy that allows it, as `tighten suggest` writes one.
+    pub allow: Option<crate::cluster::PolicyObject>,
+}
+
+impl Unexercised {
+    /// The allow as one line of JSON (which YAML reads too): the suggested
+    /// spec, `enableDefaultDeny: false` kept, as without it the allow would
+    /// put its pods under default-deny the moment it is applied.
+    pub fn allow_line(&self) -> String {
+        match self.allow.as_ref().and_then(|p| p.spec()) {
+            Some(spec) => {
+                let mut spec = spec.clone();
+                if let Some(fields) = spec.as_object_mut() {
+                    fields.remove("description");
+                }
+                spec.to_string()
+            }
+            None => "(no allow can be suggested)".into(),
+        }
+    }
+
+    /// The allow in words, for a table cell: `ingress to app=hook from
+    /// kube-apiserver on 9443/TCP`.
+    pub fn allow_summary(&self) -> String {
+        let Some(spec) = self.allow.as_ref().and_then(|p| p.spec()) else {
+            return "(no allow can be suggested)".into();
+        };
+        let labels = |v: Option<&serde_json::Value>| {
+            let pairs: Vec<String> = v
+                .and_then(|m| m.as_object())
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| match k.strip_prefix("k8s:") {
+                    Some("io.kubernetes.pod.namespace") => format!("namespace {}", v.as_str().unwrap_or_default()),
+                    _ => format!("{k}={}", v.as_str().unwrap_or_default()),
+                })
+                .collect();
+            pairs.join(",")
+        };
+        let subject = labels(spec.pointer("/endpointSelector/matchLabels"));
+        let (direction, rule, to_or_from, peer_key, entity_key) = if spec.get("ingress").is_some() {
+            (
+                "ingress",
+                spec.pointer("/ingress/0"),
+                "from",
+                "fromEndpoints",
+                "fromEntities",
+            )
+        } else {
+            ("egress", spec.pointer("/egress/0"), "to", "toEndpoints", "toEntities")
+        };
+        let Some(rule) = rule else {
+            return spec.to_string();
+        };
+        let peer = match (
+            rule.pointer(&format!("/{entity_key}/0")),
+            rule.pointer(&format!("/{peer_key}/0")),
+        ) {
+            (Some(entity), _) => entity.as_str().unwrap_or_default().to_string(),
+            (None, Some(selector)) => labels(selector.get("matchLabels")),
+            (None, None) => "?".into(),
+        };
+        let ports: Vec<String> = rule
+            .pointer("/toPorts/0/ports")
+            .and_then(|p| p.as_array())
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                format!(
+                    "{}/{}",
+                    p.get("port").and_then(|v| v.as_str()).unwrap_or("*"),
+                    p.get("protocol").and_then(|v| v.as_str()).unwrap_or("ANY")
+                )
+            })
+            .collect();
+        format!(
+            "{direction} {} {subject} {to_or_from} {peer} on {}",
+            if direction == "ingress" { "to" } else { "of" },
+            ports.join(",")
+        )
+    }
+}
+
+/// The declared paths of one namespace, judged as if it were enforced.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeclaredVerdict {
+    /// Paths judged.
+    pub judged: usize,
+    /// Would be dropped and never seen over the soak: the gate's finding.
+    pub unexercised: Vec<Unexercised>,
+    /// Would be dropped but seen, so already in the soak's would-drops.
+    pub dropped_seen: usize,
+    pub unjudged: Vec<crate::declared::Unjudged>,
+}
+
+/// Judges `paths` against `engine` as if `namespace` were enforced, and
+/// looks each one up among the connections the ledger saw (`records`).
+pub fn judge_declared(
+    engine: &Engine,
+    namespace: &str,
+    paths: &crate::declared::NamespacePaths,
+    records: &[Record],
+) -> DeclaredVerdict {
+    let enforce = BTreeSet::from([namespace.to_string()]);
+    let seen: std::collections::HashSet<(&Party, &Party, u16, crate::flows::Protocol)> = records
+        .iter()
+        .map(|r| {
+            let c = &r.connection;
+            (&c.source, &c.destination, c.port, c.protocol)
+        })
+        .collect();
+    let mut verdict = DeclaredVerdict {
+        judged: paths.paths.len(),
+        unjudged: paths.unjudged.clone(),
+        ..DeclaredVerdict::default()
+    };
+    for path in &paths.paths {
+        let mut dropped = None;
+        let mut exercised = false;
+        for source in &path.sources {
+            let flow = path.flow(source);
+            exercised |= seen.contains(&(
+                &Party::of(&flow.source),
+                &Party::of(&flow.destination),
+                flow.destination_port,
+                flow.protocol,
+            ));
+            let v = engine.evaluate_enforcing(&flow, &enforce);
+            let here = v.direction.filter(|d| {
+                !v.allowed
+                    && match d {
+                        Direction::Egress => flow.source.namespace == namespace,
+                        Direction::Ingress => flow.destination.namespace == namespace,
+                        Direction::Unknown => false,
+                    }
+            });
+            match here {
+                // One sender getting through is the path working.
+                None => {
+                    dropped = None;
+                    break;
+                }
+                Some(direction) => {
+                    dropped.get_or_insert((flow, direction));
+                }
+            }
+        }
+        let Some((flow, direction)) = dropped else {
+            continue;
+        };
+        if exercised {
+            verdict.dropped_seen += 1;
+            continue;
+        }
+        let allow = crate::policy::suggest::suggest(namespace, [(&flow, direction)])
+            .into_iter()
+            .next();
+        verdict.unexercised.push(Unexercised {
+            path: path.clone(),
+            direction,
+            allow,
+        });
+    }
+    verdict
+}

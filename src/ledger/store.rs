@@ -139,6 +139,19 @@ impl Ledger {
         Ok(Ledger { db, path: shown })
     }
 
+    /// An empty ledger in memory: what a context no observer ever ran for
+    /// has seen (nothing), so its declared paths are judged all the same.
+    pub fn empty() -> Result<Ledger, LedgerError> {
+        let path = "(no ledger yet)".to_string();
+        let fail = |e: rusqlite::Error| LedgerError {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let db = Db::open_in_memory().map_err(fail)?;
+        db.execute_batch(SCHEMA).map_err(fail)?;
+        Ok(Ledger { db, path })
+    }
+
     fn error(&self, e: impl std::fmt::Display) -> LedgerError {
         LedgerError {
             path: self.path.clone(),

@@ -323,14 +323,16 @@ fn the_feed_judges_the_soak_with_the_previews_engine() {
     feed.judge(feed::Judging {
         engine: std::sync::Arc::new(engine),
         namespaces: vec![("payments".into(), at(0))],
+        snapshot: std::sync::Arc::default(),
+        senders: Default::default(),
     });
-    let drops = loop {
+    let verdicts = loop {
         match rx.recv_timeout(std::time::Duration::from_secs(10)).expect("a report") {
-            feed::Report::WouldDrop(drops) => break drops,
+            feed::Report::Soak(verdicts) => break verdicts,
             feed::Report::Observed(_) => {}
         }
     };
-    let payments = &drops["payments"];
+    let payments = &verdicts["payments"].drops;
     assert_eq!(payments.len(), 1, "only the job from another namespace: {payments:#?}");
     assert_eq!(payments[0].source, "batch/report");
     assert_eq!((payments[0].count, payments[0].first), (1, at(5)));
@@ -379,4 +381,121 @@ fn a_node_relay_cannot_reach_is_a_gap_in_what_was_observed() {
             end: at(1_800)
         }]
     );
+}
+
+#[test]
+fn declared_paths_are_judged_as_if_enforced_and_looked_up_in_the_ledger() {
+    use crate::cluster::routes::read_declaring;
+    use crate::cluster::{ClusterSnapshot, PodInfo, ServiceInfo, ServicePort, WorkloadRef};
+    use crate::policy::templates::{TemplateVars, Templates};
+    use serde_json::json;
+
+    let pod_info = |ns: &str, name: &str, workload: &str, labels: &[(&str, &str)]| PodInfo {
+        namespace: ns.into(),
+        name: name.into(),
+        labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        workload: Some(WorkloadRef {
+            kind: "Deployment".into(),
+            name: workload.into(),
+        }),
+        service_account: None,
+    };
+    let mut snapshot = ClusterSnapshot {
+        pods: vec![
+            pod_info("shop", "web-1", "web", &[("app", "web")]),
+            pod_info(
+                "ingress-nginx",
+                "controller-1",
+                "ingress-nginx-controller",
+                &[
+                    ("app.kubernetes.io/name", "ingress-nginx"),
+                    ("app.kubernetes.io/component", "controller"),
+                ],
+            ),
+        ],
+        services: vec![ServiceInfo {
+            namespace: "shop".into(),
+            name: "web".into(),
+            ports: vec![ServicePort {
+                name: String::new(),
+                port: 80,
+                target_port: "8080".into(),
+                protocol: "TCP".into(),
+            }],
+            selector: Some([("app".to_string(), "web".to_string())].into()),
+            translated_ips: Vec::new(),
+            external_name: None,
+        }],
+        ..ClusterSnapshot::default()
+    };
+    for (kind, object) in [
+        (
+            "IngressClass",
+            json!({"metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx"}}),
+        ),
+        (
+            "Ingress",
+            json!({"metadata": {"name": "web", "namespace": "shop"},
+                   "spec": {"ingressClassName": "nginx", "defaultBackend": {"service": {"name": "web", "port": {"number": 80}}}}}),
+        ),
+    ] {
+        snapshot.declarations.add(read_declaring(kind, &object).expect("reads"));
+    }
+    let wanted = std::collections::BTreeSet::from(["shop".to_string()]);
+    let paths = crate::declared::declared_paths(&snapshot, &Default::default(), &wanted)
+        .remove("shop")
+        .expect("paths");
+    assert_eq!(paths.paths.len(), 1);
+
+    let templates = Templates::embedded();
+    let vars = TemplateVars::for_namespace("shop");
+    let mut objects = templates.render_baseline(&vars).expect("baseline");
+    objects.push(templates.render_default_deny(&vars).expect("default-deny"));
+    let engine_of = |objects: &[crate::cluster::PolicyObject]| {
+        crate::policy::engine::Engine::new(
+            objects
+                .iter()
+                .map(|o| crate::policy::parse::parse_policy(o).expect("policy")),
+        )
+    };
+
+    // The baseline does not let the ingress controller in, and nothing tried
+    // during the soak: the user's real path would break.
+    let verdict = judge::judge_declared(&engine_of(&objects), "shop", &paths, &[]);
+    assert_eq!(verdict.judged, 1);
+    assert_eq!(verdict.unexercised.len(), 1, "{verdict:#?}");
+    let unexercised = &verdict.unexercised[0];
+    assert_eq!(unexercised.direction, Direction::Ingress);
+    let allow = unexercised.allow_line();
+    assert!(
+        allow.contains(r#""app.kubernetes.io/name":"ingress-nginx""#)
+            && allow.contains(r#""k8s:io.kubernetes.pod.namespace":"ingress-nginx""#)
+            && allow.contains(r#""port":"8080""#),
+        "{allow}"
+    );
+    assert_eq!(
+        unexercised.allow_summary(),
+        "ingress to app=web from app.kubernetes.io/name=ingress-nginx,namespace ingress-nginx on 8080/TCP"
+    );
+
+    // Seen in the ledger, it is one of the soak's would-drops instead.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).expect("opens");
+    let path = &paths.paths[0];
+    let mut tally = Tally::default();
+    tally.add(&Flow {
+        time: at(0),
+        direction: Direction::Ingress,
+        ..path.flow(&path.sources[0])
+    });
+    ledger.write(&tally, Evidence::Flows).expect("writes");
+    let records = ledger.connections_of("shop", at(-60)).expect("reads");
+    let verdict = judge::judge_declared(&engine_of(&objects), "shop", &paths, &records);
+    assert_eq!((verdict.unexercised.len(), verdict.dropped_seen), (0, 1));
+    assert_eq!(would_drop(&engine_of(&objects), "shop", &records).len(), 1);
+
+    // With the suggested allow added, the path works.
+    objects.push(unexercised.allow.clone().expect("an allow"));
+    let verdict = judge::judge_declared(&engine_of(&objects), "shop", &paths, &[]);
+    assert_eq!((verdict.judged, verdict.unexercised.len()), (1, 0), "{verdict:#?}");
 }

@@ -136,6 +136,9 @@ pub fn suggest<'a>(namespace: &str, drops: impl IntoIterator<Item = (&'a Flow, D
             Peer::Entity("host")
         } else if peer.has_reserved("remote-node") {
             Peer::Entity("remote-node")
+        } else if peer.has_reserved("ingress") {
+            // Cilium's Ingress and Gateway send to backends as this identity.
+            Peer::Entity("ingress")
         } else if !ingress && let Some(name) = flow.destination_names.first() {
             Peer::Fqdn(name.trim_end_matches('.').to_ascii_lowercase())
         } else {

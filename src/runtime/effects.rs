@@ -41,11 +41,18 @@ impl EffectRunner {
             Effect::ScopeFlows(scope) => {
                 self.flow_scope.send_replace(scope);
             }
-            Effect::JudgeSoak { engine, namespaces } => {
+            Effect::JudgeSoak {
+                engine,
+                namespaces,
+                snapshot,
+                senders,
+            } => {
                 if let Some(ledger) = &self.ledger {
                     ledger.judge(crate::ledger::feed::Judging {
                         engine: engine.0,
                         namespaces,
+                        snapshot: snapshot.0,
+                        senders,
                     });
                 }
             }

@@ -70,7 +70,7 @@ impl Session {
         let publish: crate::ledger::feed::Publish = Box::new(move |spans| {
             let msg = match spans {
                 crate::ledger::feed::Report::Observed(spans) => Msg::LedgerObserved(spans),
-                crate::ledger::feed::Report::WouldDrop(drops) => Msg::LedgerWouldDrop(drops),
+                crate::ledger::feed::Report::Soak(verdicts) => Msg::LedgerSoak(verdicts),
             };
             let _ = publish_tx.blocking_send(msg);
         });

@@ -6,7 +6,9 @@
 
 mod adopt;
 mod cli;
+
 mod control_plane;
+mod declared;
 mod gitops;
 mod netns;
 #[path = "../common/policy_variants.rs"]

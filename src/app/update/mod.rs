@@ -188,8 +188,8 @@ fn handle(state: &mut State, msg: Msg) -> Vec<Effect> {
             view::refresh_rows(state);
             Vec::new()
         }
-        Msg::LedgerWouldDrop(drops) => {
-            state.soak_would_drop = Some(drops);
+        Msg::LedgerSoak(verdicts) => {
+            state.soak = Some(verdicts);
             view::refresh_rows(state);
             Vec::new()
         }

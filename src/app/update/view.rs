@@ -17,7 +17,7 @@ pub(super) fn refresh_rows(state: &mut State) {
         lint: &state.lint,
         statuses: &state.statuses,
         observed: state.observed.as_deref(),
-        soak_would_drop: state.soak_would_drop.as_ref(),
+        soak: state.soak.as_ref(),
     };
     state.rows = rows::derive_rows(&state.snapshot, &inputs);
     refresh_visible(state);
@@ -78,9 +78,11 @@ pub(super) fn judge_soak(state: &State) -> Option<crate::app::Effect> {
             (row.name.clone(), since)
         })
         .collect();
-    (!namespaces.is_empty()).then_some(crate::app::Effect::JudgeSoak {
-        engine: crate::app::effect::SharedEngine(engine),
+    (!namespaces.is_empty()).then(|| crate::app::Effect::JudgeSoak {
+        engine: crate::app::effect::Shared(engine),
         namespaces,
+        snapshot: crate::app::effect::Shared(std::sync::Arc::clone(&state.snapshot)),
+        senders: state.config.settings.senders.clone(),
     })
 }
 

@@ -124,6 +124,7 @@ pub fn service_info(service: &Service) -> Option<ServiceInfo> {
             ports
                 .iter()
                 .map(|p| ServicePort {
+                    name: p.name.clone().unwrap_or_default(),
                     port: u16::try_from(p.port).unwrap_or(0),
                     target_port: match &p.target_port {
                         Some(IntOrString::Int(n)) => n.to_string(),
@@ -162,6 +163,11 @@ pub fn service_info(service: &Service) -> Option<ServiceInfo> {
                     .flatten(),
             )
             .collect(),
+        external_name: service
+            .spec
+            .as_ref()
+            .filter(|s| s.type_.as_deref() == Some("ExternalName"))
+            .and_then(|s| s.external_name.clone()),
     })
 }
 

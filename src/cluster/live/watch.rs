@@ -23,6 +23,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::cluster::routes::{DECLARING_KINDS, Declarations, Declaring, read_declaring};
 use crate::cluster::{
     AddressPool, ApplicationInfo, CiliumInfo, ClusterSnapshot, ConnectionState, KustomizationInfo, NamespaceInfo,
     PodInfo, PolicyKind, PolicyObject, ServiceInfo,
@@ -91,6 +92,8 @@ struct Mirrors {
     kustomizations: Option<Table<KustomizationInfo>>,
     applications: Option<Table<ApplicationInfo>>,
     address_pools: Option<Table<AddressPool>>,
+    /// Per declaring kind (by plural), once its API is served.
+    declaring: BTreeMap<&'static str, Option<Table<Declaring>>>,
     cilium: CiliumInfo,
     /// Streams that failed: consecutive failures, the last error and when.
     failures: BTreeMap<&'static str, (u32, String, Instant)>,
@@ -129,8 +132,11 @@ impl Drop for Watches {
 }
 
 /// Kinds whose failure degrades what the cockpit knows without making the
-/// connection unhealthy.
-const OPTIONAL: [&str; 3] = ["kustomizations", "applications", "ciliumloadbalancerippools"];
+/// connection unhealthy: the GitOps kinds, LB IPAM, and the declaring kinds.
+fn is_optional(stream: &str) -> bool {
+    ["kustomizations", "applications", "ciliumloadbalancerippools"].contains(&stream)
+        || DECLARING_KINDS.iter().any(|(_, plural, _)| *plural == stream)
+}
 
 const FLUX_GROUP: &str = "kustomize.toolkit.fluxcd.io/v1";
 const ARGO_GROUP: &str = "argoproj.io/v1alpha1";
@@ -146,6 +152,12 @@ pub async fn start(client: Client, cilium: CiliumInfo) -> Watches {
         group_served(&client, ARGO_GROUP, "applications"),
         group_served(&client, CILIUM_GROUP, "ciliumloadbalancerippools"),
     );
+    let declaring_served = futures::future::join_all(
+        DECLARING_KINDS
+            .iter()
+            .map(|(group, plural, _)| group_served(&client, group, plural)),
+    )
+    .await;
     let tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
     let spawn = {
         let tasks = Arc::clone(&tasks);
@@ -163,6 +175,11 @@ pub async fn start(client: Client, cilium: CiliumInfo) -> Watches {
         }
         if pools {
             m.required.push("ciliumloadbalancerippools");
+        }
+        for ((_, plural, _), served) in DECLARING_KINDS.iter().zip(&declaring_served) {
+            if *served {
+                m.required.push(plural);
+            }
         }
     }
 
@@ -234,6 +251,38 @@ pub async fn start(client: Client, cilium: CiliumInfo) -> Watches {
         resources::address_pool_info,
         |m| &mut m.address_pools,
     )));
+    // Ingresses, routes and webhooks declare paths the soak may never exercise.
+    for (&(group, plural, kind), served) in DECLARING_KINDS.iter().zip(declaring_served) {
+        let (version_group, version) = group.split_once('/').unwrap_or(("", group));
+        let resource = kube::api::ApiResource::from_gvk_with_plural(
+            &kube::api::GroupVersionKind::gvk(version_group, version, kind),
+            plural,
+        );
+        spawn(tokio::spawn(watch_optional(
+            OptionalKind {
+                client: client.clone(),
+                shared: shared.clone(),
+                tasks: Arc::clone(&tasks),
+                served,
+                group,
+                name: plural,
+                resource,
+            },
+            move |o: &DynamicObject| {
+                let value = serde_json::to_value(o).ok()?;
+                let object = read_declaring(kind, &value)?;
+                Some((
+                    format!(
+                        "{}/{}",
+                        o.metadata.namespace.as_deref().unwrap_or(""),
+                        o.metadata.name.as_deref()?
+                    ),
+                    object,
+                ))
+            },
+            move |m| m.declaring.entry(plural).or_default(),
+        )));
+    }
     spawn(tokio::spawn(watch_optional(
         OptionalKind {
             client,
@@ -372,7 +421,7 @@ struct OptionalKind {
 async fn watch_optional<T: Send + 'static>(
     kind: OptionalKind,
     convert: impl Fn(&DynamicObject) -> Option<(String, T)> + Send + 'static,
-    table: fn(&mut Mirrors) -> &mut Option<Table<T>>,
+    table: impl Fn(&mut Mirrors) -> &mut Option<Table<T>> + Send + Copy + 'static,
 ) {
     let OptionalKind {
         client,
@@ -432,7 +481,7 @@ async fn combine(
             let state = match m
                 .failures
                 .iter()
-                .filter(|(stream, _)| !OPTIONAL.contains(stream))
+                .filter(|(stream, _)| !is_optional(stream))
                 .max_by_key(|(_, (n, _, _))| *n)
             {
                 None => ConnectionState::Connected,
@@ -469,6 +518,7 @@ async fn combine(
                         .as_ref()
                         .filter(|_| m.listed.contains(&"ciliumloadbalancerippools"))
                         .map(|t| t.rows.values().cloned().collect()),
+                    declarations: declarations(&m),
                     cilium: m.cilium.clone(),
                 })
             });
@@ -485,6 +535,23 @@ async fn combine(
             return;
         }
     }
+}
+
+/// The declaring objects of every listed kind, and the kinds that failed.
+fn declarations(m: &Mirrors) -> Declarations {
+    let mut declarations: Declarations = m
+        .declaring
+        .iter()
+        .filter(|(plural, _)| m.listed.contains(plural))
+        .filter_map(|(_, table)| table.as_ref())
+        .flat_map(|t| t.rows.values().cloned())
+        .collect();
+    declarations.unreadable = DECLARING_KINDS
+        .iter()
+        .filter(|(_, plural, _)| !m.listed.contains(plural))
+        .filter_map(|(_, plural, _)| m.failures.get(plural).map(|(_, why, _)| (*plural, why.clone())))
+        .collect();
+    declarations
 }
 
 #[cfg(test)]

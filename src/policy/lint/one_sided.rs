@@ -282,21 +282,12 @@ impl Check<'_> {
     /// A pod as Hubble would report it: its labels, its namespace's name and
     /// labels as Cilium's pseudo labels.
     fn endpoint(&self, pod: &Pod) -> Endpoint {
-        let mut labels: Vec<String> = pod.labels.iter().map(|(k, v)| format!("k8s:{k}={v}")).collect();
-        labels.push(format!("k8s:{POD_NAMESPACE_LABEL}={}", pod.namespace));
-        if let Some(ns) = self.namespaces.get(pod.namespace.as_str()) {
-            labels.extend(
-                ns.labels
-                    .iter()
-                    .map(|(k, v)| format!("k8s:{NAMESPACE_LABELS_PREFIX}{k}={v}")),
-            );
-        }
-        Endpoint {
-            namespace: pod.namespace.clone(),
-            pod: pod.name.clone(),
-            labels,
-            ..Endpoint::default()
-        }
+        let no_labels = std::collections::BTreeMap::new();
+        let namespace_labels = self
+            .namespaces
+            .get(pod.namespace.as_str())
+            .map_or(&no_labels, |ns| &ns.labels);
+        Endpoint::of_pod(&pod.namespace, &pod.name, "", &pod.labels, namespace_labels)
     }
 
     fn finding(

@@ -56,11 +56,13 @@ fn service(ns: &str, name: &str, ports: &[(u16, &str, &str)]) -> ServiceInfo {
     ServiceInfo {
         selector: Some(BTreeMap::from([(key.to_string(), name.to_string())])),
         translated_ips: Vec::new(),
+        external_name: None,
         namespace: ns.into(),
         name: name.into(),
         ports: ports
             .iter()
             .map(|(port, target, protocol)| ServicePort {
+                name: String::new(),
                 port: *port,
                 target_port: target.to_string(),
                 protocol: protocol.to_string(),
@@ -1632,6 +1634,7 @@ fn a_cidr_on_a_load_balancer_address_is_said_to_never_match() {
     let mut c = cluster();
     c.services.push(ServiceInfo {
         translated_ips: vec!["10.20.0.5".into()],
+        external_name: None,
         ..service("payments", "gateway-lb", &[(443, "8443", "TCP")])
     });
     let lint_here = |cidr: &str| {

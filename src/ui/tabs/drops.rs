@@ -31,12 +31,23 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, row: &NamespaceRow) 
         let [preview_area, rest] = Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(area);
         render_preview(frame, preview_area, state, row);
         // Over the whole soak, from the ledger: what the window above missed.
-        match state.soak_would_drop.as_ref().and_then(|m| m.get(&row.name)) {
-            Some(drops) => {
+        match state.soak.as_ref().and_then(|m| m.get(&row.name)) {
+            Some(soak) => {
+                let drops = &soak.drops;
                 let height = (drops.len().max(1) as u16 + 3).min(rest.height / 2).max(3);
                 let [soak_area, rest] = Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(rest);
                 render_soak(frame, soak_area, state, drops);
-                rest
+                let declared = &soak.declared;
+                let listed = declared.unexercised.len() + declared.unjudged.len();
+                if listed == 0 {
+                    rest
+                } else {
+                    let height = (listed as u16 + 3).min(rest.height / 2).max(3);
+                    let [declared_area, rest] =
+                        Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(rest);
+                    render_declared(frame, declared_area, state, declared);
+                    rest
+                }
             }
             None => rest,
         }
@@ -104,6 +115,53 @@ fn render_soak(frame: &mut Frame, area: Rect, state: &State, drops: &[crate::led
         Row::new(["DIR", "SOURCE", "DESTINATION", "PORT", "SEEN", "FIRST", "LAST"])
             .style(style(state, ThemeRole::Header)),
     )
+    .block(block);
+    frame.render_widget(table, area);
+}
+
+/// The declared paths enforcing would drop that the soak never exercised,
+/// each with the allow to add, then those that could not be judged.
+fn render_declared(frame: &mut Frame, area: Rect, state: &State, declared: &crate::ledger::judge::DeclaredVerdict) {
+    let title = format!(
+        " Declared paths never exercised during the soak, would be dropped: {} ",
+        declared.unexercised.len()
+    );
+    let role = if declared.unexercised.is_empty() {
+        ThemeRole::Warning
+    } else {
+        ThemeRole::Danger
+    };
+    let block = section(title, style(state, ThemeRole::Border), style(state, role));
+    let path_width = (area.width as usize / 3).clamp(24, 60);
+    let origin_width = (area.width as usize / 3).clamp(20, 70);
+    let mut rows: Vec<Row> = declared
+        .unexercised
+        .iter()
+        .map(|u| {
+            Row::new(vec![
+                Cell::from(fit(&u.path.describe(), path_width)),
+                Cell::from(fit(&u.path.origin, origin_width)),
+                Cell::from(u.allow_summary()),
+            ])
+        })
+        .collect();
+    rows.extend(declared.unjudged.iter().map(|u| {
+        Row::new(vec![
+            Cell::from("not judged"),
+            Cell::from(fit(&u.origin, origin_width)),
+            Cell::from(u.why.clone()),
+        ])
+        .style(style(state, ThemeRole::Muted))
+    }));
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(path_width as u16),
+            Constraint::Length(origin_width as u16),
+            Constraint::Min(20),
+        ],
+    )
+    .header(Row::new(["PATH", "DECLARED BY", "ALLOW TO ADD"]).style(style(state, ThemeRole::Header)))
     .block(block);
     frame.render_widget(table, area);
 }

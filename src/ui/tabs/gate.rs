@@ -41,6 +41,19 @@ pub fn checklist(state: &State, gate: &Gate) -> Vec<Line<'static>> {
             };
             lines.push(Line::from(vec![Span::raw(" ".repeat(33)), Span::styled(lead, muted)]));
         }
+        const DETAILS: usize = 5;
+        for detail in item.details.iter().take(DETAILS) {
+            lines.push(Line::from(vec![
+                Span::raw(" ".repeat(33)),
+                Span::styled(format!("- {detail}"), muted),
+            ]));
+        }
+        if item.details.len() > DETAILS {
+            lines.push(Line::from(vec![
+                Span::raw(" ".repeat(33)),
+                Span::styled(format!("… {} more", item.details.len() - DETAILS), muted),
+            ]));
+        }
     }
     lines
 }

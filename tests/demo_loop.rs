@@ -320,6 +320,84 @@ async fn suggestions_clear_the_preview_so_enforcing_drops_nothing() {
     );
 }
 
+/// `S` in Audit writes allows for the whole soak, not the ten-minute window
+/// alone: the nightly job the ledger saw once and the webhook nobody called.
+#[tokio::test]
+async fn suggestions_cover_the_soak_and_the_declared_paths_nobody_exercised() {
+    use std::collections::BTreeMap;
+    use tighten::flows::{Direction, Endpoint, Flow, Protocol, Verdict};
+    let mut cockpit = Cockpit::new();
+    cockpit.select("databases");
+    let pod = |ns: &str, app: &str| {
+        Endpoint::of_pod(
+            ns,
+            &format!("{app}-0"),
+            app,
+            &BTreeMap::from([("app".to_string(), app.to_string())]),
+            &BTreeMap::new(),
+        )
+    };
+    let flow = |source: Endpoint, destination: Endpoint, port: u16| Flow {
+        time: common::now() - jiff::SignedDuration::from_hours(9),
+        verdict: Verdict::Forwarded,
+        drop_reason: None,
+        direction: Direction::Ingress,
+        source,
+        destination,
+        protocol: Protocol::Tcp,
+        source_port: 40_000,
+        destination_port: port,
+        is_reply: false,
+        node: String::new(),
+        destination_names: Vec::new(),
+        denied_by: Vec::new(),
+        icmp: None,
+    };
+    let apiserver = Endpoint {
+        labels: vec!["reserved:kube-apiserver".into()],
+        ..Endpoint::default()
+    };
+    let verdict = tighten::ledger::feed::SoakVerdict {
+        flows: vec![
+            (
+                flow(pod("batch", "report"), pod("databases", "postgres"), 5432),
+                Direction::Ingress,
+            ),
+            (
+                flow(apiserver, pod("databases", "schema-hook"), 9443),
+                Direction::Ingress,
+            ),
+        ],
+        ..Default::default()
+    };
+    tighten::app::update(
+        &mut cockpit.state,
+        tighten::app::Msg::LedgerSoak(BTreeMap::from([("databases".to_string(), verdict)])),
+    );
+    open_dialog(&mut cockpit, "S").await;
+    let Some(Modal::Confirm(dialog)) = cockpit.top_modal() else {
+        panic!("dialog")
+    };
+    let created: Vec<_> = dialog.plan.changes.iter().map(|c| c.target().name).collect();
+    assert_eq!(
+        created,
+        [
+            "tighten-allow-postgres",
+            "tighten-allow-redis",
+            "tighten-allow-schema-hook"
+        ]
+    );
+    let yaml: String = dialog.plan.changes.iter().map(|c| format!("{c:?}")).collect();
+    assert!(
+        yaml.contains("report") && yaml.contains("batch"),
+        "the nightly job is let in"
+    );
+    assert!(
+        yaml.contains("kube-apiserver") && yaml.contains("9443"),
+        "the webhook is let in"
+    );
+}
+
 #[tokio::test]
 async fn a_rollback_of_flux_owned_policies_pauses_flux_until_resumed() {
     use tighten::rollout::gitops::Owner;

@@ -257,6 +257,7 @@ fn the_drops_tab_shows_what_enforcing_would_drop_over_the_whole_soak() {
             }],
             ..Default::default()
         },
+        ..Default::default()
     };
     let _ = tighten::app::update(
         &mut cockpit.state,

@@ -771,6 +771,39 @@ keymap = "vim"
     }
 
     #[test]
+    fn senders_name_a_controllers_pods_and_a_bad_one_is_left_out() {
+        let text = r#"
+[senders."example.com/edge-proxy"]
+namespace = "edge"
+labels = { app = "edge-proxy", "app.kubernetes.io/component" = "proxy" }
+
+[senders."example.com/anywhere"]
+labels = { app = "gw" }
+
+[senders."example.com/bad-namespace"]
+namespace = "Edge_1"
+labels = { app = "x" }
+
+[senders."example.com/no-labels"]
+namespace = "edge"
+"#;
+        let (settings, diags) = parse(text);
+        assert_eq!(settings.senders.len(), 2, "{:?}", settings.senders);
+        let edge = &settings.senders["example.com/edge-proxy"];
+        assert_eq!(edge.namespace.as_deref(), Some("edge"));
+        assert_eq!(edge.labels["app.kubernetes.io/component"], "proxy");
+        assert_eq!(settings.senders["example.com/anywhere"].namespace, None);
+        let messages: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(
+            messages[0].contains("bad-namespace") && messages[0].contains("config.toml:10:"),
+            "{messages:?}"
+        );
+        assert!(messages[1].contains("labels are required"), "{messages:?}");
+        assert_eq!(settings.for_context("any").senders, settings.senders);
+    }
+
+    #[test]
     fn default_soak_windows() {
         let soak = SoakWindows::default();
         assert_eq!(soak.for_tier(Some("lab")), HOUR);

@@ -425,7 +425,15 @@ fn declared_item(declared: &crate::ledger::judge::DeclaredVerdict) -> GateItem {
             details: declared
                 .unexercised
                 .iter()
-                .map(|u| format!("{} ({}); allow: {}", u.path.describe(), u.path.origin, u.allow_line()))
+                .map(|u| {
+                    format!(
+                        "{}: add {} · declared by {} · {}",
+                        u.path.describe(),
+                        u.allow_summary(),
+                        u.path.origin,
+                        u.allow_line()
+                    )
+                })
                 .chain(not_judged)
                 .collect(),
             ..fail(

@@ -17,11 +17,12 @@ use crate::flows::FlowEvent;
 use crate::policy::engine::Engine;
 
 use super::coverage::Span;
-use super::judge::{DeclaredVerdict, SoakDrop, judge_declared, would_drop};
+use super::judge::{DeclaredVerdict, SoakDrop, judge_declared, would_drop_flows};
 use super::observer::Observer;
 use super::store::Ledger;
 use crate::cluster::ClusterSnapshot;
 use crate::declared::{Senders, declared_paths};
+use crate::flows::{Direction, Flow};
 
 /// Events queued for the ledger thread at most.
 const QUEUE: usize = 1024;
@@ -44,6 +45,9 @@ pub struct SoakVerdict {
     pub drops: Vec<SoakDrop>,
     /// Its declared paths (Ingress, routes, webhooks, aliases).
     pub declared: DeclaredVerdict,
+    /// A flow for each of the above, with where it would be dropped: what
+    /// the cockpit's suggestions (`S`) write allows for.
+    pub flows: Vec<(Flow, Direction)>,
 }
 
 /// Where the thread reports.
@@ -69,13 +73,20 @@ pub fn judge_soak(ledger: &Ledger, judging: &Judging) -> BTreeMap<String, SoakVe
         match ledger.connections_of(namespace, *since) {
             Ok(records) => {
                 let paths = declared.remove(namespace).unwrap_or_default();
-                verdicts.insert(
-                    namespace.clone(),
-                    SoakVerdict {
-                        drops: would_drop(&judging.engine, namespace, &records),
-                        declared: judge_declared(&judging.engine, namespace, &paths, &records),
-                    },
-                );
+                let (drops, mut flows): (Vec<SoakDrop>, Vec<(Flow, Direction)>) =
+                    would_drop_flows(&judging.engine, namespace, &records)
+                        .into_iter()
+                        .map(|(drop, flow)| {
+                            let direction = drop.direction;
+                            (drop, (flow, direction))
+                        })
+                        .unzip();
+                let declared = judge_declared(&judging.engine, namespace, &paths, &records);
+                flows.extend(declared.unexercised.iter().filter_map(|u| {
+                    let source = u.path.sources.first()?;
+                    Some((u.path.flow(source), u.direction))
+                }));
+                verdicts.insert(namespace.clone(), SoakVerdict { drops, declared, flows });
             }
             Err(e) => tracing::warn!(%e, "ledger read"),
         }

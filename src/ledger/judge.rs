@@ -34,8 +34,18 @@ pub struct SoakDrop {
 /// most recently seen first. A connection Hubble reported at both ends (an
 /// egress and an ingress record) is listed once.
 pub fn would_drop(engine: &Engine, namespace: &str, records: &[Record]) -> Vec<SoakDrop> {
+    would_drop_flows(engine, namespace, records)
+        .into_iter()
+        .map(|(drop, _)| drop)
+        .collect()
+}
+
+/// As [`would_drop`], each with a flow that stands for it, for suggestions.
+pub fn would_drop_flows(engine: &Engine, namespace: &str, records: &[Record]) -> Vec<(SoakDrop, Flow)> {
     let enforce = BTreeSet::from([namespace.to_string()]);
-    let mut found: BTreeMap<(String, String, u16, String, String), SoakDrop> = BTreeMap::new();
+    // Keyed without the direction: a connection both ends reported is one.
+    type Key = (String, String, u16, String, String);
+    let mut found: BTreeMap<Key, (SoakDrop, Flow)> = BTreeMap::new();
     for record in records {
         let flow = flow_of(record);
         let verdict = engine.evaluate_enforcing(&flow, &enforce);
@@ -61,26 +71,29 @@ pub fn would_drop(engine: &Engine, namespace: &str, records: &[Record]) -> Vec<S
         let seen = &record.seen;
         found
             .entry(key)
-            .and_modify(|d| {
+            .and_modify(|(d, _)| {
                 d.first = d.first.min(seen.first);
                 d.last = d.last.max(seen.last);
                 d.count = d.count.max(seen.count);
             })
-            .or_insert_with(|| SoakDrop {
-                source: c.source.qualified(),
-                destination: c.destination.qualified(),
-                port: c.port,
-                protocol: c.protocol,
-                direction,
-                dns: c.dns.clone(),
-                first: seen.first,
-                last: seen.last,
-                count: seen.count,
-                coarse: record.evidence == Evidence::Metrics,
+            .or_insert_with(|| {
+                let drop = SoakDrop {
+                    source: c.source.qualified(),
+                    destination: c.destination.qualified(),
+                    port: c.port,
+                    protocol: c.protocol,
+                    direction,
+                    dns: c.dns.clone(),
+                    first: seen.first,
+                    last: seen.last,
+                    count: seen.count,
+                    coarse: record.evidence == Evidence::Metrics,
+                };
+                (drop, flow.clone())
             });
     }
-    let mut drops: Vec<SoakDrop> = found.into_values().collect();
-    drops.sort_by_key(|d| std::cmp::Reverse(d.last));
+    let mut drops: Vec<(SoakDrop, Flow)> = found.into_values().collect();
+    drops.sort_by_key(|(d, _)| std::cmp::Reverse(d.last));
     drops
 }
 

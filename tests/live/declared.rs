@@ -201,7 +201,10 @@ async fn ingress_route_and_webhook_paths_are_judged_dropped_then_allowed() {
             .lines()
             .find(|l| l.trim_start().starts_with(&format!("- {path}")))
             .unwrap_or_else(|| panic!("no {path} in\n{out}"));
-        assert!(detail.contains("allow: {"), "{detail}");
+        assert!(
+            detail.contains(": add ingress to app=") && detail.contains(r#"{"enableDefaultDeny""#),
+            "{detail}"
+        );
     }
     let (_, json_out, _) = operator.tighten(&["status", "-n", &shop, "-o", "json"], "");
     assert!(json_out.contains("\"details\""), "{json_out}");

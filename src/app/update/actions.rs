@@ -151,17 +151,25 @@ pub(super) fn promote(state: &mut State, to: &str) -> Vec<Effect> {
 }
 
 /// Allow policies for what the namespace drops: in Audit, what enforcing would
-/// drop (the preview); otherwise the policy drops observed on its side.
+/// drop (the preview over the stream, and over the whole soak with the
+/// declared paths nobody exercised, from the ledger); otherwise the policy
+/// drops observed on its side.
 fn suggestions(state: &State, namespace: &str) -> Vec<crate::cluster::PolicyObject> {
-    let Some(traffic) = state.traffic.namespace(namespace) else {
-        return Vec::new();
-    };
-    let flows = traffic.tail.iter().map(|f| f.as_ref());
-    let drops = if state.preview.is_audit(namespace) {
+    let flows = state
+        .traffic
+        .namespace(namespace)
+        .into_iter()
+        .flat_map(|t| t.tail.iter().map(|f| f.as_ref()));
+    let mut drops = if state.preview.is_audit(namespace) {
         state.preview.would_drop(namespace, flows)
     } else {
         crate::policy::suggest::recorded_drops(namespace, flows)
     };
+    if state.preview.is_audit(namespace)
+        && let Some(soak) = state.soak.as_ref().and_then(|s| s.get(namespace))
+    {
+        drops.extend(soak.flows.iter().map(|(flow, direction)| (flow, *direction)));
+    }
     crate::policy::suggest::suggest(namespace, drops)
 }
 

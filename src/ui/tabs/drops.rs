@@ -132,8 +132,13 @@ fn render_declared(frame: &mut Frame, area: Rect, state: &State, declared: &crat
         ThemeRole::Danger
     };
     let block = section(title, style(state, ThemeRole::Border), style(state, role));
-    let path_width = (area.width as usize / 3).clamp(24, 60);
-    let origin_width = (area.width as usize / 3).clamp(20, 70);
+    let longest = declared
+        .unexercised
+        .iter()
+        .map(|u| u.path.describe().chars().count())
+        .max();
+    let path_width = longest.unwrap_or(24).clamp(24, (area.width as usize / 3).max(24));
+    let origin_width = (area.width as usize / 4).clamp(20, 60);
     let mut rows: Vec<Row> = declared
         .unexercised
         .iter()

@@ -30,7 +30,7 @@ pub const DECLARING_KINDS: [(&str, &str, &str); 9] = [
 ];
 
 /// What sends an entry point's traffic to its backends.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Via {
     /// An Ingress's class (`spec.ingressClassName`, or the legacy annotation);
     /// `None` means the cluster's default class.

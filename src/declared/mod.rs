@@ -133,11 +133,22 @@ pub fn declared_paths(
             }
         }
     };
+    // Thousands of Ingresses share a few classes: find each one's senders once.
+    let mut senders_of: HashMap<&Via, Result<Vec<Endpoint>, String>> = HashMap::new();
     for entry in &snapshot.declarations.entry_points {
-        let sources = senders::of_entry(entry, &view, senders);
-        for backend in &entry.backends {
+        let sources = senders_of
+            .entry(&entry.via)
+            .or_insert_with(|| senders::of_entry(entry, &view, senders));
+        let sender_wanted = sources
+            .as_ref()
+            .is_ok_and(|s| s.iter().any(|e| wanted.contains(&e.namespace)));
+        for backend in entry
+            .backends
+            .iter()
+            .filter(|b| sender_wanted || wanted.contains(&b.namespace))
+        {
             let origin = origin(entry, backend);
-            match &sources {
+            match &*sources {
                 Err(why) => file(
                     Err(Unjudged {
                         origin,

@@ -24,6 +24,7 @@ pub mod hubble;
 pub mod ledger;
 pub mod policy;
 pub mod prometheus;
+pub mod repo;
 pub mod rollout;
 pub mod runtime;
 pub mod ui;

@@ -26,8 +26,8 @@ pub use audit::{AuditLog, AuditOutcome, AuditRecord};
 pub use mutator::Mutator;
 pub use objects::{NamespaceInfo, ObjectRef, PodInfo, PolicyKind, PolicyObject, WorkloadRef};
 pub use snapshot::{
-    AddressPool, ApplicationInfo, CiliumInfo, ClusterSnapshot, KustomizationInfo, NamespaceIndex, SelectedPolicy,
-    ServiceInfo, ServicePort,
+    AddressPool, ApplicationInfo, CiliumInfo, ClusterSnapshot, GitRepositoryInfo, GitSpec, KustomizationInfo,
+    NamespaceIndex, SelectedPolicy, ServiceInfo, ServicePort,
 };
 
 /// Who and where the cockpit is connected to.

@@ -80,6 +80,44 @@ pub struct KustomizationInfo {
     /// The Kustomization that applies this one (its own Flux labels).
     pub parent: Option<crate::rollout::gitops::Owner>,
     pub annotations: BTreeMap<String, String>,
+    /// Where in Git it reads, and how far it got.
+    pub git: GitSpec,
+}
+
+/// Where a reconciler takes objects from in Git, and how far it got: what
+/// maps a namespace to a folder of the team's checkout, and says when a
+/// merged commit is applied.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GitSpec {
+    /// The folder in the repository (Flux `spec.path`, Argo CD
+    /// `spec.source.path`), as written (`./clusters/prod/shop`).
+    pub path: Option<String>,
+    /// Flux: the source, as `(kind, namespace, name)`.
+    pub source: Option<(String, String, String)>,
+    /// Argo CD: `spec.source.repoURL`.
+    pub repo_url: Option<String>,
+    /// Flux `spec.targetNamespace`, Argo CD `spec.destination.namespace`.
+    pub target_namespace: Option<String>,
+    /// What was last applied: Flux `status.lastAppliedRevision`
+    /// (`main@sha1:0123…`), Argo CD `status.sync.revision`.
+    pub applied_revision: Option<String>,
+    /// Flux `status.lastAttemptedRevision`: differs from the applied one
+    /// while a revision fails.
+    pub attempted_revision: Option<String>,
+    /// The Ready condition (Argo CD: Synced and Healthy), with its message.
+    pub ready: Option<(bool, String)>,
+}
+
+/// A Flux GitRepository: the URL a Kustomization's files come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitRepositoryInfo {
+    pub namespace: String,
+    pub name: String,
+    pub url: String,
+    /// `spec.ref.branch`, when it follows a branch.
+    pub branch: Option<String>,
+    /// `status.artifact.revision`: what the source last fetched.
+    pub fetched_revision: Option<String>,
 }
 
 /// An Argo CD Application, for GitOps ownership and pausing auto-sync.
@@ -93,6 +131,8 @@ pub struct ApplicationInfo {
     /// The Application that applies this one (app of apps).
     pub parent: Option<crate::rollout::gitops::Owner>,
     pub annotations: BTreeMap<String, String>,
+    /// Where in Git it reads, and how far it got.
+    pub git: GitSpec,
 }
 
 impl ApplicationInfo {
@@ -119,6 +159,8 @@ pub struct ClusterSnapshot {
     pub applications: Option<Vec<ApplicationInfo>>,
     /// `None` when Cilium's LB IPAM (`CiliumLoadBalancerIPPool`) is not installed.
     pub address_pools: Option<Vec<AddressPool>>,
+    /// `None` when Flux's GitRepository CRD is not installed.
+    pub git_repositories: Option<Vec<GitRepositoryInfo>>,
     /// Ingresses, routes, webhooks, their classes and Gateways, EndpointSlices.
     pub declarations: super::routes::Declarations,
     pub cilium: CiliumInfo,

@@ -7,7 +7,7 @@
 //! which no policy at all is found is an error, since a mistyped path would
 //! otherwise pass every check.
 
-mod kustomize;
+pub(crate) mod kustomize;
 mod substitute;
 
 use std::collections::BTreeMap;

@@ -39,7 +39,7 @@ pub struct Layout {
 
 /// The policy as it belongs in Git: no server fields, no status, no
 /// cluster-specific annotations, and no namespace (the overlay sets it).
-fn portable(policy: &PolicyObject) -> PolicyObject {
+pub fn portable(policy: &PolicyObject) -> PolicyObject {
     let mut copy = policy.without_server_fields();
     for key in CLUSTER_ANNOTATIONS {
         copy.annotations.remove(key);
@@ -51,7 +51,7 @@ fn portable(policy: &PolicyObject) -> PolicyObject {
     copy
 }
 
-fn file_name(policy: &PolicyObject) -> String {
+pub fn file_name(policy: &PolicyObject) -> String {
     let kind = match policy.kind {
         crate::cluster::PolicyKind::NetworkPolicy => "networkpolicy-",
         _ => "",

@@ -368,6 +368,7 @@ pub fn initial(now: Timestamp, templates: &Templates, payments_backup: &str) -> 
             resource_version: Some("11".into()),
             parent: None,
             annotations: BTreeMap::new(),
+            git: Default::default(),
         },
         KustomizationInfo {
             namespace: "flux-system".into(),
@@ -376,6 +377,7 @@ pub fn initial(now: Timestamp, templates: &Templates, payments_backup: &str) -> 
             resource_version: Some("13".into()),
             parent: Some(root.clone()),
             annotations: BTreeMap::new(),
+            git: Default::default(),
         },
         KustomizationInfo {
             namespace: "flux-system".into(),
@@ -384,6 +386,7 @@ pub fn initial(now: Timestamp, templates: &Templates, payments_backup: &str) -> 
             resource_version: Some("12".into()),
             parent: Some(root),
             annotations: BTreeMap::new(),
+            git: Default::default(),
         },
     ]);
     b.snapshot

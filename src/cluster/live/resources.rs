@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use crate::rollout::gitops::Owner;
 
 use crate::cluster::{
-    AddressPool, ApplicationInfo, KustomizationInfo, NamespaceInfo, PodInfo, PolicyKind, PolicyObject, ServiceInfo,
-    ServicePort, WorkloadRef,
+    AddressPool, ApplicationInfo, GitRepositoryInfo, GitSpec, KustomizationInfo, NamespaceInfo, PodInfo, PolicyKind,
+    PolicyObject, ServiceInfo, ServicePort, WorkloadRef,
 };
 
 /// The API resource of each policy kind.
@@ -263,7 +263,95 @@ pub fn kustomization_info(object: &DynamicObject) -> Option<KustomizationInfo> {
         resource_version: object.resource_version(),
         parent,
         annotations,
+        git: flux_git(&object.data, object.metadata.namespace.as_deref().unwrap_or_default()),
     })
+}
+
+fn text_at(value: &serde_json::Value, pointer: &str) -> Option<String> {
+    value
+        .pointer(pointer)
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// The condition of `kind` in `status.conditions`, as (status is True, message).
+fn condition(value: &serde_json::Value, kind: &str) -> Option<(bool, String)> {
+    value
+        .pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("type").and_then(|t| t.as_str()) == Some(kind))
+        .map(|c| {
+            (
+                c.get("status").and_then(|s| s.as_str()) == Some("True"),
+                c.get("message")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+}
+
+/// A Flux Kustomization's path, source and progress; `namespace` is its
+/// own, where a source without one lives.
+pub fn flux_git(data: &serde_json::Value, namespace: &str) -> GitSpec {
+    let namespace = namespace.to_string();
+    GitSpec {
+        path: text_at(data, "/spec/path"),
+        source: text_at(data, "/spec/sourceRef/name").map(|name| {
+            (
+                text_at(data, "/spec/sourceRef/kind").unwrap_or_else(|| "GitRepository".into()),
+                text_at(data, "/spec/sourceRef/namespace").unwrap_or(namespace),
+                name,
+            )
+        }),
+        repo_url: None,
+        target_namespace: text_at(data, "/spec/targetNamespace"),
+        applied_revision: text_at(data, "/status/lastAppliedRevision"),
+        attempted_revision: text_at(data, "/status/lastAttemptedRevision"),
+        ready: condition(data, "Ready"),
+    }
+}
+
+/// An Argo CD Application's path, repository and progress.
+pub fn argo_git(data: &serde_json::Value) -> GitSpec {
+    let synced = text_at(data, "/status/sync/status");
+    let health = text_at(data, "/status/health/status");
+    GitSpec {
+        path: text_at(data, "/spec/source/path"),
+        source: None,
+        repo_url: text_at(data, "/spec/source/repoURL"),
+        target_namespace: text_at(data, "/spec/destination/namespace"),
+        applied_revision: text_at(data, "/status/sync/revision"),
+        attempted_revision: text_at(data, "/status/operationState/syncResult/revision"),
+        ready: synced.map(|synced| {
+            let ok = synced == "Synced" && health.as_deref().is_none_or(|h| h == "Healthy");
+            let message = text_at(data, "/status/operationState/message")
+                .unwrap_or_else(|| format!("{synced}, {}", health.as_deref().unwrap_or("health unknown")));
+            (ok, message)
+        }),
+    }
+}
+
+/// Flux's GitRepository.
+pub fn git_repository_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("source.toolkit.fluxcd.io", "v1", "GitRepository"),
+        "gitrepositories",
+    )
+}
+
+pub fn git_repository_info(object: &DynamicObject) -> Option<(String, GitRepositoryInfo)> {
+    let data = &object.data;
+    let info = GitRepositoryInfo {
+        namespace: object.namespace()?,
+        name: object.name_any(),
+        url: text_at(data, "/spec/url")?,
+        branch: text_at(data, "/spec/ref/branch"),
+        fetched_revision: text_at(data, "/status/artifact/revision"),
+    };
+    Some((format!("{}/{}", info.namespace, info.name), info))
 }
 
 pub fn application_info(object: &DynamicObject) -> Option<ApplicationInfo> {
@@ -275,6 +363,7 @@ pub fn application_info(object: &DynamicObject) -> Option<ApplicationInfo> {
         resource_version: object.resource_version(),
         parent,
         annotations,
+        git: argo_git(&object.data),
     })
 }
 

@@ -25,8 +25,8 @@ use tokio::time::Instant;
 
 use crate::cluster::routes::{DECLARING_KINDS, Declarations, Declaring, read_declaring};
 use crate::cluster::{
-    AddressPool, ApplicationInfo, CiliumInfo, ClusterSnapshot, ConnectionState, KustomizationInfo, NamespaceInfo,
-    PodInfo, PolicyKind, PolicyObject, ServiceInfo,
+    AddressPool, ApplicationInfo, CiliumInfo, ClusterSnapshot, ConnectionState, GitRepositoryInfo, KustomizationInfo,
+    NamespaceInfo, PodInfo, PolicyKind, PolicyObject, ServiceInfo,
 };
 
 use super::resources;
@@ -92,6 +92,7 @@ struct Mirrors {
     kustomizations: Option<Table<KustomizationInfo>>,
     applications: Option<Table<ApplicationInfo>>,
     address_pools: Option<Table<AddressPool>>,
+    git_repositories: Option<Table<GitRepositoryInfo>>,
     /// Per declaring kind (by plural), once its API is served.
     declaring: BTreeMap<&'static str, Option<Table<Declaring>>>,
     cilium: CiliumInfo,
@@ -134,11 +135,18 @@ impl Drop for Watches {
 /// Kinds whose failure degrades what the cockpit knows without making the
 /// connection unhealthy: the GitOps kinds, LB IPAM, and the declaring kinds.
 fn is_optional(stream: &str) -> bool {
-    ["kustomizations", "applications", "ciliumloadbalancerippools"].contains(&stream)
+    [
+        "kustomizations",
+        "applications",
+        "ciliumloadbalancerippools",
+        "gitrepositories",
+    ]
+    .contains(&stream)
         || DECLARING_KINDS.iter().any(|(_, plural, _)| *plural == stream)
 }
 
 const FLUX_GROUP: &str = "kustomize.toolkit.fluxcd.io/v1";
+const FLUX_SOURCE_GROUP: &str = "source.toolkit.fluxcd.io/v1";
 const ARGO_GROUP: &str = "argoproj.io/v1alpha1";
 const CILIUM_GROUP: &str = "cilium.io/v2";
 
@@ -147,10 +155,11 @@ pub async fn start(client: Client, cilium: CiliumInfo) -> Watches {
     let shared = Shared::default();
     // GitOps kinds served now are part of the first snapshot, so a plan made
     // from it (a rollback, on the command line) sees their owners.
-    let (flux, argo, pools) = tokio::join!(
+    let (flux, argo, pools, sources) = tokio::join!(
         group_served(&client, FLUX_GROUP, "kustomizations"),
         group_served(&client, ARGO_GROUP, "applications"),
         group_served(&client, CILIUM_GROUP, "ciliumloadbalancerippools"),
+        group_served(&client, FLUX_SOURCE_GROUP, "gitrepositories"),
     );
     let declaring_served = futures::future::join_all(
         DECLARING_KINDS
@@ -175,6 +184,9 @@ pub async fn start(client: Client, cilium: CiliumInfo) -> Watches {
         }
         if pools {
             m.required.push("ciliumloadbalancerippools");
+        }
+        if sources {
+            m.required.push("gitrepositories");
         }
         for ((_, plural, _), served) in DECLARING_KINDS.iter().zip(&declaring_served) {
             if *served {
@@ -250,6 +262,20 @@ pub async fn start(client: Client, cilium: CiliumInfo) -> Watches {
         },
         resources::address_pool_info,
         |m| &mut m.address_pools,
+    )));
+    // The repository a Kustomization reads, to map a namespace to a checkout.
+    spawn(tokio::spawn(watch_optional(
+        OptionalKind {
+            client: client.clone(),
+            shared: shared.clone(),
+            tasks: Arc::clone(&tasks),
+            served: sources,
+            group: FLUX_SOURCE_GROUP,
+            name: "gitrepositories",
+            resource: resources::git_repository_resource(),
+        },
+        resources::git_repository_info,
+        |m| &mut m.git_repositories,
     )));
     // Ingresses, routes and webhooks declare paths the soak may never exercise.
     for (&(group, plural, kind), served) in DECLARING_KINDS.iter().zip(declaring_served) {
@@ -517,6 +543,11 @@ async fn combine(
                         .address_pools
                         .as_ref()
                         .filter(|_| m.listed.contains(&"ciliumloadbalancerippools"))
+                        .map(|t| t.rows.values().cloned().collect()),
+                    git_repositories: m
+                        .git_repositories
+                        .as_ref()
+                        .filter(|_| m.listed.contains(&"gitrepositories"))
                         .map(|t| t.rows.values().cloned().collect()),
                     declarations: declarations(&m),
                     cilium: m.cilium.clone(),

@@ -86,6 +86,20 @@ impl Kustomizations {
         Ok(if included { namespace } else { None })
     }
 
+    /// Every file the kustomization in `dir` includes, transitively (canonical
+    /// paths), with the namespace that build gives it (`None`: the file's
+    /// own): what building `dir` reads, wherever it is in the checkout.
+    pub fn files_of(&mut self, dir: &Path) -> Result<Vec<(PathBuf, Option<String>)>, KustomizationError> {
+        let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        let mut files: Vec<(PathBuf, Option<String>)> = self
+            .includes_of(&dir, &mut HashSet::new())?
+            .iter()
+            .map(|(file, namespace)| (file.clone(), namespace.clone()))
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
     /// What the kustomization in `dir` includes, transitively; `visiting` guards
     /// against a kustomization that includes itself.
     fn includes_of(&mut self, dir: &Path, visiting: &mut HashSet<PathBuf>) -> Result<Rc<Includes>, KustomizationError> {
@@ -126,7 +140,7 @@ impl Kustomizations {
     }
 }
 
-fn kustomization_file(dir: &Path) -> Option<PathBuf> {
+pub fn kustomization_file(dir: &Path) -> Option<PathBuf> {
     FILE_NAMES.iter().map(|n| dir.join(n)).find(|p| p.is_file())
 }
 

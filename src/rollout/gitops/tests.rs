@@ -31,6 +31,7 @@ fn kustomization(namespace: &str, name: &str, suspended: bool, parent: Option<Ow
         resource_version: Some("7".into()),
         parent,
         annotations: BTreeMap::new(),
+        git: Default::default(),
     }
 }
 
@@ -80,6 +81,7 @@ fn owners_are_read_from_flux_labels_argo_tracking_ids_and_helm() {
         resource_version: None,
         parent: None,
         annotations: BTreeMap::new(),
+        git: Default::default(),
     }];
     let view = GitOpsView {
         kustomizations: None,
@@ -110,6 +112,7 @@ fn label_tracking_tells_applications_of_the_same_name_apart() {
         resource_version: None,
         parent: None,
         annotations: BTreeMap::new(),
+        git: Default::default(),
     };
     let applications = [application("team-a"), application("argocd"), application("team-b")];
     let view = GitOpsView {
@@ -203,6 +206,7 @@ fn argo_auto_sync_is_turned_off_saved_and_put_back() {
         resource_version: Some("3".into()),
         parent: None,
         annotations: BTreeMap::new(),
+        git: Default::default(),
     };
     let tracked = policy(
         &[],

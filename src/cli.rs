@@ -406,6 +406,18 @@ pub struct ConfirmArgs {
     /// Refuse every change (the dry run still runs).
     #[arg(long)]
     pub readonly: bool,
+    /// The checkout of the repository Flux or Argo CD read (else `repo` of the
+    /// context): a forward step on a namespace they own becomes a commit on a
+    /// branch there.
+    #[arg(long, value_name = "PATH", env = "TIGHTEN_REPO")]
+    pub repo: Option<std::path::PathBuf>,
+    /// Push the step's branch to the repository's remote after committing.
+    #[arg(long)]
+    pub push: bool,
+    /// Write a forward step on a GitOps-owned namespace into the cluster
+    /// anyway (its reconciler may put back what Git says).
+    #[arg(long)]
+    pub direct: bool,
 }
 
 impl ConfirmArgs {
@@ -417,6 +429,9 @@ impl ConfirmArgs {
             dry_run: self.dry_run,
             override_reason: self.override_reason.clone(),
             force_protected: self.force_protected,
+            repo: self.repo.clone(),
+            push: self.push,
+            direct: self.direct,
         }
     }
 }

@@ -170,7 +170,14 @@ fn diff(change: &Change) -> Vec<ReviewLine> {
         LineKind::Heading,
         format!("── {} {}", change.verb(), change.target()),
     )];
-    let text = TextDiff::from_lines(&before, &after);
+    out.extend(text_diff(&before, &after));
+    out
+}
+
+/// The line diff of two texts, with two lines of context around each change.
+pub fn text_diff(before: &str, after: &str) -> Vec<ReviewLine> {
+    let mut out = Vec::new();
+    let text = TextDiff::from_lines(before, after);
     for group in text.grouped_ops(2) {
         for op in group {
             for change in text.iter_changes(&op) {

@@ -43,6 +43,9 @@ pub struct NamespaceRow {
     pub status: Arc<NamespaceStatus>,
     pub policies: usize,
     pub owner: Option<GitOpsOwner>,
+    /// The reconciler that owns the namespace and how far it got:
+    /// `Flux Kustomization flux-system/apps: applied main@sha1:… · ready`.
+    pub reconciler: Option<String>,
     /// Owners a rollback paused: flagged on the row until resumed.
     pub paused_owners: Vec<PausedOwner>,
     pub gate: Gate,
@@ -169,6 +172,10 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
                 name: ns.name.clone(),
                 protected: settings.is_protected(&ns.name),
                 owner: own.iter().find_map(|p| snapshot.gitops().owner_of(p)),
+                reconciler: crate::repo::namespace_owner(snapshot, &ns.name)
+                    .ok()
+                    .flatten()
+                    .and_then(|o| Some(format!("{}: {}", o.describe(), snapshot.gitops().state(&o)?.progress()))),
                 paused_owners: paused_owners(snapshot, ns),
                 policies: selected.len(),
                 drops_per_minute: ns_traffic.map_or(0.0, |t| t.drops.rate_per_minute(now)),

@@ -65,6 +65,12 @@ pub struct Confirm {
     pub override_reason: Option<String>,
     /// With `--yes`, act on a protected namespace without typing its name.
     pub force_protected: bool,
+    /// The checkout of the GitOps repository (else the context's `repo`).
+    pub repo: Option<PathBuf>,
+    /// Push a committed step's branch.
+    pub push: bool,
+    /// Write a forward step on a GitOps-owned namespace into the cluster anyway.
+    pub direct: bool,
 }
 
 fn say(out: &mut impl Write, text: impl AsRef<str>) -> io::Result<()> {
@@ -180,17 +186,64 @@ pub async fn run(
     if !confirm.pause_owners && plan.pauses_owners().is_some() {
         plan.set_pause_owners(false, &state.snapshot.paused_owners(&namespace));
     }
-    let dry_run = mutator.dry_run(&plan).await.map_err(|e| e.to_string());
     let ConfirmNeeds {
         protected,
         gate,
         typed_reason,
     } = confirm_needs(state, &plan);
-    let lines = review(&plan, &dry_run, gate.as_ref());
-    say(
-        out,
-        format!("{} — {namespace} (context {})", action.title(), state.identity.context),
-    )?;
+    // A forward step on a namespace a reconciler owns is a commit in its
+    // repository; the brakes stay in the cluster.
+    let settings = &state.config.settings;
+    let repo = confirm.repo.clone().or_else(|| settings.repo.clone());
+    let route = if super::commit::is_forward(action) && !confirm.direct {
+        crate::repo::route(&state.snapshot, &namespace, repo.as_deref())
+    } else {
+        crate::repo::Route::Direct
+    };
+    let commit = match route {
+        crate::repo::Route::Direct => None,
+        crate::repo::Route::Export { owner, why } => {
+            say(err, format!("tighten: {why}"))?;
+            say(
+                err,
+                format!(
+                    "tighten: {} would put back what is written into the cluster, so {} was not applied: \
+                     write the files for the repository with `tighten export {namespace} DIR`, \
+                     give the checkout with --repo PATH, or pass --direct to write into the cluster anyway",
+                    owner.describe(),
+                    action.title()
+                ),
+            )?;
+            return Ok(code::REFUSED);
+        }
+        crate::repo::Route::Git(target) => {
+            let message = super::commit::message(&plan, gate.as_ref(), confirm.override_reason.as_deref(), state);
+            let template = settings.branch.as_deref().unwrap_or(crate::repo::BRANCH_TEMPLATE);
+            match super::commit::prepare(
+                state,
+                &target,
+                &plan,
+                message,
+                template,
+                &backends.paths.worktrees_dir(),
+            ) {
+                Ok(commit) => Some(commit),
+                Err(why) => {
+                    say(err, format!("tighten: cannot prepare the commit: {why}"))?;
+                    return Ok(code::FAILED);
+                }
+            }
+        }
+    };
+    let judged = commit.as_ref().map_or(&plan, |c| &c.rendered);
+    let dry_run = mutator.dry_run(judged).await.map_err(|e| e.to_string());
+    let mut lines = commit.as_ref().map(super::commit::review_lines).unwrap_or_default();
+    lines.extend(review(judged, &dry_run, gate.as_ref()));
+    let title = match &commit {
+        Some(c) => format!("{} — {namespace}, as a commit on {}", action.title(), c.draft.branch),
+        None => format!("{} — {namespace}", action.title()),
+    };
+    say(out, format!("{title} (context {})", state.identity.context))?;
     for line in &lines {
         say(out, &line.text)?;
     }
@@ -220,7 +273,7 @@ pub async fn run(
         return Ok(exit::OK);
     }
     if backends.readonly {
-        // The mutator refuses too; saying so here spares the prompt.
+        // The mutator and the commit refuse too; saying so here spares the prompt.
         say(
             err,
             format!(
@@ -230,35 +283,16 @@ pub async fn run(
         )?;
         return Ok(code::REFUSED);
     }
-    if confirm.yes {
-        if protected && !confirm.force_protected {
-            say(
-                err,
-                format!(
-                    "tighten: {namespace} is protected: type its name at the prompt (without --yes), or pass --yes --force-protected"
-                ),
-            )?;
-            return Ok(code::REFUSED);
-        }
-    } else {
-        let prompt = match typed_reason {
-            Some(why) => format!("{why}: type {namespace} to confirm: "),
-            None => format!("{} in {namespace}? [y/N] ", action.title()),
-        };
-        write!(err, "{prompt}")?;
-        err.flush()?;
-        let mut answer = String::new();
-        input.read_line(&mut answer)?;
-        let answer = answer.trim();
-        let confirmed = if typed_reason.is_some() {
-            answer == namespace
-        } else {
-            matches!(answer, "y" | "Y" | "yes")
-        };
-        if !confirmed {
-            say(err, "not confirmed; nothing was changed")?;
-            return Ok(code::NOT_CONFIRMED);
-        }
+    let question = match &commit {
+        Some(c) => format!("Commit {} in {namespace} on {}?", action.title(), c.draft.branch),
+        None => format!("{} in {namespace}?", action.title()),
+    };
+    if let Some(code) = ask(confirm, &namespace, protected, typed_reason, &question, input, err)? {
+        return Ok(code);
+    }
+    if let Some(commit) = &commit {
+        let push = confirm.push || state.config.settings.push;
+        return commit_step(commit, &plan, push, backends, state, &lines, out, err);
     }
     plan.restamp(Timestamp::now());
     let (result, record) = mutator.execute(&plan, crate::app::review::diff_lines(&lines)).await;
@@ -301,5 +335,125 @@ fn restore_request(path: &std::path::Path) -> Result<(String, Request), String> 
             path.display(),
             many.join(", ")
         )),
+    }
+}
+
+/// The confirm step: `--yes` (with `--force-protected` for a protected
+/// namespace), else the prompt, `y` or the namespace's name typed. `Some`
+/// exit code when not confirmed.
+fn ask(
+    confirm: &Confirm,
+    namespace: &str,
+    protected: bool,
+    typed_reason: Option<&str>,
+    question: &str,
+    input: &mut impl BufRead,
+    err: &mut impl Write,
+) -> io::Result<Option<u8>> {
+    if confirm.yes {
+        if protected && !confirm.force_protected {
+            say(
+                err,
+                format!(
+                    "tighten: {namespace} is protected: type its name at the prompt (without --yes), or pass --yes --force-protected"
+                ),
+            )?;
+            return Ok(Some(code::REFUSED));
+        }
+        return Ok(None);
+    }
+    let prompt = match typed_reason {
+        Some(why) => format!("{why}: type {namespace} to confirm: "),
+        None => format!("{question} [y/N] "),
+    };
+    write!(err, "{prompt}")?;
+    err.flush()?;
+    let mut answer = String::new();
+    input.read_line(&mut answer)?;
+    let answer = answer.trim();
+    let confirmed = if typed_reason.is_some() {
+        answer == namespace
+    } else {
+        matches!(answer, "y" | "Y" | "yes")
+    };
+    if confirmed {
+        Ok(None)
+    } else {
+        say(err, "not confirmed; nothing was changed")?;
+        Ok(Some(code::NOT_CONFIRMED))
+    }
+}
+
+/// Commits a prepared step, records it in the audit log, and says how to
+/// open the pull request.
+#[allow(clippy::too_many_arguments)]
+fn commit_step(
+    commit: &super::commit::Commit,
+    plan: &crate::rollout::RolloutPlan,
+    push: bool,
+    backends: &Backends,
+    state: &crate::app::state::State,
+    lines: &[crate::app::review::ReviewLine],
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> io::Result<u8> {
+    let result = commit.draft.commit(push, backends.readonly);
+    let mut changes: Vec<String> = match &result {
+        Ok(done) => vec![format!(
+            "commit {} on branch {} in {}{}",
+            done.commit,
+            done.branch,
+            commit.draft.target.checkout.display(),
+            if done.pushed { ", pushed" } else { "" }
+        )],
+        Err(_) => Vec::new(),
+    };
+    changes.extend(commit.draft.file_summary());
+    let record = crate::cluster::AuditRecord {
+        time: Timestamp::now(),
+        context: state.identity.context.clone(),
+        user: state.identity.user.clone(),
+        namespace: plan.namespace.clone(),
+        action: plan.action.slug().into(),
+        outcome: match &result {
+            Ok(_) => AuditOutcome::Succeeded,
+            Err(why) => AuditOutcome::Failed(why.clone()),
+        },
+        changes,
+        objects: Vec::new(),
+        diff: crate::app::review::diff_lines(lines),
+        backup: None,
+        reason: plan.reason.clone(),
+    };
+    if let Err(e) = AuditLog::new(backends.paths.audit_file()).append(&record) {
+        say(err, format!("tighten: the audit record could not be written: {e}"))?;
+    }
+    match result {
+        Ok(done) => {
+            say(
+                out,
+                format!(
+                    "committed {} on branch {} in {}{}",
+                    &done.commit[..done.commit.len().min(12)],
+                    done.branch,
+                    commit.draft.target.checkout.display(),
+                    if done.pushed { " and pushed it" } else { "" }
+                ),
+            )?;
+            say(out, format!("next: {}", done.next))?;
+            say(
+                out,
+                format!(
+                    "once merged, {} applies it; `tighten status -n {}` shows when",
+                    commit.draft.target.owner.describe(),
+                    plan.namespace
+                ),
+            )?;
+            Ok(exit::OK)
+        }
+        Err(why) => {
+            say(err, format!("tighten: the commit failed: {why}"))?;
+            Ok(code::FAILED)
+        }
     }
 }

@@ -48,6 +48,9 @@ pub struct NamespaceReport {
     pub protected: bool,
     /// The GitOps tool that applied its policies, if any.
     pub owner: Option<String>,
+    /// The reconciler that owns the namespace, and what it last applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconciler: Option<String>,
     pub policies: usize,
     /// GitOps owners a rollback paused, until resumed.
     pub paused_owners: Vec<String>,
@@ -123,6 +126,7 @@ impl NamespaceReport {
             phase: row.status.phase.to_string(),
             protected: row.protected,
             owner: row.owner.as_ref().map(|o| o.describe()),
+            reconciler: row.reconciler.clone(),
             policies: row.policies,
             paused_owners: row
                 .paused_owners
@@ -267,6 +271,9 @@ fn table(report: &Report, every_item: bool, out: &mut impl Write) -> io::Result<
             ns.gate.step.unwrap_or("—"),
             ns.gate.summary
         )?;
+        if let Some(reconciler) = &ns.reconciler {
+            writeln!(out, "    ⟳ {reconciler}")?;
+        }
         for paused in &ns.paused_owners {
             writeln!(
                 out,

@@ -70,6 +70,11 @@ impl Paths {
         self.state_dir.join("audit.jsonl")
     }
 
+    /// Where a step for a GitOps repository is prepared, a worktree each.
+    pub fn worktrees_dir(&self) -> PathBuf {
+        self.state_dir.join("worktrees")
+    }
+
     /// Where namespace backups are written before anything is changed.
     pub fn backup_dir(&self) -> PathBuf {
         self.data_dir.join("backups")

@@ -32,6 +32,10 @@
 //! theme = "production"
 //! protected_namespaces = ["kube-system", "flux-system", "payments"]
 //!
+//! repo = "~/src/fleet"             # the checkout Flux/Argo CD read: steps become commits
+//! push = false                      # push the step's branch (default: only commit)
+//! branch = "tighten/{namespace}-{step}"
+//!
 //! [contexts."prod-eu".baseline]   # replaces the whole [baseline] table
 //! monitoring_namespace = "observability"
 //! ```
@@ -92,6 +96,13 @@ pub struct ContextSettings {
     pub baseline: Option<BaselineSettings>,
     /// Prometheus for this context's gate (`http://…`).
     pub prometheus: Option<String>,
+    /// The checkout of the repository this context's reconcilers read, where
+    /// forward steps on GitOps-owned namespaces are committed.
+    pub repo: Option<PathBuf>,
+    /// Push the step's branch to the remote after committing.
+    pub push: Option<bool>,
+    /// The branch name: `{namespace}` and `{step}` are filled in.
+    pub branch: Option<String>,
 }
 
 /// The label key whose value fills the `${monitoring_app}` template placeholder.
@@ -137,6 +148,10 @@ pub struct ResolvedSettings {
     /// The context's Prometheus, from `[contexts.NAME] prometheus`.
     pub prometheus: Option<String>,
     pub senders: BTreeMap<String, SenderPods>,
+    /// `[contexts.NAME] repo`, `push` and `branch`.
+    pub repo: Option<PathBuf>,
+    pub push: bool,
+    pub branch: Option<String>,
 }
 
 /// The pods that send a controller's traffic, as `[senders]` names them.
@@ -253,6 +268,9 @@ impl Settings {
                 .unwrap_or_else(|| self.baseline.clone()),
             prometheus: ctx.and_then(|c| c.prometheus.clone()),
             senders: self.senders.clone(),
+            repo: ctx.and_then(|c| c.repo.clone()),
+            push: ctx.and_then(|c| c.push).unwrap_or(false),
+            branch: ctx.and_then(|c| c.branch.clone()),
         }
     }
 
@@ -364,6 +382,9 @@ fn parse_contexts(
         "templates_dir",
         "baseline",
         "prometheus",
+        "repo",
+        "push",
+        "branch",
     ];
     let Some(table) = w.table(value, "[contexts]") else {
         return;
@@ -379,6 +400,21 @@ fn parse_contexts(
                 "theme" => ctx.theme = w.string(value, "theme").map(str::to_string),
                 "keymap" => ctx.keymap = w.string(value, "keymap").map(str::to_string),
                 "prometheus" => ctx.prometheus = w.string(value, "prometheus").map(str::to_string),
+                "repo" => ctx.repo = parse_path(w, value, "repo", base_dir),
+                "push" => ctx.push = w.boolean(value, "push"),
+                "branch" => {
+                    ctx.branch = w.string(value, "branch").and_then(|b| {
+                        if b.contains("{namespace}") {
+                            Some(b.to_string())
+                        } else {
+                            w.report(
+                                value.span(),
+                                format!("branch: {b:?} has no {{namespace}}: every namespace's step would share one branch; using tighten/{{namespace}}-{{step}}"),
+                            );
+                            None
+                        }
+                    });
+                }
                 "protected_namespaces" => {
                     ctx.protected_namespaces = w.string_list(value, "protected_namespaces");
                 }
@@ -398,19 +434,25 @@ fn parse_contexts(
 /// file's directory) and `~/` against the home directory, so the setting means
 /// the same whatever directory tighten is started from.
 fn parse_templates_dir(w: &mut Walker<'_>, value: &Value<'_>, base_dir: &Path) -> Option<PathBuf> {
-    let text = w.string(value, "templates_dir")?;
-    if text.trim().is_empty() {
+    if w.string(value, "templates_dir")?.trim().is_empty() {
         w.report(value.span(), "templates_dir: empty path; using the built-in templates");
+        return None;
+    }
+    parse_path(w, value, "templates_dir", base_dir)
+}
+
+/// A path setting, resolved as `templates_dir` is.
+fn parse_path(w: &mut Walker<'_>, value: &Value<'_>, what: &str, base_dir: &Path) -> Option<PathBuf> {
+    let text = w.string(value, what)?;
+    if text.trim().is_empty() {
+        w.report(value.span(), format!("{what}: empty path"));
         return None;
     }
     let path = match text.strip_prefix("~/") {
         Some(rest) => match directories::BaseDirs::new() {
             Some(dirs) => dirs.home_dir().join(rest),
             None => {
-                w.report(
-                    value.span(),
-                    "templates_dir: no home directory to expand \"~\" in; using the built-in templates",
-                );
+                w.report(value.span(), format!("{what}: no home directory to expand \"~\" in"));
                 return None;
             }
         },

@@ -64,6 +64,20 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// The boolean in `value`, or a diagnostic.
+    pub(crate) fn boolean(&mut self, value: &Value<'_>, what: &str) -> Option<bool> {
+        match value.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            other => {
+                self.report(
+                    value.span(),
+                    format!("{what}: expected true or false, found {}", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
     /// The table in `value`, or a diagnostic.
     pub(crate) fn table<'v, 'i>(&mut self, value: &'v Value<'i>, what: &str) -> Option<&'v DeTable<'i>> {
         match value.get_ref() {

@@ -307,14 +307,9 @@ impl Draft {
             built_before: Err(String::new()),
             built_after: Err(String::new()),
         };
-        // The worktree goes whatever happens next.
-        match draft.fill(plan) {
-            Ok(()) => Ok(draft),
-            Err(why) => {
-                draft.discard();
-                Err(why)
-            }
-        }
+        // On an error the draft is dropped, and its worktree with it.
+        draft.fill(plan)?;
+        Ok(draft)
     }
 
     fn fill(&mut self, plan: &RolloutPlan) -> Result<(), String> {
@@ -373,15 +368,12 @@ impl Draft {
         Ok(policies)
     }
 
-    /// Makes the branch and the commit (and pushes it when asked); removes
-    /// the worktree.
-    pub fn commit(self, push: bool) -> Result<Committed, String> {
-        let result = self.commit_inner(push);
-        self.discard();
-        result
-    }
-
-    fn commit_inner(&self, push: bool) -> Result<Committed, String> {
+    /// Makes the branch and the commit (and pushes it when asked). Read-only
+    /// refuses here, where the repository is written.
+    pub fn commit(&self, push: bool, readonly: bool) -> Result<Committed, String> {
+        if readonly {
+            return Err("read-only: nothing is committed (started with --readonly)".into());
+        }
         let git = Git::new(&self.worktree);
         let fail = |e: GitError| e.to_string();
         git.run(&["switch", "-q", "-c", &self.branch]).map_err(fail)?;
@@ -434,8 +426,26 @@ impl Draft {
         }
     }
 
-    /// Removes the worktree (the branch, if made, stays in the checkout).
-    pub fn discard(&self) {
+    /// One line per file: `+ apps/shop/x.yaml` (added), `~` changed, `-` removed.
+    pub fn file_summary(&self) -> Vec<String> {
+        self.edits
+            .iter()
+            .map(|e| {
+                let mark = match (&e.before, &e.after) {
+                    (None, _) => '+',
+                    (_, None) => '-',
+                    _ => '~',
+                };
+                format!("{mark} {}", e.path.display())
+            })
+            .collect()
+    }
+}
+
+impl Drop for Draft {
+    /// The worktree goes with the draft, committed or not (the branch, once
+    /// made, stays in the checkout).
+    fn drop(&mut self) {
         let worktree = self.worktree.display().to_string();
         if let Err(e) = Git::new(&self.target.checkout).run(&["worktree", "remove", "--force", &worktree]) {
             tracing::warn!(%e, "worktree not removed");

@@ -216,7 +216,8 @@ fn the_baseline_is_committed_on_a_branch_in_the_repositorys_style() {
         assert!(rendered.iter().all(|p| p.namespace.as_deref() == Some("shop")));
     }
     let head = git(&fleet.checkout, &["rev-parse", "HEAD"]);
-    let committed = draft.commit(false).expect("commit");
+    let committed = draft.commit(false, false).expect("commit");
+    drop(draft);
     assert_eq!(committed.branch, "tighten/shop-apply-baseline");
     // The operator's checkout: same commit, same branch, clean, no worktree left.
     assert_eq!(git(&fleet.checkout, &["rev-parse", "HEAD"]), head);
@@ -234,7 +235,9 @@ fn the_baseline_is_committed_on_a_branch_in_the_repositorys_style() {
     // Again: the branch name is taken, so the next one gets a suffix.
     let draft = Draft::prepare(&target, &plan, "again".into(), BRANCH_TEMPLATE, work.path()).expect("draft");
     assert_eq!(draft.branch, "tighten/shop-apply-baseline-2");
-    draft.discard();
+    assert!(draft.commit(false, true).expect_err("read-only").contains("read-only"));
+    drop(draft);
+    assert_eq!(git(&fleet.checkout, &["worktree", "list"]).lines().count(), 1);
 }
 
 #[test]
@@ -301,7 +304,7 @@ fn a_policy_of_the_folder_changes_in_place_and_one_from_a_shared_base_by_a_patch
             .expect("default-deny");
         assert_eq!(crate::rollout::phase::default_deny_flags(deny), (true, true));
     }
-    draft.discard();
+    drop(draft);
 
     // The team's own allow lives in the folder: changed in place, comment kept
     // above it; deleting it removes the file and its resources entry.
@@ -328,5 +331,5 @@ fn a_policy_of_the_folder_changes_in_place_and_one_from_a_shared_base_by_a_patch
         .expect("kustomization");
     assert!(!kustomization.contains("web-to-api.yaml"), "{kustomization}");
     assert!(kustomization.contains("- namespace.yaml"), "{kustomization}");
-    draft.discard();
+    drop(draft);
 }

@@ -255,6 +255,36 @@ pub struct OwnerState {
     /// Who paused it, and when, when tighten did.
     pub paused_by: Option<String>,
     pub paused_at: Option<String>,
+    /// The revision it last applied (`main@sha1:0123…`).
+    pub applied: Option<String>,
+    /// Whether it is Ready, with its message (why not).
+    pub ready: Option<(bool, String)>,
+}
+
+impl OwnerState {
+    /// `applied main@sha1:0a1b2c3d4e5f · ready`, or why it is not.
+    pub fn progress(&self) -> String {
+        let applied = match &self.applied {
+            Some(revision) => format!("applied {}", short_revision(revision)),
+            None => "nothing applied yet".to_string(),
+        };
+        let ready = match &self.ready {
+            Some((true, _)) => "ready".to_string(),
+            Some((false, message)) if message.is_empty() => "not ready".to_string(),
+            Some((false, message)) => format!("not ready: {message}"),
+            None => "readiness unknown".to_string(),
+        };
+        let paused = if self.paused { " · paused" } else { "" };
+        format!("{applied} · {ready}{paused}")
+    }
+}
+
+/// `main@sha1:0123456789abcdef…` shortened to twelve hex digits.
+pub fn short_revision(revision: &str) -> String {
+    match revision.rsplit_once(':') {
+        Some((head, sha)) if sha.len() > 12 => format!("{head}:{}", &sha[..12]),
+        _ => revision.to_string(),
+    }
 }
 
 impl GitOpsView<'_> {
@@ -273,6 +303,8 @@ impl GitOpsView<'_> {
                     saved_automated: None,
                     paused_by: k.annotations.get(labels::SUSPENDED_BY).cloned(),
                     paused_at: k.annotations.get(labels::SUSPENDED_AT).cloned(),
+                    applied: k.git.applied_revision.clone(),
+                    ready: k.git.ready.clone(),
                 }),
             Owner::Argo { namespace, name } => self
                 .applications?
@@ -289,6 +321,8 @@ impl GitOpsView<'_> {
                         .and_then(|v| serde_json::from_str(v).ok()),
                     paused_by: a.annotations.get(labels::SUSPENDED_BY).cloned(),
                     paused_at: a.annotations.get(labels::SUSPENDED_AT).cloned(),
+                    applied: a.git.applied_revision.clone(),
+                    ready: a.git.ready.clone(),
                 }),
             Owner::Helm { .. } => None,
         }

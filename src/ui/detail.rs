@@ -129,6 +129,14 @@ fn summary_lines(state: &State, row: &NamespaceRow) -> Vec<Line<'static>> {
         ));
     }
     let mut lines = vec![Line::from(spans)];
+    if let Some(reconciler) = &row.reconciler {
+        let role = if reconciler.contains("not ready") {
+            ThemeRole::Warning
+        } else {
+            ThemeRole::Info
+        };
+        lines.push(Line::styled(format!("⟳ {reconciler}"), style(state, role)));
+    }
     for paused in &row.paused_owners {
         let who = match (&paused.by, &paused.at) {
             (Some(by), Some(at)) => format!(" by {by} at {at}"),

@@ -360,6 +360,18 @@ pub fn initial(now: Timestamp, templates: &Templates, payments_backup: &str) -> 
         namespace: "flux-system".into(),
         name: "flux-system".into(),
     };
+    // Each reads its folder of the fleet repository and applied its newest commit.
+    let fleet = |path: &str| crate::cluster::GitSpec {
+        path: Some(path.into()),
+        source: Some(("GitRepository".into(), "flux-system".into(), "fleet".into())),
+        applied_revision: Some("main@sha1:3f9c2a71d04be65a8c1e0f2b7d9a4c6e8b1f0a2d".into()),
+        attempted_revision: Some("main@sha1:3f9c2a71d04be65a8c1e0f2b7d9a4c6e8b1f0a2d".into()),
+        ready: Some((
+            true,
+            "Applied revision: main@sha1:3f9c2a71d04be65a8c1e0f2b7d9a4c6e8b1f0a2d".into(),
+        )),
+        ..Default::default()
+    };
     b.snapshot.kustomizations = Some(vec![
         KustomizationInfo {
             namespace: "flux-system".into(),
@@ -368,7 +380,7 @@ pub fn initial(now: Timestamp, templates: &Templates, payments_backup: &str) -> 
             resource_version: Some("11".into()),
             parent: None,
             annotations: BTreeMap::new(),
-            git: Default::default(),
+            git: fleet("./clusters/demo"),
         },
         KustomizationInfo {
             namespace: "flux-system".into(),
@@ -377,7 +389,7 @@ pub fn initial(now: Timestamp, templates: &Templates, payments_backup: &str) -> 
             resource_version: Some("13".into()),
             parent: Some(root.clone()),
             annotations: BTreeMap::new(),
-            git: Default::default(),
+            git: fleet("./apps/orders"),
         },
         KustomizationInfo {
             namespace: "flux-system".into(),
@@ -386,7 +398,7 @@ pub fn initial(now: Timestamp, templates: &Templates, payments_backup: &str) -> 
             resource_version: Some("12".into()),
             parent: Some(root),
             annotations: BTreeMap::new(),
-            git: Default::default(),
+            git: fleet("./apps/auth"),
         },
     ]);
     b.snapshot

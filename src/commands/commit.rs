@@ -1,0 +1,214 @@
+//! A forward step on a GitOps-owned namespace as a commit: the plan the
+//! cockpit would apply, written as files in the owner's folder of the
+//! team's checkout, reviewed with the files' diff, the folder's build before
+//! and after, and the server's dry run of what the reconciler will apply once
+//! the pull request is merged.
+
+use crate::app::review::{LineKind, ReviewLine, text_diff};
+use crate::app::state::State;
+use crate::gate::{Check, Gate};
+use crate::repo::{Draft, Target};
+use crate::rollout::{Change, RolloutAction, RolloutPlan};
+
+/// Whether `action` moves a namespace forward (a step that belongs in Git);
+/// the brakes (rollbacks, restore, carve-out) keep the in-cluster path.
+pub fn is_forward(action: RolloutAction) -> bool {
+    matches!(
+        action,
+        RolloutAction::ApplyBaseline
+            | RolloutAction::StageDefaultDeny
+            | RolloutAction::Enforce
+            | RolloutAction::ApplySuggestions
+            | RolloutAction::Promote
+    )
+}
+
+/// A step prepared as a commit, with what the reconciler will apply.
+pub struct Commit {
+    pub draft: Draft,
+    /// The namespace's policies as the folder builds them after the commit,
+    /// against the cluster's: what the server-side dry run judges.
+    pub rendered: RolloutPlan,
+}
+
+/// The commit message: the step, what it changes, and the gate's evidence,
+/// so the pull request explains itself.
+pub fn message(plan: &RolloutPlan, gate: Option<&Gate>, override_reason: Option<&str>, state: &State) -> String {
+    let mut out = format!(
+        "tighten: {} in {}\n\n",
+        plan.action.title().to_lowercase(),
+        plan.namespace
+    );
+    for change in plan.summary() {
+        out.push_str(&format!("- {change}\n"));
+    }
+    if let Some(gate) = gate {
+        out.push_str(&format!("\n{} · {}\n", gate.title, gate.summary()));
+        for item in &gate.items {
+            let mark = match item.check {
+                Check::Pass => "✓",
+                Check::Fail => "✗",
+                Check::Waiting => "…",
+                Check::Info => "·",
+            };
+            out.push_str(&format!("{mark} {}: {}\n", item.name, item.evidence));
+            if let Some(peer) = &item.worst_peer {
+                out.push_str(&format!("  most: {peer}\n"));
+            }
+            for detail in &item.details {
+                out.push_str(&format!("  - {detail}\n"));
+            }
+        }
+    }
+    if let Some(reason) = override_reason {
+        out.push_str(&format!("\nGate overridden: {reason}\n"));
+    }
+    out.push_str(&format!(
+        "\nPrepared by tighten for {} on context {}.\n",
+        state.identity.user, state.identity.context
+    ));
+    out
+}
+
+/// Prepares `plan` as a commit in `target`'s folder.
+pub fn prepare(
+    state: &State,
+    target: &Target,
+    plan: &RolloutPlan,
+    message: String,
+    template: &str,
+    work_dir: &std::path::Path,
+) -> Result<Commit, String> {
+    let draft = Draft::prepare(target, plan, message, template, work_dir)?;
+    let rendered = match draft.rendered() {
+        Ok(policies) => rendered_plan(state, target, plan, policies),
+        // Without a build (kubectl missing, a folder kustomize refuses), the
+        // plan's own objects are what the commit adds.
+        Err(_) => RolloutPlan {
+            annotations: Default::default(),
+            owners: Vec::new(),
+            backup_to: None,
+            ..plan.clone()
+        },
+    };
+    Ok(Commit { draft, rendered })
+}
+
+/// The changes the reconciler will make once the commit is merged: the
+/// folder's build of the namespace against the cluster's policies (those the
+/// owner applied and the build no longer has are pruned).
+fn rendered_plan(
+    state: &State,
+    target: &Target,
+    plan: &RolloutPlan,
+    rendered: Vec<crate::cluster::PolicyObject>,
+) -> RolloutPlan {
+    let snapshot = &state.snapshot;
+    let gitops = snapshot.gitops();
+    let current: Vec<&crate::cluster::PolicyObject> = snapshot.namespaced_policies(&plan.namespace).collect();
+    let mut changes = Vec::new();
+    for policy in &rendered {
+        match current.iter().find(|c| c.kind == policy.kind && c.name == policy.name) {
+            None => changes.push(Change::Create(policy.clone())),
+            Some(existing) if existing.spec() != policy.spec() => changes.push(Change::Update {
+                before: (*existing).clone(),
+                after: crate::cluster::PolicyObject {
+                    resource_version: existing.resource_version.clone(),
+                    ..policy.clone()
+                },
+            }),
+            Some(_) => {}
+        }
+    }
+    for existing in current {
+        let rendered_too = rendered
+            .iter()
+            .any(|p| p.kind == existing.kind && p.name == existing.name);
+        if !rendered_too && gitops.owner_of(existing).as_ref() == Some(&target.owner) {
+            changes.push(Change::Delete(existing.clone()));
+        }
+    }
+    RolloutPlan {
+        changes,
+        annotations: Default::default(),
+        owners: Vec::new(),
+        backup_to: None,
+        ..plan.clone()
+    }
+}
+
+fn line(kind: LineKind, text: impl Into<String>) -> ReviewLine {
+    ReviewLine {
+        kind,
+        text: text.into(),
+    }
+}
+
+/// The commit's part of the review: where, which files, their diff, and the
+/// folder's build before and after.
+pub fn review_lines(commit: &Commit) -> Vec<ReviewLine> {
+    let draft = &commit.draft;
+    let target = &draft.target;
+    let mut out = vec![
+        line(
+            LineKind::Heading,
+            format!(
+                "What will be committed · branch {} from {} in {}",
+                draft.branch,
+                target.base(),
+                target.checkout.display()
+            ),
+        ),
+        line(
+            LineKind::Plain,
+            format!(
+                "  {} applies {} (the namespace's files are in {})",
+                target.owner.describe(),
+                if target.folder.as_os_str().is_empty() {
+                    ".".to_string()
+                } else {
+                    target.folder.display().to_string()
+                },
+                draft.placement.home.display()
+            ),
+        ),
+    ];
+    out.extend(
+        draft
+            .file_summary()
+            .into_iter()
+            .map(|f| line(LineKind::Plain, format!("  {f}"))),
+    );
+    for edit in &draft.edits {
+        out.push(line(LineKind::Heading, format!("── {}", edit.path.display())));
+        out.extend(text_diff(
+            edit.before.as_deref().unwrap_or_default(),
+            edit.after.as_deref().unwrap_or_default(),
+        ));
+    }
+    let folder = target.folder.display();
+    match (&draft.built_before, &draft.built_after) {
+        (Ok(before), Ok(after)) => {
+            out.push(line(
+                LineKind::Heading,
+                format!("kubectl kustomize {folder}: before → after"),
+            ));
+            out.extend(text_diff(before, after));
+        }
+        (_, Err(why)) if why.starts_with("kubectl is not on the PATH") => out.push(line(
+            LineKind::Warning,
+            "⚠ kubectl is not installed: the folder's build was not checked (the dry run judges the policies as written)",
+        )),
+        (_, Err(why)) => out.push(line(
+            LineKind::Error,
+            format!("✗ kubectl kustomize {folder} fails after the change: {why}"),
+        )),
+        (Err(why), Ok(_)) => out.push(line(
+            LineKind::Warning,
+            format!("⚠ kubectl kustomize {folder} failed before the change: {why}"),
+        )),
+    }
+    out.push(line(LineKind::Plain, ""));
+    out.push(line(LineKind::Heading, "What the reconciler will apply once merged"));
+    out
+}

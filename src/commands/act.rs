@@ -294,6 +294,15 @@ pub async fn run(
         let push = confirm.push || state.config.settings.push;
         return commit_step(commit, &plan, push, backends, state, &lines, out, err);
     }
+    // A break-glass stays in the cluster; the follow-up pull request that
+    // takes the same policies out of Git is written with it (the runbooks'
+    // "revert the PR, then resume").
+    let revert_to = match action {
+        RolloutAction::RollbackDefaultDeny | RolloutAction::RollbackNamespace => {
+            Some(crate::repo::route(&state.snapshot, &namespace, repo.as_deref()))
+        }
+        _ => None,
+    };
     plan.restamp(Timestamp::now());
     let (result, record) = mutator.execute(&plan, crate::app::review::diff_lines(&lines)).await;
     match (result, &record.outcome) {
@@ -302,6 +311,20 @@ pub async fn run(
                 out,
                 format!("done: {} on {namespace}{}", action.slug(), record.backup_note()),
             )?;
+            match revert_to {
+                Some(crate::repo::Route::Git(target)) => {
+                    let push = confirm.push || state.config.settings.push;
+                    revert_commit(&target, &plan, push, backends, state, out, err)?;
+                }
+                Some(crate::repo::Route::Export { owner, why }) => say(
+                    out,
+                    format!(
+                        "Git still holds what was deleted: take it out there before resuming {} ({why})",
+                        owner.describe()
+                    ),
+                )?,
+                _ => {}
+            }
             Ok(exit::OK)
         }
         (Ok(()), AuditOutcome::Failed(why) | AuditOutcome::Refused(why)) => {
@@ -312,6 +335,58 @@ pub async fn run(
             say(err, format!("tighten: {} on {namespace} failed: {e}", action.slug()))?;
             Ok(code::FAILED)
         }
+    }
+}
+
+/// After a break-glass, the commit that takes the deleted policies out of
+/// the reconciler's folder, on a branch for the follow-up pull request. A
+/// failure here is reported, never a reason to call the rollback failed.
+fn revert_commit(
+    target: &crate::repo::Target,
+    plan: &crate::rollout::RolloutPlan,
+    push: bool,
+    backends: &Backends,
+    state: &crate::app::state::State,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> io::Result<()> {
+    let mut message = format!(
+        "tighten: revert {} in {} (break-glass)\n\nThe policies were deleted in the cluster with {} suspended; merge this, then `tighten resume {}`.\n",
+        plan.action.title().to_lowercase(),
+        plan.namespace,
+        target.owner.describe(),
+        plan.namespace
+    );
+    for change in plan.summary() {
+        message.push_str(&format!("- {change}\n"));
+    }
+    if let Some(reason) = &plan.reason {
+        message.push_str(&format!("\nReason: {reason}\n"));
+    }
+    let template = state
+        .config
+        .settings
+        .branch
+        .as_deref()
+        .unwrap_or(crate::repo::BRANCH_TEMPLATE);
+    let prepared = super::commit::prepare(state, target, plan, message, template, &backends.paths.worktrees_dir());
+    match prepared.and_then(|c| c.draft.commit(push, backends.readonly)) {
+        Ok(done) => {
+            say(
+                out,
+                format!(
+                    "revert committed: {} on branch {}; merge it, then `tighten resume {}`",
+                    &done.commit[..done.commit.len().min(12)],
+                    done.branch,
+                    plan.namespace
+                ),
+            )?;
+            say(out, format!("next: {}", done.next))
+        }
+        Err(why) => say(
+            err,
+            format!("tighten: the rollback is done, but its revert commit was not written: {why}"),
+        ),
     }
 }
 

@@ -281,6 +281,13 @@ impl Draft {
         work_dir: &Path,
     ) -> Result<Draft, String> {
         let git = Git::new(&target.checkout);
+        // Branch from what the reconciler reads now, not from whenever the
+        // checkout last fetched; offline, the last fetch will do.
+        if let Some(remote) = &target.remote
+            && let Err(e) = git.run(&["fetch", "-q", remote, &target.branch])
+        {
+            tracing::warn!(%e, "fetch before a step");
+        }
         let base = target.base();
         std::fs::create_dir_all(work_dir).map_err(|e| format!("{}: {e}", work_dir.display()))?;
         let worktree = work_dir.join(format!(

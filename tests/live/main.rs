@@ -9,6 +9,7 @@ mod cli;
 
 mod control_plane;
 mod declared;
+mod flux;
 mod gitops;
 mod netns;
 #[path = "../common/policy_variants.rs"]

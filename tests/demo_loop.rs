@@ -538,16 +538,45 @@ async fn a_teams_rollout_is_adopted_then_stepped_back_by_flipping_its_own_defaul
     assert_eq!(status.intent.phase, Some(Phase::Enforced));
     assert!(status.drift.is_empty(), "{:?}", status.drift);
 
-    // Back to Audit: the team's default-deny is switched off, no second one created.
-    let before = cockpit.demo.snapshot().namespaced_policies("orders").count();
+    // Back to Audit: the team's default-deny is switched off, no second one
+    // created. Flux applies orders' policies, so the step is a commit in its
+    // repository (refused here, where the demo has none): the plan is what
+    // the commit would carry.
+    let plan = tighten::app::update::compute_plan(
+        &cockpit.state,
+        "orders",
+        tighten::rollout::Request::Simple(tighten::rollout::RolloutAction::StageDefaultDeny),
+    )
+    .expect("a plan");
+    let [tighten::rollout::Change::Update { before, after }] = plan.changes.as_slice() else {
+        panic!("one update: {:?}", plan.changes)
+    };
+    assert_eq!(before.name, "default-deny", "the team's own");
+    assert_eq!(tighten::rollout::phase::default_deny_flags(after), (false, false));
     open_dialog(&mut cockpit, "s").await;
-    confirm(&mut cockpit).await;
-    assert_eq!(cockpit.phase("orders"), Phase::Audit);
-    let snapshot = cockpit.demo.snapshot();
-    assert_eq!(snapshot.namespaced_policies("orders").count(), before);
-    let deny = snapshot
-        .namespaced_policies("orders")
-        .find(|p| p.name == "default-deny")
-        .expect("the team's default-deny");
-    assert_eq!(tighten::rollout::phase::default_deny_flags(deny), (false, false));
+    assert!(
+        matches!(cockpit.top_modal(), Some(Modal::Confirm(d)) if d.blocked().is_some_and(|b| b.contains("no repository is configured")))
+    );
+}
+
+/// A forward step on a namespace Flux applies is not written into the
+/// cluster when no checkout of Flux's repository is configured: the dialog
+/// says why and what to do instead, and cannot be confirmed.
+#[tokio::test]
+async fn a_forward_step_on_a_flux_owned_namespace_needs_its_repository() {
+    let mut cockpit = Cockpit::new();
+    cockpit.select("auth");
+    open_dialog(&mut cockpit, "s").await;
+    let Some(Modal::Confirm(dialog)) = cockpit.top_modal() else {
+        panic!("dialog")
+    };
+    let blocked = dialog.blocked().unwrap_or_default();
+    assert!(blocked.contains("no repository is configured"), "{blocked}");
+    assert!(
+        blocked.contains("Flux Kustomization flux-system/auth-policies would put back"),
+        "{blocked}"
+    );
+    assert!(blocked.contains("tighten export auth"), "{blocked}");
+    cockpit.key("tab");
+    assert!(cockpit.key("enter").is_empty(), "nothing to confirm");
 }

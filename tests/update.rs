@@ -243,6 +243,7 @@ fn an_abandoned_dry_run_answer_is_ignored() {
         Msg::DryRunDone {
             id,
             result: Ok(DryRunReport::default()),
+            commit: None,
         },
     );
     assert!(effects.is_empty());
@@ -265,6 +266,7 @@ fn a_refused_dry_run_blocks_confirmation() {
         Msg::DryRunDone {
             id,
             result: Err("the server is unreachable".into()),
+            commit: None,
         },
     );
     let Some(Modal::Confirm(dialog)) = cockpit.top_modal() else {

@@ -35,6 +35,26 @@ impl<T> PartialEq for Shared<T> {
     }
 }
 
+/// What a forward step needs to become a commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepoStep {
+    /// The context's checkout (`None`: none configured).
+    pub checkout: Option<PathBuf>,
+    pub branch_template: String,
+    pub message: String,
+    pub push: bool,
+    pub snapshot: Shared<crate::cluster::ClusterSnapshot>,
+}
+
+/// A step prepared as a commit, as the confirm dialog shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommitPreview {
+    /// The commit's part of the review (branch, files, diffs, build).
+    pub lines: Vec<crate::app::review::ReviewLine>,
+    /// What the reconciler will apply once merged: what the dry run judged.
+    pub rendered: RolloutPlan,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Judge the connections the ledger saw since each namespace was staged,
@@ -46,8 +66,14 @@ pub enum Effect {
         snapshot: Shared<crate::cluster::ClusterSnapshot>,
         senders: crate::declared::Senders,
     },
-    /// Server-side dry run of a plan → `Msg::DryRunDone`.
-    DryRun { id: u64, plan: RolloutPlan },
+    /// Server-side dry run of a plan → `Msg::DryRunDone`; with `repo`, a
+    /// forward step on a GitOps-owned namespace is prepared as a commit
+    /// first, and the dry run judges what the reconciler will apply.
+    DryRun {
+        id: u64,
+        plan: RolloutPlan,
+        repo: Option<RepoStep>,
+    },
     /// Perform a confirmed plan through the mutation guard → `Msg::Executed`;
     /// `diff` is the dry-run diff the operator confirmed, for the audit record.
     Execute {

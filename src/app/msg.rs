@@ -25,6 +25,8 @@ pub enum Msg {
     DryRunDone {
         id: u64,
         result: Result<DryRunReport, String>,
+        /// Set when the step was prepared as a commit.
+        commit: Option<Box<crate::app::effect::CommitPreview>>,
     },
     Executed {
         id: u64,

@@ -24,6 +24,21 @@ pub struct Mutator {
 }
 
 impl Mutator {
+    /// Whether every change is refused (`--readonly`).
+    pub fn readonly(&self) -> bool {
+        self.readonly
+    }
+
+    /// Where each action's record goes.
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Who acts, and where.
+    pub fn identity(&self) -> crate::cluster::ClusterIdentity {
+        self.cluster.identity()
+    }
+
     pub fn new(cluster: Arc<dyn Cluster>, readonly: bool, audit: AuditLog) -> Mutator {
         Mutator {
             cluster,

@@ -200,7 +200,7 @@ pub async fn run(
     } else {
         crate::repo::Route::Direct
     };
-    let commit = match route {
+    let mut commit = match route {
         crate::repo::Route::Direct => None,
         crate::repo::Route::Export { owner, why } => {
             say(err, format!("tighten: {why}"))?;
@@ -217,10 +217,15 @@ pub async fn run(
             return Ok(code::REFUSED);
         }
         crate::repo::Route::Git(target) => {
-            let message = super::commit::message(&plan, gate.as_ref(), confirm.override_reason.as_deref(), state);
+            let message = super::commit::message(
+                &plan,
+                gate.as_ref(),
+                confirm.override_reason.as_deref(),
+                &state.identity,
+            );
             let template = settings.branch.as_deref().unwrap_or(crate::repo::BRANCH_TEMPLATE);
             match super::commit::prepare(
-                state,
+                &state.snapshot,
                 &target,
                 &plan,
                 message,
@@ -290,7 +295,7 @@ pub async fn run(
     if let Some(code) = ask(confirm, &namespace, protected, typed_reason, &question, input, err)? {
         return Ok(code);
     }
-    if let Some(commit) = &commit {
+    if let Some(commit) = &mut commit {
         let push = confirm.push || state.config.settings.push;
         return commit_step(commit, &plan, push, backends, state, &lines, out, err);
     }
@@ -369,7 +374,14 @@ fn revert_commit(
         .branch
         .as_deref()
         .unwrap_or(crate::repo::BRANCH_TEMPLATE);
-    let prepared = super::commit::prepare(state, target, plan, message, template, &backends.paths.worktrees_dir());
+    let prepared = super::commit::prepare(
+        &state.snapshot,
+        target,
+        plan,
+        message,
+        template,
+        &backends.paths.worktrees_dir(),
+    );
     match prepared.and_then(|c| c.draft.commit(push, backends.readonly)) {
         Ok(done) => {
             say(
@@ -463,7 +475,7 @@ fn ask(
 /// open the pull request.
 #[allow(clippy::too_many_arguments)]
 fn commit_step(
-    commit: &super::commit::Commit,
+    commit: &mut super::commit::Commit,
     plan: &crate::rollout::RolloutPlan,
     push: bool,
     backends: &Backends,
@@ -472,37 +484,15 @@ fn commit_step(
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> io::Result<u8> {
-    let result = commit.draft.commit(push, backends.readonly);
-    let mut changes: Vec<String> = match &result {
-        Ok(done) => vec![format!(
-            "commit {} on branch {} in {}{}",
-            done.commit,
-            done.branch,
-            commit.draft.target.checkout.display(),
-            if done.pushed { ", pushed" } else { "" }
-        )],
-        Err(_) => Vec::new(),
-    };
-    changes.extend(commit.draft.file_summary());
-    let record = crate::cluster::AuditRecord {
-        time: Timestamp::now(),
-        context: state.identity.context.clone(),
-        user: state.identity.user.clone(),
-        namespace: plan.namespace.clone(),
-        action: plan.action.slug().into(),
-        outcome: match &result {
-            Ok(_) => AuditOutcome::Succeeded,
-            Err(why) => AuditOutcome::Failed(why.clone()),
-        },
-        changes,
-        objects: Vec::new(),
-        diff: crate::app::review::diff_lines(lines),
-        backup: None,
-        reason: plan.reason.clone(),
-    };
-    if let Err(e) = AuditLog::new(backends.paths.audit_file()).append(&record) {
-        say(err, format!("tighten: the audit record could not be written: {e}"))?;
-    }
+    let (result, _) = super::commit::commit_and_record(
+        commit,
+        plan,
+        push,
+        backends.readonly,
+        &state.identity,
+        &AuditLog::new(backends.paths.audit_file()),
+        crate::app::review::diff_lines(lines),
+    );
     match result {
         Ok(done) => {
             say(

@@ -5,7 +5,6 @@
 //! the pull request is merged.
 
 use crate::app::review::{LineKind, ReviewLine, text_diff};
-use crate::app::state::State;
 use crate::gate::{Check, Gate};
 use crate::repo::{Draft, Target};
 use crate::rollout::{Change, RolloutAction, RolloutPlan};
@@ -33,7 +32,12 @@ pub struct Commit {
 
 /// The commit message: the step, what it changes, and the gate's evidence,
 /// so the pull request explains itself.
-pub fn message(plan: &RolloutPlan, gate: Option<&Gate>, override_reason: Option<&str>, state: &State) -> String {
+pub fn message(
+    plan: &RolloutPlan,
+    gate: Option<&Gate>,
+    override_reason: Option<&str>,
+    identity: &crate::cluster::ClusterIdentity,
+) -> String {
     let mut out = format!(
         "tighten: {} in {}\n\n",
         plan.action.title().to_lowercase(),
@@ -65,14 +69,67 @@ pub fn message(plan: &RolloutPlan, gate: Option<&Gate>, override_reason: Option<
     }
     out.push_str(&format!(
         "\nPrepared by tighten for {} on context {}.\n",
-        state.identity.user, state.identity.context
+        identity.user, identity.context
     ));
     out
 }
 
-/// Prepares `plan` as a commit in `target`'s folder.
+/// Commits a prepared step and writes its one audit record; `reason` (the
+/// gate override typed in the dialog) joins the message when it is not
+/// there yet.
+pub fn commit_and_record(
+    commit: &mut Commit,
+    plan: &RolloutPlan,
+    push: bool,
+    readonly: bool,
+    identity: &crate::cluster::ClusterIdentity,
+    audit: &crate::cluster::AuditLog,
+    diff: Vec<String>,
+) -> (Result<crate::repo::Committed, String>, crate::cluster::AuditRecord) {
+    if let Some(reason) = &plan.reason
+        && !commit.draft.message.contains(reason.as_str())
+    {
+        commit.draft.message.push_str(&format!("\nReason: {reason}\n"));
+    }
+    let result = commit.draft.commit(push, readonly);
+    let mut changes: Vec<String> = match &result {
+        Ok(done) => vec![format!(
+            "commit {} on branch {} in {}{}",
+            done.commit,
+            done.branch,
+            commit.draft.target.checkout.display(),
+            if done.pushed { ", pushed" } else { "" }
+        )],
+        Err(_) => Vec::new(),
+    };
+    changes.extend(commit.draft.file_summary());
+    let record = crate::cluster::AuditRecord {
+        time: jiff::Timestamp::now(),
+        context: identity.context.clone(),
+        user: identity.user.clone(),
+        namespace: plan.namespace.clone(),
+        action: plan.action.slug().into(),
+        outcome: match &result {
+            Ok(_) => crate::cluster::AuditOutcome::Succeeded,
+            Err(why) if why.starts_with("read-only") => crate::cluster::AuditOutcome::Refused(why.clone()),
+            Err(why) => crate::cluster::AuditOutcome::Failed(why.clone()),
+        },
+        changes,
+        objects: Vec::new(),
+        diff,
+        backup: None,
+        reason: plan.reason.clone(),
+    };
+    if let Err(e) = audit.append(&record) {
+        tracing::warn!(%e, "audit record not written");
+    }
+    (result, record)
+}
+
+/// Prepares `plan` as a commit in `target`'s folder; `snapshot` is what the
+/// reconciler's result is judged against.
 pub fn prepare(
-    state: &State,
+    snapshot: &crate::cluster::ClusterSnapshot,
     target: &Target,
     plan: &RolloutPlan,
     message: String,
@@ -81,7 +138,7 @@ pub fn prepare(
 ) -> Result<Commit, String> {
     let draft = Draft::prepare(target, plan, message, template, work_dir)?;
     let rendered = match draft.rendered() {
-        Ok(policies) => rendered_plan(state, target, plan, policies),
+        Ok(policies) => rendered_plan(snapshot, target, plan, policies),
         // Without a build (kubectl missing, a folder kustomize refuses), the
         // plan's own objects are what the commit adds.
         Err(_) => RolloutPlan {
@@ -98,12 +155,11 @@ pub fn prepare(
 /// folder's build of the namespace against the cluster's policies (those the
 /// owner applied and the build no longer has are pruned).
 fn rendered_plan(
-    state: &State,
+    snapshot: &crate::cluster::ClusterSnapshot,
     target: &Target,
     plan: &RolloutPlan,
     rendered: Vec<crate::cluster::PolicyObject>,
 ) -> RolloutPlan {
-    let snapshot = &state.snapshot;
     let gitops = snapshot.gitops();
     let current: Vec<&crate::cluster::PolicyObject> = snapshot.namespaced_policies(&plan.namespace).collect();
     let mut changes = Vec::new();

@@ -135,6 +135,7 @@ pub fn edits(
     documents: &[Document],
     namespace: &str,
     changes: &[Change],
+    owner: &crate::rollout::gitops::Owner,
 ) -> Result<Vec<FileEdit>, String> {
     let mut files = Files {
         root,
@@ -146,10 +147,17 @@ pub fn edits(
         })
     };
     let missing = |policy: &PolicyObject| {
-        format!(
-            "{} {namespace}/{} is in the cluster but not under the reconciler's folder: the cluster drifted from Git; reconcile it first",
-            policy.kind, policy.name
-        )
+        if crate::rollout::gitops::Owner::of(policy).as_ref() == Some(owner) {
+            format!(
+                "{} {namespace}/{} is in the cluster but not under the reconciler's folder: the cluster drifted from Git; reconcile it first",
+                policy.kind, policy.name
+            )
+        } else {
+            format!(
+                "{} {namespace}/{} was not applied by {owner} and is not in its folder: move it into the repository first, or change it in the cluster with --direct",
+                policy.kind, policy.name
+            )
+        }
     };
     let relative_to_kustomization = |file: &Path| -> Option<String> {
         let dir = placement.kustomization.as_ref()?.parent()?;

@@ -330,7 +330,14 @@ impl Draft {
             &plan.namespace,
             self.target.target_namespace.as_deref(),
         )?;
-        self.edits = edit::edits(&root, &self.placement, &documents, &plan.namespace, &plan.changes)?;
+        self.edits = edit::edits(
+            &root,
+            &self.placement,
+            &documents,
+            &plan.namespace,
+            &plan.changes,
+            &self.target.owner,
+        )?;
         if self.edits.is_empty() {
             return Err(format!("nothing to change in {}", folder.display()));
         }

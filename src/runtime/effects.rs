@@ -32,6 +32,37 @@ pub struct EffectRunner {
     pub switching: Option<(Backends, mpsc::Sender<Switched>)>,
     /// The context's ledger feed, which judges the soak on its own thread.
     pub ledger: Option<crate::ledger::LedgerFeed>,
+    /// Where forward steps for a GitOps repository are prepared.
+    pub worktrees_dir: PathBuf,
+    /// The step prepared as a commit for the open confirm dialog (by its
+    /// request id), with whether to push it: committed on confirm, its
+    /// worktree removed when it is dropped.
+    pub drafts: Arc<std::sync::Mutex<std::collections::HashMap<u64, (crate::commands::commit::Commit, bool)>>>,
+}
+
+/// Prepares a forward step as a commit when a reconciler owns the
+/// namespace: `Ok(None)` for the direct path, `Err` when the step cannot be
+/// taken (a reconciler owns it but the checkout cannot take the commit).
+fn prepare_commit(
+    plan: &crate::rollout::RolloutPlan,
+    step: crate::app::effect::RepoStep,
+    worktrees: &std::path::Path,
+) -> Result<Option<(crate::commands::commit::Commit, bool)>, String> {
+    use crate::repo::Route;
+    let snapshot = &step.snapshot.0;
+    match crate::repo::route(snapshot, &plan.namespace, step.checkout.as_deref()) {
+        Route::Direct => Ok(None),
+        Route::Export { owner, why } => Err(format!(
+            "{why}. {} would put back what is written into the cluster: set repo = \"…\" for the context, \
+             or write the files with `tighten export {} DIR` (`--direct` on the command line writes into the cluster anyway)",
+            owner.describe(),
+            plan.namespace
+        )),
+        Route::Git(target) => {
+            crate::commands::commit::prepare(snapshot, &target, plan, step.message, &step.branch_template, worktrees)
+                .map(|commit| Some((commit, step.push)))
+        }
+    }
 }
 
 impl EffectRunner {
@@ -74,15 +105,80 @@ impl EffectRunner {
                         .await;
                 });
             }
-            Effect::DryRun { id, plan } => {
+            Effect::DryRun { id, plan, repo } => {
                 let mutator = self.mutator.clone();
+                let drafts = Arc::clone(&self.drafts);
+                let worktrees = self.worktrees_dir.clone();
                 tokio::spawn(async move {
                     tracing::info!(action = plan.action.slug(), namespace = %plan.namespace, "dry run");
-                    let result = mutator.dry_run(&plan).await.map_err(|e| e.to_string());
-                    let _ = tx.send(Msg::DryRunDone { id, result }).await;
+                    let prepared = match repo {
+                        None => Ok(None),
+                        Some(step) => {
+                            let for_git = plan.clone();
+                            let drafts = Arc::clone(&drafts);
+                            tokio::task::spawn_blocking(move || {
+                                // One dialog at a time: an earlier draft's worktree goes.
+                                drafts.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                                prepare_commit(&for_git, step, &worktrees)
+                            })
+                            .await
+                            .unwrap_or_else(|e| Err(format!("preparing the commit stopped: {e}")))
+                        }
+                    };
+                    let msg = match prepared {
+                        Err(why) => Msg::DryRunDone {
+                            id,
+                            result: Err(why),
+                            commit: None,
+                        },
+                        Ok(None) => Msg::DryRunDone {
+                            id,
+                            result: mutator.dry_run(&plan).await.map_err(|e| e.to_string()),
+                            commit: None,
+                        },
+                        Ok(Some((commit, push))) => {
+                            let result = mutator.dry_run(&commit.rendered).await.map_err(|e| e.to_string());
+                            let preview = crate::app::effect::CommitPreview {
+                                lines: crate::commands::commit::review_lines(&commit),
+                                rendered: commit.rendered.clone(),
+                            };
+                            drafts
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .insert(id, (commit, push));
+                            Msg::DryRunDone {
+                                id,
+                                result,
+                                commit: Some(Box::new(preview)),
+                            }
+                        }
+                    };
+                    let _ = tx.send(msg).await;
                 });
             }
             Effect::Execute { id, plan, diff } => {
+                let drafted = self.drafts.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                if let Some((mut commit, push)) = drafted {
+                    let mutator = self.mutator.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let (result, record) = crate::commands::commit::commit_and_record(
+                            &mut commit,
+                            &plan,
+                            push,
+                            mutator.readonly(),
+                            &mutator.identity(),
+                            mutator.audit_log(),
+                            diff,
+                        );
+                        drop(commit);
+                        let _ = tx.blocking_send(Msg::Executed {
+                            id,
+                            result: result.map(|_| ()),
+                            record,
+                        });
+                    });
+                    return;
+                }
                 let mutator = self.mutator.clone();
                 tokio::spawn(async move {
                     let (result, record) = mutator.execute(&plan, diff).await;

@@ -96,6 +96,12 @@ impl Session {
             themes_dir: settings.themes_dir.clone(),
             switching: settings.backends.clone().map(|b| (b, handover)),
             ledger,
+            worktrees_dir: settings
+                .audit_file
+                .parent()
+                .map_or_else(std::env::temp_dir, std::path::Path::to_path_buf)
+                .join("worktrees"),
+            drafts: Arc::default(),
         };
         Session {
             runner,

@@ -94,6 +94,8 @@ impl Cockpit {
             themes_dir: None,
             switching: None,
             ledger: None,
+            worktrees_dir: dir.path().join("worktrees"),
+            drafts: Default::default(),
         };
         let mut cockpit = Cockpit {
             state,

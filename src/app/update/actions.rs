@@ -231,7 +231,23 @@ fn plan_and_dry_run(state: &mut State, namespace: &str, request: Request) -> Vec
                 title: format!("{} — {namespace}: running the server-side dry run…", action.title()),
             });
             state.pending_plans.insert(id, plan.clone());
-            vec![Effect::DryRun { id, plan }]
+            // A forward step may belong in Git: the runtime finds out off
+            // this task (it runs git) and prepares the commit if so.
+            let repo = crate::commands::commit::is_forward(action).then(|| {
+                let gate = confirm_needs(state, &plan).gate;
+                let settings = &state.config.settings;
+                crate::app::effect::RepoStep {
+                    checkout: settings.repo.clone(),
+                    branch_template: settings
+                        .branch
+                        .clone()
+                        .unwrap_or_else(|| crate::repo::BRANCH_TEMPLATE.to_string()),
+                    message: crate::commands::commit::message(&plan, gate.as_ref(), None, &state.identity),
+                    push: settings.push,
+                    snapshot: crate::app::effect::Shared(std::sync::Arc::clone(&state.snapshot)),
+                }
+            });
+            vec![Effect::DryRun { id, plan, repo }]
         }
     }
 }
@@ -292,7 +308,12 @@ pub fn confirm_needs(state: &State, plan: &RolloutPlan) -> ConfirmNeeds {
 }
 
 /// The dry run answered: show the confirm dialog.
-pub(super) fn on_dry_run(state: &mut State, id: u64, result: Result<DryRunReport, String>) -> Vec<Effect> {
+pub(super) fn on_dry_run(
+    state: &mut State,
+    id: u64,
+    result: Result<DryRunReport, String>,
+    commit: Option<Box<crate::app::effect::CommitPreview>>,
+) -> Vec<Effect> {
     let Some(position) = state
         .modals
         .iter()
@@ -306,7 +327,14 @@ pub(super) fn on_dry_run(state: &mut State, id: u64, result: Result<DryRunReport
         return Vec::new();
     };
     let ConfirmNeeds { gate, typed_reason, .. } = confirm_needs(state, &plan);
-    let review = crate::app::review::review(&plan, &result, gate.as_ref());
+    let review = match commit {
+        Some(commit) => {
+            let mut lines = commit.lines;
+            lines.extend(crate::app::review::review(&commit.rendered, &result, gate.as_ref()));
+            lines
+        }
+        None => crate::app::review::review(&plan, &result, gate.as_ref()),
+    };
     // Going past a gate that is not go takes a reason, on the record.
     let override_reason = gate
         .as_ref()
@@ -368,7 +396,14 @@ pub(super) fn on_executed(state: &mut State, id: u64, result: Result<(), String>
         state.modals.remove(position);
     }
     let headline = format!("{} on {}", record.action, record.namespace);
+    let committed = record.changes.first().filter(|c| c.starts_with("commit "));
     match (&result, &record.outcome) {
+        (Ok(()), AuditOutcome::Succeeded) if committed.is_some() => {
+            let mut lines = record.changes.clone();
+            lines.push(String::new());
+            lines.push("Push the branch and open a pull request; once it is merged, the reconciler applies it and the phase moves.".into());
+            message(state, format!("Committed: {headline}"), lines, false);
+        }
         (Ok(()), AuditOutcome::Succeeded) => {
             let done = format!("done: {headline}{}", record.backup_note());
             notify(state, NoticeLevel::Info, done);

@@ -132,7 +132,7 @@ fn handle(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.flow_health = health;
             Vec::new()
         }
-        Msg::DryRunDone { id, result } => actions::on_dry_run(state, id, result),
+        Msg::DryRunDone { id, result, commit } => actions::on_dry_run(state, id, result, commit),
         Msg::Executed { id, result, record } => actions::on_executed(state, id, result, record),
         Msg::BackupLoaded {
             id,

@@ -81,6 +81,8 @@ pub enum Effect {
         plan: RolloutPlan,
         diff: Vec<String>,
     },
+    /// Forget the commit prepared for dialog `id` (cancelled): its worktree goes.
+    DiscardCommit { id: u64 },
     /// Read a backup file for restore → `Msg::BackupLoaded`.
     LoadBackup { id: u64, namespace: String, path: PathBuf },
     /// Check the backup directory accepts files → `Msg::BackupDirChecked`.

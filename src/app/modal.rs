@@ -35,6 +35,8 @@ pub struct ConfirmDialog {
     /// Set when the gate for this step is not go: the operator must say why
     /// they proceed, and that goes into the audit record.
     pub override_reason: Option<OverrideReason>,
+    /// The step is a commit prepared in a worktree (a GitOps-owned namespace).
+    pub committing: bool,
 }
 
 /// A typed reason for going past a gate that is not go.

@@ -192,6 +192,13 @@ impl EffectRunner {
                     let _ = tx.send(Msg::Executed { id, result, record }).await;
                 });
             }
+            Effect::DiscardCommit { id } => {
+                let drafts = Arc::clone(&self.drafts);
+                // Dropping the draft removes its worktree: git, so not here.
+                tokio::task::spawn_blocking(move || {
+                    drop(drafts.lock().unwrap_or_else(|p| p.into_inner()).remove(&id));
+                });
+            }
             Effect::LoadBackup { id, namespace, path } => {
                 tokio::task::spawn_blocking(move || {
                     let result = backup::read(&path).map_err(|e| e.to_string());

@@ -319,7 +319,12 @@ pub(super) fn on_dry_run(
         .iter()
         .position(|m| matches!(m, Modal::DryRunPending { id: waiting, .. } if *waiting == id))
     else {
-        return Vec::new(); // abandoned with esc
+        // Abandoned with esc: a commit prepared for it is not wanted either.
+        return if commit.is_some() {
+            vec![Effect::DiscardCommit { id }]
+        } else {
+            Vec::new()
+        };
     };
     // The plan travels with the effect; the runtime echoes it back in the report's
     // order, but the dialog needs the plan itself: it was parked in `pending`.
@@ -327,6 +332,7 @@ pub(super) fn on_dry_run(
         return Vec::new();
     };
     let ConfirmNeeds { gate, typed_reason, .. } = confirm_needs(state, &plan);
+    let committing = commit.is_some();
     let review = match commit {
         Some(commit) => {
             let mut lines = commit.lines;
@@ -351,8 +357,18 @@ pub(super) fn on_dry_run(
         typed_reason,
         scroll: 0,
         override_reason,
+        committing,
     }));
     Vec::new()
+}
+
+/// The effect that removes a cancelled dialog's prepared commit, if any.
+pub(super) fn discard(id: u64, committing: bool) -> Vec<Effect> {
+    if committing {
+        vec![Effect::DiscardCommit { id }]
+    } else {
+        Vec::new()
+    }
 }
 
 /// Enter in the confirm dialog.
@@ -361,8 +377,9 @@ pub(super) fn on_confirm_submit(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     };
     if dialog.focus == Button::Cancel {
+        let (id, committing) = (dialog.id, dialog.committing);
         state.modals.pop();
-        return Vec::new();
+        return discard(id, committing);
     }
     if let Some(why) = dialog.blocked() {
         notify(state, NoticeLevel::Warning, why);

@@ -288,7 +288,9 @@ fn on_modal_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
                 Some(Action::PageUp) => dialog.scroll = dialog.scroll.saturating_sub(10),
                 Some(Action::PageDown) => dialog.scroll = dialog.scroll.saturating_add(10),
                 Some(Action::Cancel) => {
+                    let (id, committing) = (dialog.id, dialog.committing);
                     state.modals.pop();
+                    return actions::discard(id, committing);
                 }
                 Some(Action::Submit) => return actions::on_confirm_submit(state),
                 _ => {}

@@ -80,6 +80,9 @@ pub enum Effect {
         id: u64,
         plan: RolloutPlan,
         diff: Vec<String>,
+        /// For a break-glass on a GitOps-owned namespace: where to commit the
+        /// revert once the rollback is done → `Msg::Reverted`.
+        revert: Option<RepoStep>,
     },
     /// Forget the commit prepared for dialog `id` (cancelled): its worktree goes.
     DiscardCommit { id: u64 },

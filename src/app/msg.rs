@@ -40,6 +40,9 @@ pub enum Msg {
         result: Result<Vec<PolicyObject>, String>,
     },
     BackupDirChecked(Result<(), String>),
+    /// A break-glass's revert commit: what to tell the operator, or why it
+    /// was not written.
+    Reverted(Result<String, String>),
     ThemeLoaded {
         theme: Theme,
         diagnostics: Vec<Diagnostic>,

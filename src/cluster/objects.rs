@@ -91,6 +91,10 @@ pub struct PolicyObject {
     pub uid: Option<String>,
     #[serde(default)]
     pub resource_version: Option<String>,
+    /// `metadata.creationTimestamp`: for a default-deny a reconciler applied,
+    /// when the namespace was staged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<jiff::Timestamp>,
     /// Everything beside `apiVersion`, `kind` and `metadata`: `spec`, `specs`, `status`.
     #[serde(default)]
     pub body: Map<String, Value>,
@@ -196,6 +200,10 @@ impl PolicyObject {
                 .get("resourceVersion")
                 .and_then(Value::as_str)
                 .map(str::to_string),
+            created: metadata
+                .get("creationTimestamp")
+                .and_then(Value::as_str)
+                .and_then(|t| t.parse().ok()),
             body,
         })
     }
@@ -206,6 +214,7 @@ impl PolicyObject {
         let mut copy = self.clone();
         copy.uid = None;
         copy.resource_version = None;
+        copy.created = None;
         copy.body.remove("status");
         copy
     }

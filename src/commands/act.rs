@@ -302,12 +302,20 @@ pub async fn run(
     // A break-glass stays in the cluster; the follow-up pull request that
     // takes the same policies out of Git is written with it (the runbooks'
     // "revert the PR, then resume").
-    let revert_to = match action {
-        RolloutAction::RollbackDefaultDeny | RolloutAction::RollbackNamespace => {
-            Some(crate::repo::route(&state.snapshot, &namespace, repo.as_deref()))
-        }
-        _ => None,
-    };
+    let revert = matches!(
+        action,
+        RolloutAction::RollbackDefaultDeny | RolloutAction::RollbackNamespace
+    )
+    .then(|| crate::app::effect::RepoStep {
+        checkout: repo.clone(),
+        branch_template: settings
+            .branch
+            .clone()
+            .unwrap_or_else(|| crate::repo::BRANCH_TEMPLATE.to_string()),
+        message: String::new(),
+        push: confirm.push || settings.push,
+        snapshot: crate::app::effect::Shared(std::sync::Arc::clone(&state.snapshot)),
+    });
     plan.restamp(Timestamp::now());
     let (result, record) = mutator.execute(&plan, crate::app::review::diff_lines(&lines)).await;
     match (result, &record.outcome) {
@@ -316,19 +324,13 @@ pub async fn run(
                 out,
                 format!("done: {} on {namespace}{}", action.slug(), record.backup_note()),
             )?;
-            match revert_to {
-                Some(crate::repo::Route::Git(target)) => {
-                    let push = confirm.push || state.config.settings.push;
-                    revert_commit(&target, &plan, push, backends, state, out, err)?;
-                }
-                Some(crate::repo::Route::Export { owner, why }) => say(
-                    out,
-                    format!(
-                        "Git still holds what was deleted: take it out there before resuming {} ({why})",
-                        owner.describe()
-                    ),
-                )?,
-                _ => {}
+            let reverted = revert.and_then(|step| {
+                super::commit::revert_after_rollback(&plan, &step, backends.readonly, &backends.paths.worktrees_dir())
+            });
+            match reverted {
+                Some(Ok(line)) => say(out, line)?,
+                Some(Err(why)) => say(err, format!("tighten: the rollback is done; {why}"))?,
+                None => {}
             }
             Ok(exit::OK)
         }
@@ -340,65 +342,6 @@ pub async fn run(
             say(err, format!("tighten: {} on {namespace} failed: {e}", action.slug()))?;
             Ok(code::FAILED)
         }
-    }
-}
-
-/// After a break-glass, the commit that takes the deleted policies out of
-/// the reconciler's folder, on a branch for the follow-up pull request. A
-/// failure here is reported, never a reason to call the rollback failed.
-fn revert_commit(
-    target: &crate::repo::Target,
-    plan: &crate::rollout::RolloutPlan,
-    push: bool,
-    backends: &Backends,
-    state: &crate::app::state::State,
-    out: &mut impl Write,
-    err: &mut impl Write,
-) -> io::Result<()> {
-    let mut message = format!(
-        "tighten: revert {} in {} (break-glass)\n\nThe policies were deleted in the cluster with {} suspended; merge this, then `tighten resume {}`.\n",
-        plan.action.title().to_lowercase(),
-        plan.namespace,
-        target.owner.describe(),
-        plan.namespace
-    );
-    for change in plan.summary() {
-        message.push_str(&format!("- {change}\n"));
-    }
-    if let Some(reason) = &plan.reason {
-        message.push_str(&format!("\nReason: {reason}\n"));
-    }
-    let template = state
-        .config
-        .settings
-        .branch
-        .as_deref()
-        .unwrap_or(crate::repo::BRANCH_TEMPLATE);
-    let prepared = super::commit::prepare(
-        &state.snapshot,
-        target,
-        plan,
-        message,
-        template,
-        &backends.paths.worktrees_dir(),
-    );
-    match prepared.and_then(|c| c.draft.commit(push, backends.readonly)) {
-        Ok(done) => {
-            say(
-                out,
-                format!(
-                    "revert committed: {} on branch {}; merge it, then `tighten resume {}`",
-                    &done.commit[..done.commit.len().min(12)],
-                    done.branch,
-                    plan.namespace
-                ),
-            )?;
-            say(out, format!("next: {}", done.next))
-        }
-        Err(why) => say(
-            err,
-            format!("tighten: the rollback is done, but its revert commit was not written: {why}"),
-        ),
     }
 }
 

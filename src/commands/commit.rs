@@ -74,6 +74,59 @@ pub fn message(
     out
 }
 
+/// The message of a break-glass's revert commit.
+pub fn revert_message(plan: &RolloutPlan, target: &Target) -> String {
+    let mut message = format!(
+        "tighten: revert {} in {} (break-glass)\n\nThe policies were deleted in the cluster with {} suspended; merge this, then `tighten resume {}`.\n",
+        plan.action.title().to_lowercase(),
+        plan.namespace,
+        target.owner.describe(),
+        plan.namespace
+    );
+    for change in &plan.changes {
+        message.push_str(&format!("- {} {}\n", change.verb(), change.target()));
+    }
+    if let Some(reason) = &plan.reason {
+        message.push_str(&format!("\nReason: {reason}\n"));
+    }
+    message
+}
+
+/// After a break-glass in the cluster, its revert committed in the
+/// reconciler's folder when the context's checkout is its repository: the
+/// line to show, `None` when no reconciler owns the namespace.
+pub fn revert_after_rollback(
+    plan: &RolloutPlan,
+    step: &crate::app::effect::RepoStep,
+    readonly: bool,
+    worktrees: &std::path::Path,
+) -> Option<Result<String, String>> {
+    let snapshot = &step.snapshot.0;
+    match crate::repo::route(snapshot, &plan.namespace, step.checkout.as_deref()) {
+        crate::repo::Route::Direct => None,
+        crate::repo::Route::Export { owner, why } => Some(Err(format!(
+            "Git still holds what was deleted: take it out there before resuming {} ({why})",
+            owner.describe()
+        ))),
+        // A revert that cannot be written is said, never a failed rollback.
+        crate::repo::Route::Git(target) => {
+            let message = revert_message(plan, &target);
+            let done = prepare(snapshot, &target, plan, message, &step.branch_template, worktrees)
+                .and_then(|c| c.draft.commit(step.push, readonly))
+                .map_err(|why| format!("its revert commit was not written: {why}"));
+            Some(done.map(|done| {
+                format!(
+                    "revert committed: {} on branch {}; merge it, then resume ({}); {}",
+                    &done.commit[..done.commit.len().min(12)],
+                    done.branch,
+                    format_args!("`tighten resume {}`, or U", plan.namespace),
+                    done.next
+                )
+            }))
+        }
+    }
+}
+
 /// Commits a prepared step and writes its one audit record; `reason` (the
 /// gate override typed in the dialog) joins the message when it is not
 /// there yet.

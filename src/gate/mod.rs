@@ -682,8 +682,27 @@ fn forwarded_item(input: &GateInput<'_>) -> GateItem {
 }
 
 fn soak_item(input: &GateInput<'_>) -> (GateItem, Option<Duration>) {
+    // Staged through Git, the namespace records nothing: the default-deny's
+    // creation is when the reconciler staged it.
+    let from_object = input
+        .status
+        .intent
+        .staged_at
+        .is_none()
+        .then_some(input.status.observed.default_deny_created.as_ref())
+        .flatten();
+    let staged_at = input.status.intent.staged_at.or(from_object.map(|(t, _)| *t));
+    let (mut item, left) = soak_since(input, staged_at);
+    if let Some((_, name)) = from_object {
+        item.evidence
+            .push_str(&format!(" (timed from {name}'s creation: no staged time was recorded)"));
+    }
+    (item, left)
+}
+
+fn soak_since(input: &GateInput<'_>, staged_at: Option<Timestamp>) -> (GateItem, Option<Duration>) {
     let window = human(input.soak);
-    let Some(staged) = input.status.intent.staged_at else {
+    let Some(staged) = staged_at else {
         let why = if input.status.intent.phase.is_none() {
             format!(
                 "not adopted: adopting the namespace starts the {window} soak clock (tighten cannot know when it was staged)"

@@ -655,3 +655,42 @@ fn a_connection_seen_once_hours_ago_that_enforcing_would_drop_blocks_the_gate() 
     assert_ne!(blocked.summary(), GateSummary::Go);
     assert_eq!(check(&judged(&[]), "Would-drop over the soak"), Check::Pass);
 }
+
+/// Staged through Git, the namespace carries no staged-at: the soak is timed
+/// from when the reconciler created the default-deny.
+#[test]
+fn a_default_deny_applied_from_git_times_the_soak_from_its_creation() {
+    let mut snapshot = demo();
+    let ns = snapshot
+        .namespaces
+        .iter_mut()
+        .find(|n| n.name == "databases")
+        .expect("databases");
+    ns.annotations.retain(|k, _| !k.starts_with("tighten.dev/"));
+    let two_hours_ago = now() - SignedDuration::from_hours(2);
+    for policy in snapshot
+        .policies
+        .iter_mut()
+        .filter(|p| p.namespace.as_deref() == Some("databases"))
+    {
+        policy.created = Some(two_hours_ago);
+    }
+    let flows = traffic("databases", Verdict::Forwarded);
+    let waiting = gate(&snapshot, "databases", Some(&flows), 24 * HOUR);
+    let soak = waiting.items.iter().find(|i| i.name == "Soak window").expect("soak");
+    assert_eq!(soak.check, Check::Waiting, "{soak:?}");
+    assert!(
+        soak.evidence.starts_with("staged 2h ago; 22h of 24h left"),
+        "{}",
+        soak.evidence
+    );
+    assert!(
+        soak.evidence.contains("timed from tighten-default-deny's creation"),
+        "{}",
+        soak.evidence
+    );
+    assert_eq!(
+        check(&gate(&snapshot, "databases", Some(&flows), HOUR), "Soak window"),
+        Check::Pass
+    );
+}

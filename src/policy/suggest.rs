@@ -261,6 +261,7 @@ fn render(namespace: &str, subject: &[(String, String)], rules: &BTreeMap<(bool,
         annotations: BTreeMap::new(),
         uid: None,
         resource_version: None,
+        created: None,
         body: serde_json::Map::from_iter([("spec".to_string(), Value::Object(spec))]),
     }
 }

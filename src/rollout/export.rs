@@ -138,6 +138,7 @@ mod tests {
             )]),
             uid: Some("u".into()),
             resource_version: Some("9".into()),
+            created: None,
             body: serde_json::json!({"spec": body, "status": {"conditions": []}})
                 .as_object()
                 .cloned()

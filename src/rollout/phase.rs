@@ -146,6 +146,10 @@ pub struct ObservedPolicies {
     /// tighten policies whose rules do not do what their labels say.
     pub mislabelled: Vec<(String, String)>,
     pub posture: Posture,
+    /// When the namespace's own default-deny was created, and its name: when
+    /// a reconciler applied it from Git, that is when the namespace was
+    /// staged (nobody recorded it on the namespace).
+    pub default_deny_created: Option<(Timestamp, String)>,
 }
 
 impl ObservedPolicies {
@@ -174,6 +178,16 @@ impl ObservedPolicies {
                 observed.unrecognized.push(reading.policy.name.clone());
             }
         }
+        observed.default_deny_created = posture
+            .default_denies()
+            .filter_map(|r| {
+                let policy = input
+                    .policies
+                    .iter()
+                    .find(|p| p.kind == r.policy.kind && p.name == r.policy.name)?;
+                Some((policy.created?, policy.name.clone()))
+            })
+            .min();
         observed.posture = posture;
         observed
     }

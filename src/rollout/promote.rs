@@ -100,6 +100,7 @@ mod tests {
             annotations: Default::default(),
             uid: Some("u".into()),
             resource_version: Some("4".into()),
+            created: None,
             body: json!({"spec": {
                 "endpointSelector": {"matchLabels": {"app": "api"}},
                 "ingress": [{"fromEndpoints": [

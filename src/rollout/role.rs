@@ -113,6 +113,7 @@ mod tests {
             annotations: BTreeMap::new(),
             uid: None,
             resource_version: None,
+            created: None,
             body: Default::default(),
         }
     }

@@ -156,7 +156,7 @@ impl EffectRunner {
                     let _ = tx.send(msg).await;
                 });
             }
-            Effect::Execute { id, plan, diff } => {
+            Effect::Execute { id, plan, diff, revert } => {
                 let drafted = self.drafts.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
                 if let Some((mut commit, push)) = drafted {
                     let mutator = self.mutator.clone();
@@ -180,6 +180,7 @@ impl EffectRunner {
                     return;
                 }
                 let mutator = self.mutator.clone();
+                let worktrees = self.worktrees_dir.clone();
                 tokio::spawn(async move {
                     let (result, record) = mutator.execute(&plan, diff).await;
                     match &result {
@@ -188,8 +189,22 @@ impl EffectRunner {
                             tracing::warn!(action = plan.action.slug(), namespace = %plan.namespace, %err, "not applied")
                         }
                     }
+                    let done = result.is_ok();
                     let result = result.map_err(|e| e.to_string());
                     let _ = tx.send(Msg::Executed { id, result, record }).await;
+                    // The break-glass is done; its revert for Git follows, and
+                    // never holds it up.
+                    if let Some(step) = revert.filter(|_| done) {
+                        let readonly = mutator.readonly();
+                        let reverted = tokio::task::spawn_blocking(move || {
+                            crate::commands::commit::revert_after_rollback(&plan, &step, readonly, &worktrees)
+                        })
+                        .await
+                        .unwrap_or_else(|e| Some(Err(format!("the revert commit stopped: {e}"))));
+                        if let Some(reverted) = reverted {
+                            let _ = tx.send(Msg::Reverted(reverted)).await;
+                        }
+                    }
                 });
             }
             Effect::DiscardCommit { id } => {

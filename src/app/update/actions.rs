@@ -235,20 +235,26 @@ fn plan_and_dry_run(state: &mut State, namespace: &str, request: Request) -> Vec
             // this task (it runs git) and prepares the commit if so.
             let repo = crate::commands::commit::is_forward(action).then(|| {
                 let gate = confirm_needs(state, &plan).gate;
-                let settings = &state.config.settings;
-                crate::app::effect::RepoStep {
-                    checkout: settings.repo.clone(),
-                    branch_template: settings
-                        .branch
-                        .clone()
-                        .unwrap_or_else(|| crate::repo::BRANCH_TEMPLATE.to_string()),
-                    message: crate::commands::commit::message(&plan, gate.as_ref(), None, &state.identity),
-                    push: settings.push,
-                    snapshot: crate::app::effect::Shared(std::sync::Arc::clone(&state.snapshot)),
-                }
+                let message = crate::commands::commit::message(&plan, gate.as_ref(), None, &state.identity);
+                repo_step(state, message)
             });
             vec![Effect::DryRun { id, plan, repo }]
         }
+    }
+}
+
+/// Where and how a step of this context goes to its GitOps repository.
+fn repo_step(state: &State, message: String) -> crate::app::effect::RepoStep {
+    let settings = &state.config.settings;
+    crate::app::effect::RepoStep {
+        checkout: settings.repo.clone(),
+        branch_template: settings
+            .branch
+            .clone()
+            .unwrap_or_else(|| crate::repo::BRANCH_TEMPLATE.to_string()),
+        message,
+        push: settings.push,
+        snapshot: crate::app::effect::Shared(std::sync::Arc::clone(&state.snapshot)),
     }
 }
 
@@ -396,10 +402,16 @@ pub(super) fn on_confirm_submit(state: &mut State) -> Vec<Effect> {
     let title = format!("{} — {}: applying…", dialog.plan.action.title(), dialog.plan.namespace);
     let diff = crate::app::review::diff_lines(&dialog.review);
     state.modals.push(Modal::Applying { id, title });
+    let revert = matches!(
+        dialog.plan.action,
+        crate::rollout::RolloutAction::RollbackDefaultDeny | crate::rollout::RolloutAction::RollbackNamespace
+    )
+    .then(|| repo_step(state, String::new()));
     vec![Effect::Execute {
         id,
         plan: dialog.plan,
         diff,
+        revert,
     }]
 }
 

@@ -140,6 +140,14 @@ fn handle(state: &mut State, msg: Msg) -> Vec<Effect> {
             path,
             result,
         } => actions::on_backup_loaded(state, id, namespace, path, result),
+        Msg::Reverted(Ok(line)) => {
+            notify(state, NoticeLevel::Info, line);
+            Vec::new()
+        }
+        Msg::Reverted(Err(why)) => {
+            notify(state, NoticeLevel::Warning, why);
+            Vec::new()
+        }
         Msg::BackupDirChecked(result) => {
             state.backups_writable = Some(result);
             view::refresh_rows(state);

@@ -71,10 +71,13 @@ pub(super) fn judge_soak(state: &State) -> Option<crate::app::Effect> {
         .iter()
         .filter(|row| state.preview.is_audit(&row.name))
         .map(|row| {
-            let since = row.status.intent.staged_at.unwrap_or_else(|| {
-                let soak = state.config.settings.soak.for_tier(row.tier.as_deref());
-                state.now - jiff::SignedDuration::try_from(soak).unwrap_or(jiff::SignedDuration::ZERO)
-            });
+            let staged = row.status.intent.staged_at;
+            let since = staged
+                .or(row.status.observed.default_deny_created.as_ref().map(|(t, _)| *t))
+                .unwrap_or_else(|| {
+                    let soak = state.config.settings.soak.for_tier(row.tier.as_deref());
+                    state.now - jiff::SignedDuration::try_from(soak).unwrap_or(jiff::SignedDuration::ZERO)
+                });
             (row.name.clone(), since)
         })
         .collect();

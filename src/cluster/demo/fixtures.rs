@@ -593,6 +593,7 @@ impl Builder<'_> {
             annotations: BTreeMap::new(),
             uid: Some(format!("demo-{namespace}-{name}")),
             resource_version: Some("2".into()),
+            created: None,
             body: serde_json::Map::from_iter([("spec".to_string(), spec)]),
         });
     }

@@ -1290,6 +1290,7 @@ fn malformed_policies_never_panic() {
         annotations: BTreeMap::new(),
         uid: None,
         resource_version: None,
+        created: None,
         body: body.as_object().cloned().unwrap_or_default(),
     };
     for (i, body) in bodies.iter().enumerate() {

@@ -12,6 +12,7 @@ fn policy(labels_: &[(&str, &str)], annotations: &[(&str, &str)]) -> PolicyObjec
             .collect(),
         uid: None,
         resource_version: None,
+        created: None,
         body: serde_json::Map::new(),
     }
 }

@@ -18,6 +18,7 @@ fn tighten_policy(name: &str, role: &str, component: Option<&str>, spec: Value) 
         annotations: BTreeMap::new(),
         uid: None,
         resource_version: None,
+        created: None,
         body: serde_json::Map::from_iter([("spec".to_string(), spec)]),
     }
 }

@@ -20,6 +20,7 @@ fn object(kind: PolicyKind, namespace: &str, name: &str, spec: Value) -> PolicyO
         annotations: BTreeMap::new(),
         uid: None,
         resource_version: None,
+        created: None,
         body: serde_json::Map::from_iter([(key.to_string(), spec)]),
     }
 }

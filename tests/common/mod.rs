@@ -159,7 +159,10 @@ impl Cockpit {
                 .await
                 .expect("an effect answered in time")
                 .expect("runner alive");
-            outstanding -= 1;
+            // A break-glass's revert note follows its Executed, unasked.
+            if !matches!(msg, Msg::Reverted(_)) {
+                outstanding -= 1;
+            }
             if let Msg::Executed { record, .. } = &mut msg {
                 // The audit record carries the wall clock; the harness owns time.
                 record.time = now();

@@ -128,6 +128,7 @@ fn benches(c: &mut Criterion) {
         statuses: &statuses,
         observed: None,
         soak: None,
+        waiting: &Default::default(),
     };
     c.bench_function("rows/derive_1000_namespaces", |b| {
         b.iter(|| tighten::app::rows::derive_rows(black_box(&large), &inputs).len())

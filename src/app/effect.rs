@@ -84,6 +84,12 @@ pub enum Effect {
         /// revert once the rollback is done → `Msg::Reverted`.
         revert: Option<RepoStep>,
     },
+    /// Whether the reconciler's applied commit contains a step's pending one
+    /// → `Msg::CommitChecked`.
+    CheckCommit {
+        pending: crate::repo::pending::Pending,
+        applied: String,
+    },
     /// Forget the commit prepared for dialog `id` (cancelled): its worktree goes.
     DiscardCommit { id: u64 },
     /// Read a backup file for restore → `Msg::BackupLoaded`.

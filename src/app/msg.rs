@@ -43,6 +43,13 @@ pub enum Msg {
     /// A break-glass's revert commit: what to tell the operator, or why it
     /// was not written.
     Reverted(Result<String, String>),
+    /// Whether `applied` (the reconciler's commit) contains the namespace's
+    /// pending step; `None` when Git could not tell.
+    CommitChecked {
+        namespace: String,
+        applied: String,
+        contained: Option<bool>,
+    },
     ThemeLoaded {
         theme: Theme,
         diagnostics: Vec<Diagnostic>,

@@ -84,6 +84,8 @@ pub struct RowInputs<'a> {
     pub observed: Option<&'a [crate::ledger::Span]>,
     /// What enforcing would drop over the soak, per namespace; `None` without a ledger.
     pub soak: Option<&'a std::collections::BTreeMap<String, crate::ledger::feed::SoakVerdict>>,
+    /// Per namespace, the committed step its reconciler has not applied yet.
+    pub waiting: &'a std::collections::BTreeMap<String, String>,
 }
 
 /// Derives every row from the cluster, the traffic and the clock.
@@ -100,6 +102,7 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
         statuses,
         observed: ledger,
         soak,
+        waiting,
     } = *inputs;
     let minute = minute_of(now);
     let index = NamespaceIndex::new(snapshot);
@@ -175,7 +178,13 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
                 reconciler: crate::repo::namespace_owner(snapshot, &ns.name)
                     .ok()
                     .flatten()
-                    .and_then(|o| Some(format!("{}: {}", o.describe(), snapshot.gitops().state(&o)?.progress()))),
+                    .and_then(|o| {
+                        let progress = snapshot.gitops().state(&o)?.progress();
+                        Some(match waiting.get(&ns.name) {
+                            Some(wait) => format!("{}: waiting for {wait} · {progress}", o.describe()),
+                            None => format!("{}: {progress}", o.describe()),
+                        })
+                    }),
                 paused_owners: paused_owners(snapshot, ns),
                 policies: selected.len(),
                 drops_per_minute: ns_traffic.map_or(0.0, |t| t.drops.rate_per_minute(now)),

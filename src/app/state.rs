@@ -264,6 +264,9 @@ pub struct State {
     pub statuses: crate::rollout::Statuses,
     pub lint: Vec<crate::policy::lint::Finding>,
     pub audit: Vec<AuditRecord>,
+    /// Per namespace, whether the reconciler's applied commit contains the
+    /// step's pending one, as Git answered: `(applied commit, answer)`.
+    pub commit_checks: std::collections::BTreeMap<String, (String, Option<bool>)>,
     pub modals: Vec<Modal>,
     /// Plans whose dry run is in flight, by request id.
     pub pending_plans: HashMap<u64, RolloutPlan>,
@@ -337,6 +340,7 @@ impl State {
             lint: Vec::new(),
             statuses: Default::default(),
             audit: Vec::new(),
+            commit_checks: Default::default(),
             modals: Vec::new(),
             pending_plans: HashMap::new(),
             access: HashMap::new(),

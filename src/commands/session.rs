@@ -177,7 +177,21 @@ async fn wait_for_snapshot(backend: &Backend, state: &mut State) -> Result<(), F
     if let ConnectionState::Reconnecting { reason, .. } = &last {
         return Err(Failure::Unreachable(format!("context {context}: {reason}")));
     }
-    update(state, Msg::Cluster(ClusterEvent::Snapshot(snapshot)));
+    // Whether the reconcilers applied the steps committed for them is asked
+    // of Git here, as the cockpit's runtime would.
+    for effect in update(state, Msg::Cluster(ClusterEvent::Snapshot(snapshot))) {
+        if let crate::app::Effect::CheckCommit { pending, applied } = effect {
+            let contained = crate::repo::pending::contains(&pending, &applied);
+            update(
+                state,
+                Msg::CommitChecked {
+                    namespace: pending.namespace,
+                    applied,
+                    contained,
+                },
+            );
+        }
+    }
     Ok(())
 }
 

@@ -12,6 +12,7 @@
 
 pub mod edit;
 pub mod git;
+pub mod pending;
 pub mod tree;
 
 use std::path::{Path, PathBuf};

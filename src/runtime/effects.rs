@@ -207,6 +207,16 @@ impl EffectRunner {
                     }
                 });
             }
+            Effect::CheckCommit { pending, applied } => {
+                tokio::task::spawn_blocking(move || {
+                    let contained = crate::repo::pending::contains(&pending, &applied);
+                    let _ = tx.blocking_send(Msg::CommitChecked {
+                        namespace: pending.namespace,
+                        applied,
+                        contained,
+                    });
+                });
+            }
             Effect::DiscardCommit { id } => {
                 let drafts = Arc::clone(&self.drafts);
                 // Dropping the draft removes its worktree: git, so not here.

@@ -185,8 +185,16 @@ fn phase(run: &Run<'_>, namespace: &str) -> (String, String) {
 }
 
 /// Takes a forward step as a commit, "merges" it (pushes it to the served
-/// main, as a fast-forward pull request merge would), and waits for Flux.
-async fn step_by_commit(client: &kube::Client, run: &Run<'_>, checkout: &Path, step: &str, namespace: &str) -> String {
+/// main, as a fast-forward pull request merge would, or with a merge commit),
+/// and waits for Flux; tighten says it waits for the commit until then.
+async fn step_by_commit(
+    client: &kube::Client,
+    run: &Run<'_>,
+    checkout: &Path,
+    step: &str,
+    namespace: &str,
+    merge_commit: bool,
+) -> String {
     let checkout_arg = checkout.display().to_string();
     let (code, out, err) = run.tighten(
         &[
@@ -213,10 +221,32 @@ async fn step_by_commit(client: &kube::Client, run: &Run<'_>, checkout: &Path, s
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no commit in {out}"))
         .to_string();
-    git(checkout, &["push", "-q", "origin", &format!("{branch}:main")]);
     let commit = git(checkout, &["rev-parse", &branch]);
-    applied(client, namespace, &commit).await;
-    commit
+    let (_, status, _) = run.tighten(&["status", "-n", namespace], "");
+    assert!(
+        status.contains(&format!("waiting for commit {} ({branch})", &commit[..12])),
+        "{status}"
+    );
+    let merged = if merge_commit {
+        // A pull request merged with a merge commit: main is not the step's commit.
+        git(checkout, &["fetch", "-q", "origin"]);
+        git(checkout, &["switch", "-q", "--detach", "origin/main"]);
+        git(
+            checkout,
+            &["merge", "-q", "--no-ff", "-m", &format!("Merge {branch}"), &branch],
+        );
+        let merge = git(checkout, &["rev-parse", "HEAD"]);
+        git(checkout, &["push", "-q", "origin", "HEAD:main"]);
+        git(checkout, &["switch", "-q", "main"]);
+        merge
+    } else {
+        git(checkout, &["push", "-q", "origin", &format!("{branch}:main")]);
+        commit.clone()
+    };
+    applied(client, namespace, &merged).await;
+    let (_, status, _) = run.tighten(&["status", "-n", namespace], "");
+    assert!(!status.contains("waiting for"), "applied: {status}");
+    merged
 }
 
 #[tokio::test]
@@ -315,7 +345,7 @@ async fn a_namespace_rolled_out_by_commits_that_real_flux_applies() {
     );
 
     // 1. Baseline, 2. stage, 3. enforce: each a commit, merged, applied by Flux.
-    let commit = step_by_commit(&client, &run, &checkout, "baseline", &ns).await;
+    let commit = step_by_commit(&client, &run, &checkout, "baseline", &ns, false).await;
     let (phase_now, out) = phase(&run, &ns);
     assert_eq!(phase_now, "Baseline", "{out}");
     assert!(
@@ -342,9 +372,9 @@ async fn a_namespace_rolled_out_by_commits_that_real_flux_applies() {
         "{message}"
     );
 
-    step_by_commit(&client, &run, &checkout, "stage", &ns).await;
+    step_by_commit(&client, &run, &checkout, "stage", &ns, true).await;
     assert_eq!(phase(&run, &ns).0, "Audit");
-    step_by_commit(&client, &run, &checkout, "enforce", &ns).await;
+    step_by_commit(&client, &run, &checkout, "enforce", &ns, false).await;
     assert_eq!(phase(&run, &ns).0, "Enforced");
     assert!(
         policy_names(&client, &ns)

@@ -455,5 +455,7 @@ pub(super) fn on_executed(state: &mut State, id: u64, result: Result<(), String>
         }
     }
     state.audit.push(record);
+    // A commit now waits for its reconciler: the row says so.
+    super::view::refresh_rows(state);
     vec![Effect::CheckBackupDir]
 }

@@ -111,7 +111,9 @@ fn handle(state: &mut State, msg: Msg) -> Vec<Effect> {
             view::rebuild_preview(state);
             state.lint = crate::policy::lint::lint(&crate::policy::lint::LintInput::from_snapshot(&state.snapshot));
             view::refresh_rows(state);
-            view::judge_soak(state).into_iter().collect()
+            let mut effects: Vec<Effect> = view::judge_soak(state).into_iter().collect();
+            effects.extend(view::check_pending(state));
+            effects
         }
         Msg::Cluster(ClusterEvent::Connection(connection)) => {
             state.connection = connection;
@@ -140,6 +142,15 @@ fn handle(state: &mut State, msg: Msg) -> Vec<Effect> {
             path,
             result,
         } => actions::on_backup_loaded(state, id, namespace, path, result),
+        Msg::CommitChecked {
+            namespace,
+            applied,
+            contained,
+        } => {
+            state.commit_checks.insert(namespace, (applied, contained));
+            view::refresh_rows(state);
+            Vec::new()
+        }
         Msg::Reverted(Ok(line)) => {
             notify(state, NoticeLevel::Info, line);
             Vec::new()
@@ -166,7 +177,8 @@ fn handle(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::AuditLoaded(records) => {
             state.audit = records;
-            Vec::new()
+            view::refresh_rows(state);
+            view::check_pending(state)
         }
         Msg::AccessChecked { namespace, result } => {
             state.access_pending.retain(|n| *n != namespace);

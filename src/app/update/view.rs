@@ -4,8 +4,63 @@ use crate::app::rows::{self, SortKey};
 use crate::app::state::{Focus, State, Tab};
 use crate::gate::Check;
 
+/// The committed steps each namespace's reconciler has not applied yet, as
+/// far as the applied revision (and Git, when it was asked) tells.
+fn waiting(state: &State) -> std::collections::BTreeMap<String, String> {
+    pending_applied(state)
+        .into_iter()
+        .filter(|(_, _, applied)| *applied != Some(true))
+        .map(|(pending, _, _)| (pending.namespace.clone(), pending.describe()))
+        .collect()
+}
+
+/// Each pending commit with the revision its reconciler applied and whether
+/// that contains it (`None`: not known yet).
+fn pending_applied(state: &State) -> Vec<(crate::repo::pending::Pending, String, Option<bool>)> {
+    use crate::repo::pending;
+    let snapshot = &state.snapshot;
+    pending::from_audit(&state.audit)
+        .into_values()
+        .filter_map(|p| {
+            let owner = crate::repo::namespace_owner(snapshot, &p.namespace).ok().flatten()?;
+            let applied = snapshot.gitops().state(&owner)?.applied?;
+            let sha = pending::revision_commit(&applied)?.to_string();
+            let known = if pending::is_the_commit(&p, &applied) {
+                Some(true)
+            } else {
+                state
+                    .commit_checks
+                    .get(&p.namespace)
+                    .filter(|(checked, _)| *checked == sha)
+                    .and_then(|(_, answer)| *answer)
+            };
+            Some((p, sha, known))
+        })
+        .collect()
+}
+
+/// Asks Git whether the reconcilers' newly applied commits contain the
+/// steps' pending ones (a merge commit is not the step's own).
+pub(super) fn check_pending(state: &mut State) -> Vec<crate::app::Effect> {
+    let mut effects = Vec::new();
+    for (pending, applied, known) in pending_applied(state) {
+        let asked = state
+            .commit_checks
+            .get(&pending.namespace)
+            .is_some_and(|(checked, _)| *checked == applied);
+        if known.is_none() && !asked {
+            state
+                .commit_checks
+                .insert(pending.namespace.clone(), (applied.clone(), None));
+            effects.push(crate::app::Effect::CheckCommit { pending, applied });
+        }
+    }
+    effects
+}
+
 /// Re-derives the rows and the visible order.
 pub(super) fn refresh_rows(state: &mut State) {
+    let waiting = waiting(state);
     let inputs = rows::RowInputs {
         traffic: &state.traffic,
         preview: &state.preview,
@@ -18,6 +73,7 @@ pub(super) fn refresh_rows(state: &mut State) {
         statuses: &state.statuses,
         observed: state.observed.as_deref(),
         soak: state.soak.as_ref(),
+        waiting: &waiting,
     };
     state.rows = rows::derive_rows(&state.snapshot, &inputs);
     refresh_visible(state);

@@ -36,6 +36,9 @@ pub struct Placement {
     pub kustomization: Option<PathBuf>,
     /// Whether the namespace's files name their namespace.
     pub names_namespace: bool,
+    /// Where the baseline goes as a kustomize component, when the
+    /// namespace's kustomization uses components (relative to the root).
+    pub baseline_component: Option<PathBuf>,
 }
 
 const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
@@ -79,11 +82,34 @@ pub fn placement(
         // files can be promoted to the next namespace as they are.
         None => target_namespace.is_none() && kustomization_namespace(root, kustomization.as_deref()).is_none(),
     };
+    let baseline_component = kustomization
+        .as_deref()
+        .and_then(|k| components_root(root, k))
+        .map(|dir| dir.join("tighten-baseline"));
     Ok(Placement {
         home,
         kustomization,
         names_namespace,
+        baseline_component,
     })
+}
+
+/// The folder a kustomization's components live in (the parent of its
+/// first local component), when it lists any: the repository's style for
+/// what several namespaces share.
+fn components_root(root: &Path, kustomization: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(root.join(kustomization)).ok()?;
+    let value: serde_json::Value = serde_yaml::from_str(&text).ok()?;
+    let first = value
+        .get("components")?
+        .as_array()?
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .find(|c| !c.contains("://"))?;
+    let dir = kustomization.parent()?.join(first);
+    let resolved = root.join(&dir).canonicalize().ok()?;
+    let root = root.canonicalize().ok()?;
+    Some(resolved.strip_prefix(&root).ok()?.parent()?.to_path_buf())
 }
 
 fn kustomization_namespace(root: &Path, kustomization: Option<&Path>) -> Option<String> {
@@ -163,7 +189,48 @@ pub fn edits(
         let dir = placement.kustomization.as_ref()?.parent()?;
         Some(file.strip_prefix(dir).ok()?.display().to_string())
     };
+    let relative_from = |from_dir: &Path, to: &Path| -> String {
+        // `../../components/tighten-baseline` from the home's kustomization.
+        let ups = from_dir.components().count();
+        let mut path = PathBuf::new();
+        for _ in 0..ups {
+            path.push("..");
+        }
+        path.join(to).display().to_string()
+    };
     for change in changes {
+        // A baseline that names nothing of the namespace is shared as a
+        // component where the repository shares things so.
+        if let (Change::Create(policy), Some(component)) = (change, &placement.baseline_component)
+            && matches!(
+                crate::rollout::PolicyRole::of(policy),
+                crate::rollout::PolicyRole::Baseline(_)
+            )
+            && !crate::rollout::export::names_namespace(policy, namespace)
+            && let Some(k) = &placement.kustomization
+        {
+            let component_k = component.join("kustomization.yaml");
+            let file = component.join(file_name(policy));
+            let current = files.get(&component_k).unwrap_or_else(|| {
+                "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: []\n".to_string()
+            });
+            if files.get(&file).is_none() {
+                files.set(&file, Some(render(policy, namespace, false)));
+                files.set(
+                    &component_k,
+                    Some(add_list_item(&current, "resources", &file_name(policy))),
+                );
+            }
+            let entry = relative_from(k.parent().unwrap_or(Path::new("")), component);
+            let text = files.get(k).unwrap_or_default();
+            let listed = text
+                .lines()
+                .any(|l| l.trim_start().strip_prefix("- ").map(str::trim) == Some(entry.as_str()));
+            if !listed {
+                files.set(k, Some(add_list_item(&text, "components", &entry)));
+            }
+            continue;
+        }
         match change {
             Change::Create(policy) => {
                 let mut path = placement.home.join(file_name(policy));

@@ -308,6 +308,7 @@ impl Draft {
                 home: PathBuf::new(),
                 kustomization: None,
                 names_namespace: false,
+                baseline_component: None,
             },
             edits: Vec::new(),
             branch: branch_name(&git, template, &plan.namespace, plan.action),

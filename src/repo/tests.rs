@@ -333,3 +333,76 @@ fn a_policy_of_the_folder_changes_in_place_and_one_from_a_shared_base_by_a_patch
     assert!(kustomization.contains("- namespace.yaml"), "{kustomization}");
     drop(draft);
 }
+
+#[test]
+fn where_the_repository_shares_by_components_the_baseline_becomes_one() {
+    let fleet = fleet();
+    let checkout = &fleet.checkout;
+    write(
+        checkout,
+        "components/team-labels/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nlabels:\n- pairs:\n    team: shop\n",
+    );
+    let k = checkout.join("apps/shop/kustomization.yaml");
+    let text = std::fs::read_to_string(&k).expect("k");
+    std::fs::write(&k, format!("{text}components:\n  - ../../components/team-labels\n")).expect("k");
+    git(checkout, &["add", "-A"]);
+    git(checkout, &["commit", "-q", "-m", "components"]);
+    git(checkout, &["push", "-q", "origin", "main"]);
+    let target = target(&fleet);
+    let baseline = Templates::embedded()
+        .render_baseline(&TemplateVars::for_namespace("shop"))
+        .expect("baseline");
+    let plan = plan(
+        RolloutAction::ApplyBaseline,
+        baseline.iter().cloned().map(Change::Create).collect(),
+    );
+    let work = tempfile::tempdir().expect("work");
+    let draft = Draft::prepare(&target, &plan, "baseline".into(), BRANCH_TEMPLATE, work.path()).expect("draft");
+    assert_eq!(
+        draft.placement.baseline_component.as_deref(),
+        Some(Path::new("components/tighten-baseline"))
+    );
+    let paths: Vec<String> = draft.edits.iter().map(|e| e.path.display().to_string()).collect();
+    assert!(
+        paths.contains(&"components/tighten-baseline/kustomization.yaml".to_string()),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&"components/tighten-baseline/tighten-baseline-dns.yaml".to_string()),
+        "{paths:?}"
+    );
+    let component = draft
+        .edits
+        .iter()
+        .find(|e| e.path.ends_with("tighten-baseline/kustomization.yaml"))
+        .and_then(|e| e.after.clone())
+        .expect("component");
+    assert!(
+        component.contains("kind: Component\nresources:\n- tighten-baseline-dns.yaml"),
+        "{component}"
+    );
+    let shop = draft
+        .edits
+        .iter()
+        .find(|e| e.path.ends_with("apps/shop/kustomization.yaml"))
+        .and_then(|e| e.after.clone())
+        .expect("shop");
+    assert!(
+        shop.contains("components:\n  - ../../components/team-labels\n  - ../../components/tighten-baseline\n"),
+        "{shop}"
+    );
+    if draft.built_after.is_ok() {
+        let rendered = draft.rendered().expect("rendered");
+        let baseline: Vec<_> = rendered
+            .iter()
+            .filter(|p| p.name.starts_with("tighten-baseline-"))
+            .collect();
+        assert_eq!(
+            baseline.len(),
+            5,
+            "every baseline policy is built into shop: {rendered:#?}"
+        );
+        assert!(baseline.iter().all(|p| p.namespace.as_deref() == Some("shop")));
+    }
+}

@@ -72,7 +72,7 @@ fn kustomization(namespace: Option<&str>, resources: &[String]) -> String {
 }
 
 /// Whether the policy's content (besides its own namespace) names `namespace`.
-fn names_namespace(policy: &PolicyObject, namespace: &str) -> bool {
+pub fn names_namespace(policy: &PolicyObject, namespace: &str) -> bool {
     let body = serde_json::Value::Object(policy.body.clone()).to_string();
     body.contains(&format!("\"{namespace}\""))
 }

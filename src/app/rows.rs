@@ -46,6 +46,8 @@ pub struct NamespaceRow {
     /// The reconciler that owns the namespace and how far it got:
     /// `Flux Kustomization flux-system/apps: applied main@sha1:… · ready`.
     pub reconciler: Option<String>,
+    /// A step committed for it that its reconciler has not applied yet.
+    pub waiting: bool,
     /// Owners a rollback paused: flagged on the row until resumed.
     pub paused_owners: Vec<PausedOwner>,
     pub gate: Gate,
@@ -185,6 +187,7 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
                             None => format!("{}: {progress}", o.describe()),
                         })
                     }),
+                waiting: waiting.contains_key(&ns.name),
                 paused_owners: paused_owners(snapshot, ns),
                 policies: selected.len(),
                 drops_per_minute: ns_traffic.map_or(0.0, |t| t.drops.rate_per_minute(now)),

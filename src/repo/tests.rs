@@ -406,3 +406,49 @@ fn where_the_repository_shares_by_components_the_baseline_becomes_one() {
         assert!(baseline.iter().all(|p| p.namespace.as_deref() == Some("shop")));
     }
 }
+
+#[test]
+fn an_argo_cd_application_routes_by_its_repo_url_and_path() {
+    let fleet = fleet();
+    let mut snapshot = ClusterSnapshot {
+        namespaces: vec![NamespaceInfo {
+            name: "shop".into(),
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::from([(
+                crate::rollout::labels::ARGO_TRACKING.to_string(),
+                "fleet:/Namespace:shop/shop".to_string(),
+            )]),
+            uid: None,
+            resource_version: None,
+            created: None,
+        }],
+        applications: Some(vec![crate::cluster::ApplicationInfo {
+            namespace: "argocd".into(),
+            name: "fleet".into(),
+            automated: None,
+            resource_version: None,
+            parent: None,
+            annotations: BTreeMap::new(),
+            git: GitSpec {
+                path: Some("clusters/test".into()),
+                repo_url: Some(format!("file://{}", fleet.origin.display())),
+                ..GitSpec::default()
+            },
+        }]),
+        ..ClusterSnapshot::default()
+    };
+    let Route::Git(target) = route(&snapshot, "shop", Some(&fleet.checkout)) else {
+        panic!("{:?}", route(&snapshot, "shop", Some(&fleet.checkout)))
+    };
+    assert_eq!(target.owner.describe(), "Argo CD Application argocd/fleet");
+    assert_eq!(target.folder, Path::new("clusters/test"));
+    assert_eq!(target.branch, "main", "the remote's default branch");
+    // Another repository: export, naming it.
+    if let Some(apps) = snapshot.applications.as_mut() {
+        apps[0].git.repo_url = Some("https://git.example.com/platform/other.git".into());
+    }
+    match route(&snapshot, "shop", Some(&fleet.checkout)) {
+        Route::Export { why, .. } => assert!(why.contains("platform/other.git"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -166,6 +166,11 @@ fn table_row<'a>(state: &State, row: &'a NamespaceRow, name_width: usize, narrow
                 format!("{} ⏸", paused.owner.short()),
                 style(state, ThemeRole::Warning).add_modifier(Modifier::BOLD),
             ),
+            // A step committed and not yet applied by the reconciler.
+            None if row.waiting => Span::styled(
+                format!("{} ⟳", row.owner.as_ref().map_or("git", |o| o.short())),
+                style(state, ThemeRole::Warning),
+            ),
             None => Span::styled(
                 row.owner.as_ref().map_or("", |o| o.short()),
                 style(state, ThemeRole::Info),

@@ -438,6 +438,49 @@ mod tests {
     }
 
     #[test]
+    fn a_failing_kustomization_says_flux_s_message_beside_what_it_last_applied() {
+        let data = json!({
+            "spec": {"path": "./clusters/prod", "sourceRef": {"kind": "GitRepository", "name": "fleet"},
+                     "targetNamespace": "shop"},
+            "status": {
+                "lastAppliedRevision": "main@sha1:3f9c2a71d04be65a8c1e0f2b7d9a4c6e8b1f0a2d",
+                "lastAttemptedRevision": "main@sha1:9ddccc74f2bdee59a5a83e7e6c2632298fafb96d",
+                "conditions": [{"type": "Ready", "status": "False", "reason": "ReconciliationFailed",
+                                "message": "CiliumNetworkPolicy/shop/allow-web dry-run failed: spec.ingress[0].toPorts[0].ports[0].port: Invalid value"}]
+            }
+        });
+        let git = flux_git(&data, "flux-system");
+        assert_eq!(git.path.as_deref(), Some("./clusters/prod"));
+        assert_eq!(
+            git.source,
+            Some(("GitRepository".into(), "flux-system".into(), "fleet".into()))
+        );
+        assert_eq!(git.target_namespace.as_deref(), Some("shop"));
+        let state = crate::rollout::gitops::OwnerState {
+            paused: false,
+            resource_version: None,
+            parent: None,
+            automated: None,
+            saved_automated: None,
+            paused_by: None,
+            paused_at: None,
+            applied: git.applied_revision.clone(),
+            ready: git.ready.clone(),
+        };
+        assert_eq!(
+            state.progress(),
+            "applied main@sha1:3f9c2a71d04b · not ready: CiliumNetworkPolicy/shop/allow-web dry-run failed: spec.ingress[0].toPorts[0].ports[0].port: Invalid value"
+        );
+        let argo = argo_git(&json!({
+            "spec": {"source": {"repoURL": "https://git.example.com/fleet.git", "path": "apps/shop"},
+                     "destination": {"namespace": "shop"}},
+            "status": {"sync": {"status": "OutOfSync", "revision": "abc123"}, "health": {"status": "Degraded"}}
+        }));
+        assert_eq!(argo.repo_url.as_deref(), Some("https://git.example.com/fleet.git"));
+        assert_eq!(argo.ready, Some((false, "OutOfSync, Degraded".to_string())));
+    }
+
+    #[test]
     fn default_deny_support_is_read_from_the_crd_schema() {
         let crd = |props: serde_json::Value| json!({"spec": {"versions": [{"name": "v2", "schema": {"openAPIV3Schema": {"properties": {"spec": {"properties": props}}}}}]}});
         assert!(crd_supports_default_deny(&crd(

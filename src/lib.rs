@@ -27,4 +27,5 @@ pub mod prometheus;
 pub mod repo;
 pub mod rollout;
 pub mod runtime;
+pub mod shared;
 pub mod ui;

@@ -6,15 +6,7 @@ use std::path::PathBuf;
 use crate::flows::FlowScope;
 use crate::rollout::RolloutPlan;
 
-/// Shared data handed to another thread (the preview's engine, a
-/// snapshot): compared by identity, printed by name.
-pub struct Shared<T>(pub std::sync::Arc<T>);
-
-impl<T> Clone for Shared<T> {
-    fn clone(&self) -> Self {
-        Shared(std::sync::Arc::clone(&self.0))
-    }
-}
+pub use crate::shared::Shared;
 
 /// The preview's engine, handed to the ledger's thread.
 pub type SharedEngine = Shared<crate::policy::engine::Engine>;
@@ -35,16 +27,7 @@ impl<T> PartialEq for Shared<T> {
     }
 }
 
-/// What a forward step needs to become a commit.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RepoStep {
-    /// The context's checkout (`None`: none configured).
-    pub checkout: Option<PathBuf>,
-    pub branch_template: String,
-    pub message: String,
-    pub push: bool,
-    pub snapshot: Shared<crate::cluster::ClusterSnapshot>,
-}
+pub use crate::repo::RepoStep;
 
 /// A step prepared as a commit, as the confirm dialog shows it.
 #[derive(Debug, Clone, PartialEq)]

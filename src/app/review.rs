@@ -194,3 +194,72 @@ pub fn text_diff(before: &str, after: &str) -> Vec<ReviewLine> {
     out.pop_if(|l| l.text == "  ⋯");
     out
 }
+
+/// The commit's part of a step's review: where, which files, their diff,
+/// and the folder's build before and after.
+pub fn commit_review(commit: &crate::repo::step::Commit) -> Vec<ReviewLine> {
+    let draft = &commit.draft;
+    let target = &draft.target;
+    let mut out = vec![
+        line(
+            LineKind::Heading,
+            format!(
+                "What will be committed · branch {} from {} in {}",
+                draft.branch,
+                target.base(),
+                target.checkout.display()
+            ),
+        ),
+        line(
+            LineKind::Plain,
+            format!(
+                "  {} applies {} (the namespace's files are in {})",
+                target.owner.describe(),
+                if target.folder.as_os_str().is_empty() {
+                    ".".to_string()
+                } else {
+                    target.folder.display().to_string()
+                },
+                draft.placement.home.display()
+            ),
+        ),
+    ];
+    out.extend(
+        draft
+            .file_summary()
+            .into_iter()
+            .map(|f| line(LineKind::Plain, format!("  {f}"))),
+    );
+    for edit in &draft.edits {
+        out.push(line(LineKind::Heading, format!("── {}", edit.path.display())));
+        out.extend(text_diff(
+            edit.before.as_deref().unwrap_or_default(),
+            edit.after.as_deref().unwrap_or_default(),
+        ));
+    }
+    let folder = target.folder.display();
+    match (&draft.built_before, &draft.built_after) {
+        (Ok(before), Ok(after)) => {
+            out.push(line(
+                LineKind::Heading,
+                format!("kubectl kustomize {folder}: before → after"),
+            ));
+            out.extend(text_diff(before, after));
+        }
+        (_, Err(why)) if why.starts_with("kubectl is not on the PATH") => out.push(line(
+            LineKind::Warning,
+            "⚠ kubectl is not installed: the folder's build was not checked (the dry run judges the policies as written)",
+        )),
+        (_, Err(why)) => out.push(line(
+            LineKind::Error,
+            format!("✗ kubectl kustomize {folder} fails after the change: {why}"),
+        )),
+        (Err(why), Ok(_)) => out.push(line(
+            LineKind::Warning,
+            format!("⚠ kubectl kustomize {folder} failed before the change: {why}"),
+        )),
+    }
+    out.push(line(LineKind::Plain, ""));
+    out.push(line(LineKind::Heading, "What the reconciler will apply once merged"));
+    out
+}

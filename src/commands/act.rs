@@ -195,7 +195,7 @@ pub async fn run(
     // repository; the brakes stay in the cluster.
     let settings = &state.config.settings;
     let repo = confirm.repo.clone().or_else(|| settings.repo.clone());
-    let route = if super::commit::is_forward(action) && !confirm.direct {
+    let route = if crate::repo::step::is_forward(action) && !confirm.direct {
         crate::repo::route(&state.snapshot, &namespace, repo.as_deref())
     } else {
         crate::repo::Route::Direct
@@ -217,14 +217,14 @@ pub async fn run(
             return Ok(code::REFUSED);
         }
         crate::repo::Route::Git(target) => {
-            let message = super::commit::message(
+            let message = crate::repo::step::message(
                 &plan,
                 gate.as_ref(),
                 confirm.override_reason.as_deref(),
                 &state.identity,
             );
             let template = settings.branch.as_deref().unwrap_or(crate::repo::BRANCH_TEMPLATE);
-            match super::commit::prepare(
+            match crate::repo::step::prepare(
                 &state.snapshot,
                 &target,
                 &plan,
@@ -242,7 +242,10 @@ pub async fn run(
     };
     let judged = commit.as_ref().map_or(&plan, |c| &c.rendered);
     let dry_run = mutator.dry_run(judged).await.map_err(|e| e.to_string());
-    let mut lines = commit.as_ref().map(super::commit::review_lines).unwrap_or_default();
+    let mut lines = commit
+        .as_ref()
+        .map(crate::app::review::commit_review)
+        .unwrap_or_default();
     lines.extend(review(judged, &dry_run, gate.as_ref()));
     let title = match &commit {
         Some(c) => format!("{} — {namespace}, as a commit on {}", action.title(), c.draft.branch),
@@ -325,7 +328,12 @@ pub async fn run(
                 format!("done: {} on {namespace}{}", action.slug(), record.backup_note()),
             )?;
             let reverted = revert.and_then(|step| {
-                super::commit::revert_after_rollback(&plan, &step, backends.readonly, &backends.paths.worktrees_dir())
+                crate::repo::step::revert_after_rollback(
+                    &plan,
+                    &step,
+                    backends.readonly,
+                    &backends.paths.worktrees_dir(),
+                )
             });
             match reverted {
                 Some(Ok(line)) => say(out, line)?,
@@ -418,7 +426,7 @@ fn ask(
 /// open the pull request.
 #[allow(clippy::too_many_arguments)]
 fn commit_step(
-    commit: &mut super::commit::Commit,
+    commit: &mut crate::repo::step::Commit,
     plan: &crate::rollout::RolloutPlan,
     push: bool,
     backends: &Backends,
@@ -427,7 +435,7 @@ fn commit_step(
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> io::Result<u8> {
-    let (result, _) = super::commit::commit_and_record(
+    let (result, _) = crate::repo::step::commit_and_record(
         commit,
         plan,
         push,

@@ -2,7 +2,6 @@
 //! cluster, so they run anywhere and script well. Each returns its exit code.
 
 pub mod act;
-pub mod commit;
 pub mod export;
 pub mod ledger;
 pub mod lint;

@@ -13,6 +13,7 @@
 pub mod edit;
 pub mod git;
 pub mod pending;
+pub mod step;
 pub mod tree;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,17 @@ use crate::rollout::{RolloutAction, RolloutPlan};
 
 pub use edit::{FileEdit, Placement};
 pub use git::{Git, GitError, repository_key};
+
+/// What a forward step needs to become a commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepoStep {
+    /// The context's checkout (`None`: none configured).
+    pub checkout: Option<PathBuf>,
+    pub branch_template: String,
+    pub message: String,
+    pub push: bool,
+    pub snapshot: crate::shared::Shared<crate::cluster::ClusterSnapshot>,
+}
 
 /// Where the reconciler that owns a namespace reads it from, in the checkout.
 #[derive(Debug, Clone, PartialEq, Eq)]

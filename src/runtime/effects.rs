@@ -37,7 +37,7 @@ pub struct EffectRunner {
     /// The step prepared as a commit for the open confirm dialog (by its
     /// request id), with whether to push it: committed on confirm, its
     /// worktree removed when it is dropped.
-    pub drafts: Arc<std::sync::Mutex<std::collections::HashMap<u64, (crate::commands::commit::Commit, bool)>>>,
+    pub drafts: Arc<std::sync::Mutex<std::collections::HashMap<u64, (crate::repo::step::Commit, bool)>>>,
 }
 
 /// Prepares a forward step as a commit when a reconciler owns the
@@ -47,7 +47,7 @@ fn prepare_commit(
     plan: &crate::rollout::RolloutPlan,
     step: crate::app::effect::RepoStep,
     worktrees: &std::path::Path,
-) -> Result<Option<(crate::commands::commit::Commit, bool)>, String> {
+) -> Result<Option<(crate::repo::step::Commit, bool)>, String> {
     use crate::repo::Route;
     let snapshot = &step.snapshot.0;
     match crate::repo::route(snapshot, &plan.namespace, step.checkout.as_deref()) {
@@ -59,7 +59,7 @@ fn prepare_commit(
             plan.namespace
         )),
         Route::Git(target) => {
-            crate::commands::commit::prepare(snapshot, &target, plan, step.message, &step.branch_template, worktrees)
+            crate::repo::step::prepare(snapshot, &target, plan, step.message, &step.branch_template, worktrees)
                 .map(|commit| Some((commit, step.push)))
         }
     }
@@ -139,7 +139,7 @@ impl EffectRunner {
                         Ok(Some((commit, push))) => {
                             let result = mutator.dry_run(&commit.rendered).await.map_err(|e| e.to_string());
                             let preview = crate::app::effect::CommitPreview {
-                                lines: crate::commands::commit::review_lines(&commit),
+                                lines: crate::app::review::commit_review(&commit),
                                 rendered: commit.rendered.clone(),
                             };
                             drafts
@@ -161,7 +161,7 @@ impl EffectRunner {
                 if let Some((mut commit, push)) = drafted {
                     let mutator = self.mutator.clone();
                     tokio::task::spawn_blocking(move || {
-                        let (result, record) = crate::commands::commit::commit_and_record(
+                        let (result, record) = crate::repo::step::commit_and_record(
                             &mut commit,
                             &plan,
                             push,
@@ -197,7 +197,7 @@ impl EffectRunner {
                     if let Some(step) = revert.filter(|_| done) {
                         let readonly = mutator.readonly();
                         let reverted = tokio::task::spawn_blocking(move || {
-                            crate::commands::commit::revert_after_rollback(&plan, &step, readonly, &worktrees)
+                            crate::repo::step::revert_after_rollback(&plan, &step, readonly, &worktrees)
                         })
                         .await
                         .unwrap_or_else(|e| Some(Err(format!("the revert commit stopped: {e}"))));

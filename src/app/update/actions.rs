@@ -233,9 +233,9 @@ fn plan_and_dry_run(state: &mut State, namespace: &str, request: Request) -> Vec
             state.pending_plans.insert(id, plan.clone());
             // A forward step may belong in Git: the runtime finds out off
             // this task (it runs git) and prepares the commit if so.
-            let repo = crate::commands::commit::is_forward(action).then(|| {
+            let repo = crate::repo::step::is_forward(action).then(|| {
                 let gate = confirm_needs(state, &plan).gate;
-                let message = crate::commands::commit::message(&plan, gate.as_ref(), None, &state.identity);
+                let message = crate::repo::step::message(&plan, gate.as_ref(), None, &state.identity);
                 repo_step(state, message)
             });
             vec![Effect::DryRun { id, plan, repo }]

@@ -1,13 +1,13 @@
 //! A forward step on a GitOps-owned namespace as a commit: the plan the
 //! cockpit would apply, written as files in the owner's folder of the
-//! team's checkout, reviewed with the files' diff, the folder's build before
-//! and after, and the server's dry run of what the reconciler will apply once
-//! the pull request is merged.
+//! team's checkout, with what the reconciler will apply once the pull
+//! request is merged (for the server's dry run), its message carrying the
+//! gate's evidence, and its one audit record; and a break-glass's revert.
 
-use crate::app::review::{LineKind, ReviewLine, text_diff};
 use crate::gate::{Check, Gate};
-use crate::repo::{Draft, Target};
 use crate::rollout::{Change, RolloutAction, RolloutPlan};
+
+use super::{Draft, RepoStep, Target};
 
 /// Whether `action` moves a namespace forward (a step that belongs in Git);
 /// the brakes (rollbacks, restore, carve-out) keep the in-cluster path.
@@ -97,7 +97,7 @@ pub fn revert_message(plan: &RolloutPlan, target: &Target) -> String {
 /// line to show, `None` when no reconciler owns the namespace.
 pub fn revert_after_rollback(
     plan: &RolloutPlan,
-    step: &crate::app::effect::RepoStep,
+    step: &RepoStep,
     readonly: bool,
     worktrees: &std::path::Path,
 ) -> Option<Result<String, String>> {
@@ -244,80 +244,4 @@ fn rendered_plan(
         backup_to: None,
         ..plan.clone()
     }
-}
-
-fn line(kind: LineKind, text: impl Into<String>) -> ReviewLine {
-    ReviewLine {
-        kind,
-        text: text.into(),
-    }
-}
-
-/// The commit's part of the review: where, which files, their diff, and the
-/// folder's build before and after.
-pub fn review_lines(commit: &Commit) -> Vec<ReviewLine> {
-    let draft = &commit.draft;
-    let target = &draft.target;
-    let mut out = vec![
-        line(
-            LineKind::Heading,
-            format!(
-                "What will be committed · branch {} from {} in {}",
-                draft.branch,
-                target.base(),
-                target.checkout.display()
-            ),
-        ),
-        line(
-            LineKind::Plain,
-            format!(
-                "  {} applies {} (the namespace's files are in {})",
-                target.owner.describe(),
-                if target.folder.as_os_str().is_empty() {
-                    ".".to_string()
-                } else {
-                    target.folder.display().to_string()
-                },
-                draft.placement.home.display()
-            ),
-        ),
-    ];
-    out.extend(
-        draft
-            .file_summary()
-            .into_iter()
-            .map(|f| line(LineKind::Plain, format!("  {f}"))),
-    );
-    for edit in &draft.edits {
-        out.push(line(LineKind::Heading, format!("── {}", edit.path.display())));
-        out.extend(text_diff(
-            edit.before.as_deref().unwrap_or_default(),
-            edit.after.as_deref().unwrap_or_default(),
-        ));
-    }
-    let folder = target.folder.display();
-    match (&draft.built_before, &draft.built_after) {
-        (Ok(before), Ok(after)) => {
-            out.push(line(
-                LineKind::Heading,
-                format!("kubectl kustomize {folder}: before → after"),
-            ));
-            out.extend(text_diff(before, after));
-        }
-        (_, Err(why)) if why.starts_with("kubectl is not on the PATH") => out.push(line(
-            LineKind::Warning,
-            "⚠ kubectl is not installed: the folder's build was not checked (the dry run judges the policies as written)",
-        )),
-        (_, Err(why)) => out.push(line(
-            LineKind::Error,
-            format!("✗ kubectl kustomize {folder} fails after the change: {why}"),
-        )),
-        (Err(why), Ok(_)) => out.push(line(
-            LineKind::Warning,
-            format!("⚠ kubectl kustomize {folder} failed before the change: {why}"),
-        )),
-    }
-    out.push(line(LineKind::Plain, ""));
-    out.push(line(LineKind::Heading, "What the reconciler will apply once merged"));
-    out
 }

@@ -5,6 +5,8 @@
 //!   16 ms per frame).
 //! - `update/flows_1000`: ingesting a batch of 1,000 flows into the statistics.
 //! - `rows/derive_demo`: re-deriving every row (phase, gate, sparkline) of the demo.
+//! - `render/table_1000_namespaces_120x40`: a frame with a thousand rows in
+//!   the table, scrolled to the middle.
 //! - `rows/derive_1000_namespaces`: every row of a thousand-namespace cluster
 //!   (9,500 policies), as each one-second tick does, with lint's findings on
 //!   them: half the namespaces also allow ingress from `world`, so the
@@ -132,6 +134,19 @@ fn benches(c: &mut Criterion) {
     };
     c.bench_function("rows/derive_1000_namespaces", |b| {
         b.iter(|| tighten::app::rows::derive_rows(black_box(&large), &inputs).len())
+    });
+
+    // A frame with the thousand namespaces in the table, the selection in
+    // the middle: only the rows on screen should cost anything.
+    state.rows = tighten::app::rows::derive_rows(&large, &inputs);
+    state.table.visible = (0..state.rows.len()).collect();
+    state.table.selected = state.rows.get(state.rows.len() / 2).map(|r| r.name.clone());
+    c.bench_function("render/table_1000_namespaces_120x40", |b| {
+        b.iter(|| {
+            terminal
+                .draw(|frame| tighten::ui::render(frame, black_box(&state)))
+                .map(|_| ())
+        })
     });
 }
 

@@ -294,3 +294,30 @@ fn the_drops_tab_shows_what_enforcing_would_drop_over_the_whole_soak() {
     assert!(gate.contains("Would-drop over the soak"), "{gate}");
     assert!(gate.contains("Declared paths"), "{gate}");
 }
+
+/// The table builds only the rows on screen, and the selection stays among
+/// them however far down it is.
+#[test]
+fn a_selection_below_the_fold_is_on_screen() {
+    let mut cockpit = Cockpit::new();
+    let last = cockpit
+        .state
+        .table
+        .visible
+        .last()
+        .map(|&i| cockpit.state.rows[i].name.clone())
+        .expect("rows");
+    let first = cockpit.state.rows[cockpit.state.table.visible[0]].name.clone();
+    cockpit.select(&last);
+    cockpit.state.viewport = (100, 18);
+    let screen = cockpit.render();
+    let table: Vec<&str> = screen
+        .lines()
+        .take_while(|l| !l.starts_with('┌') || l.contains("Namespaces"))
+        .collect();
+    assert!(table.iter().any(|l| l.contains(&last)), "{screen}");
+    assert!(
+        !table.iter().any(|l| l.contains(&format!("│{first} "))),
+        "scrolled past the first: {screen}"
+    );
+}

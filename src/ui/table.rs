@@ -53,8 +53,16 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     ];
     let header = Row::new(header_cells.into_iter().map(Cell::from)).style(style(state, ThemeRole::Header));
 
+    // Only the rows on screen are built: with ten thousand namespaces the
+    // rest would cost every frame. The window keeps the selection in view
+    // (at the bottom edge when it moves past it).
+    let height = usize::from(area.height.saturating_sub(3)).max(1);
+    let selected = state.selected_position();
+    let first = selected.map_or(0, |s| s.saturating_sub(height - 1));
     let rows: Vec<Row> = state
         .visible_rows()
+        .skip(first)
+        .take(height)
         .map(|row| table_row(state, row, name_width, narrow))
         .collect();
     let widths = [
@@ -109,7 +117,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         .block(block)
         .column_spacing(1)
         .row_highlight_style(style(state, ThemeRole::Selection));
-    let mut table_state = TableState::default().with_selected(state.selected_position());
+    let mut table_state = TableState::default().with_selected(selected.map(|s| s - first));
     frame.render_stateful_widget(table, area, &mut table_state);
     if empty {
         let message = if state.rows.is_empty() {

@@ -177,7 +177,7 @@ pub fn derive_rows(snapshot: &ClusterSnapshot, inputs: &RowInputs<'_>) -> Vec<Na
                 name: ns.name.clone(),
                 protected: settings.is_protected(&ns.name),
                 owner: own.iter().find_map(|p| snapshot.gitops().owner_of(p)),
-                reconciler: crate::repo::namespace_owner(snapshot, &ns.name)
+                reconciler: crate::repo::owner_of_namespace(snapshot, &ns.name, Some(ns), own.iter().copied())
                     .ok()
                     .flatten()
                     .and_then(|o| {

@@ -80,16 +80,32 @@ pub enum Route {
 /// them), else the one that applied the Namespace object, else the one
 /// Kustomization whose `targetNamespace` it is. `Err` when they disagree.
 pub fn namespace_owner(snapshot: &ClusterSnapshot, namespace: &str) -> Result<Option<Owner>, String> {
+    owner_of_namespace(
+        snapshot,
+        namespace,
+        snapshot.namespace(namespace),
+        snapshot.namespaced_policies(namespace),
+    )
+}
+
+/// As [`namespace_owner`], given the namespace and its own policies (the
+/// rows have them indexed: scanning the snapshot per namespace would cost
+/// every namespace times every policy on each refresh).
+pub fn owner_of_namespace<'a>(
+    snapshot: &ClusterSnapshot,
+    namespace: &str,
+    info: Option<&crate::cluster::NamespaceInfo>,
+    policies: impl Iterator<Item = &'a PolicyObject>,
+) -> Result<Option<Owner>, String> {
     let gitops = snapshot.gitops();
-    let mut owners: Vec<Owner> = snapshot
-        .namespaced_policies(namespace)
+    let mut owners: Vec<Owner> = policies
         .filter_map(|p| gitops.owner_of(p))
         .filter(Owner::reconciles)
         .collect();
     owners.sort();
     owners.dedup();
     if owners.is_empty()
-        && let Some(ns) = snapshot.namespace(namespace)
+        && let Some(ns) = info
         && let Some(owner) = Owner::from_metadata(&ns.labels, &ns.annotations).filter(Owner::reconciles)
     {
         owners.push(owner);

@@ -134,10 +134,8 @@ fn read_ledger(backend: &Backend, state: &mut State) {
             snapshot: snapshot.0,
             senders,
         };
-        update(
-            state,
-            Msg::LedgerSoak(crate::ledger::feed::judge_soak(&ledger, &judging)),
-        );
+        let verdicts = crate::ledger::feed::judge_soak(&ledger, &judging, &judging.declared());
+        update(state, Msg::LedgerSoak(verdicts));
     }
 }
 

@@ -21,7 +21,7 @@ use super::judge::{DeclaredVerdict, SoakDrop, judge_declared, would_drop_flows};
 use super::observer::Observer;
 use super::store::Ledger;
 use crate::cluster::ClusterSnapshot;
-use crate::declared::{Senders, declared_paths};
+use crate::declared::{NamespacePaths, Senders, declared_paths};
 use crate::flows::{Direction, Flow};
 
 /// Events queued for the ledger thread at most.
@@ -62,17 +62,30 @@ pub struct Judging {
     pub senders: Senders,
 }
 
+impl Judging {
+    /// The declared paths of the namespaces judged: they change with the
+    /// snapshot, not with the ledger's writes, so once per request.
+    pub fn declared(&self) -> BTreeMap<String, NamespacePaths> {
+        let wanted = self.namespaces.iter().map(|(ns, _)| ns.clone()).collect();
+        declared_paths(&self.snapshot, &self.senders, &wanted)
+    }
+}
+
 /// Judges each namespace of `judging` over the connections `ledger` saw
 /// since it was staged, and its declared paths; a namespace whose
 /// connections cannot be read is left out (and logged).
-pub fn judge_soak(ledger: &Ledger, judging: &Judging) -> BTreeMap<String, SoakVerdict> {
-    let wanted = judging.namespaces.iter().map(|(ns, _)| ns.clone()).collect();
-    let mut declared = declared_paths(&judging.snapshot, &judging.senders, &wanted);
+/// `declared` is [`Judging::declared`], derived once per request.
+pub fn judge_soak(
+    ledger: &Ledger,
+    judging: &Judging,
+    declared: &BTreeMap<String, NamespacePaths>,
+) -> BTreeMap<String, SoakVerdict> {
+    let none = NamespacePaths::default();
     let mut verdicts = BTreeMap::new();
     for (namespace, since) in &judging.namespaces {
         match ledger.connections_of(namespace, *since) {
             Ok(records) => {
-                let paths = declared.remove(namespace).unwrap_or_default();
+                let paths = declared.get(namespace).unwrap_or(&none);
                 let (drops, mut flows): (Vec<SoakDrop>, Vec<(Flow, Direction)>) =
                     would_drop_flows(&judging.engine, namespace, &records)
                         .into_iter()
@@ -81,7 +94,7 @@ pub fn judge_soak(ledger: &Ledger, judging: &Judging) -> BTreeMap<String, SoakVe
                             (drop, (flow, direction))
                         })
                         .unzip();
-                let declared = judge_declared(&judging.engine, namespace, &paths, &records);
+                let declared = judge_declared(&judging.engine, namespace, paths, &records);
                 flows.extend(declared.unexercised.iter().filter_map(|u| {
                     let source = u.path.sources.first()?;
                     Some((u.path.flow(source), u.direction))
@@ -156,14 +169,14 @@ impl LedgerFeed {
 }
 
 fn run(mut observer: Observer, rx: Receiver<Fed>, publish: Publish) {
-    let mut judging: Option<Judging> = None;
-    let report = |observer: &mut Observer, judging: &Option<Judging>| {
+    let mut judging: Option<(Judging, BTreeMap<String, NamespacePaths>)> = None;
+    let report = |observer: &mut Observer, judging: &Option<(Judging, BTreeMap<String, NamespacePaths>)>| {
         match observer.ledger().observed_spans(Timestamp::now() - REPORTED) {
             Ok(spans) => publish(Report::Observed(spans)),
             Err(e) => tracing::warn!(%e, "ledger read"),
         }
-        if let Some(judging) = judging {
-            publish(Report::Soak(judge_soak(observer.ledger(), judging)));
+        if let Some((judging, declared)) = judging {
+            publish(Report::Soak(judge_soak(observer.ledger(), judging, declared)));
         }
     };
     report(&mut observer, &judging);
@@ -191,7 +204,8 @@ fn run(mut observer: Observer, rx: Receiver<Fed>, publish: Publish) {
             if let Err(e) = observer.flush(now) {
                 tracing::warn!(%e, "ledger write");
             }
-            judging = Some(request);
+            let declared = request.declared();
+            judging = Some((request, declared));
             report(&mut observer, &judging);
             continue;
         }

@@ -144,6 +144,23 @@ impl Files<'_> {
         }
     }
 
+    /// Rewrites a file's text (empty when it does not exist yet).
+    fn edit(&mut self, path: &Path, change: impl FnOnce(&str) -> String) {
+        let text = self.get(path).unwrap_or_default();
+        self.set(path, Some(change(&text)));
+    }
+
+    /// Adds `patch` to the patches of the namespace's kustomization: how a
+    /// policy from outside its folder (a shared base) is changed for it alone.
+    fn patch(&mut self, placement: &Placement, from: &Path, patch: &str) -> Result<(), String> {
+        let k = placement
+            .kustomization
+            .as_ref()
+            .ok_or_else(|| no_kustomization(placement, from))?;
+        self.edit(k, |text| add_list_item(text, "patches", patch));
+        Ok(())
+    }
+
     fn edits(self) -> Vec<FileEdit> {
         self.content
             .into_iter()
@@ -211,24 +228,28 @@ pub fn edits(
         {
             let component_k = component.join("kustomization.yaml");
             let file = component.join(file_name(policy));
-            let current = files.get(&component_k).unwrap_or_else(|| {
-                "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: []\n".to_string()
-            });
             if files.get(&file).is_none() {
                 files.set(&file, Some(render(policy, namespace, false)));
-                files.set(
-                    &component_k,
-                    Some(add_list_item(&current, "resources", &file_name(policy))),
-                );
+                files.edit(&component_k, |text| {
+                    let text = if text.is_empty() {
+                        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: []\n"
+                    } else {
+                        text
+                    };
+                    add_list_item(text, "resources", &file_name(policy))
+                });
             }
             let entry = relative_from(k.parent().unwrap_or(Path::new("")), component);
-            let text = files.get(k).unwrap_or_default();
-            let listed = text
-                .lines()
-                .any(|l| l.trim_start().strip_prefix("- ").map(str::trim) == Some(entry.as_str()));
-            if !listed {
-                files.set(k, Some(add_list_item(&text, "components", &entry)));
-            }
+            files.edit(k, |text| {
+                let listed = text
+                    .lines()
+                    .any(|l| l.trim_start().strip_prefix("- ").map(str::trim) == Some(entry.as_str()));
+                if listed {
+                    text.to_string()
+                } else {
+                    add_list_item(text, "components", &entry)
+                }
+            });
             continue;
         }
         match change {
@@ -241,23 +262,16 @@ pub fn edits(
                 }
                 files.set(&path, Some(render(policy, namespace, placement.names_namespace)));
                 if let (Some(k), Some(entry)) = (&placement.kustomization, relative_to_kustomization(&path)) {
-                    let text = files.get(k).unwrap_or_default();
-                    files.set(k, Some(add_list_item(&text, "resources", &entry)));
+                    files.edit(k, |text| add_list_item(text, "resources", &entry));
                 }
             }
             Change::Update { before, after } => {
                 let doc = find(before).ok_or_else(|| missing(before))?;
                 if doc.file.starts_with(&placement.home) {
-                    let text = files.get(&doc.file).unwrap_or_default();
                     let replaced = render(after, namespace, doc.written_namespace.is_some());
-                    files.set(&doc.file, Some(replace_document(&text, doc.index, Some(&replaced))));
+                    files.edit(&doc.file, |text| replace_document(text, doc.index, Some(&replaced)));
                 } else {
-                    let k = placement
-                        .kustomization
-                        .as_ref()
-                        .ok_or_else(|| no_kustomization(placement, &doc.file))?;
-                    let text = files.get(k).unwrap_or_default();
-                    files.set(k, Some(add_list_item(&text, "patches", &spec_patch(after))));
+                    files.patch(placement, &doc.file, &spec_patch(after))?;
                 }
             }
             Change::Delete(policy) => {
@@ -269,19 +283,13 @@ pub fn edits(
                         files.set(&doc.file, None);
                         if let (Some(k), Some(entry)) = (&placement.kustomization, relative_to_kustomization(&doc.file))
                         {
-                            let text = files.get(k).unwrap_or_default();
-                            files.set(k, Some(remove_list_item(&text, "resources", &entry)));
+                            files.edit(k, |text| remove_list_item(text, "resources", &entry));
                         }
                     } else {
                         files.set(&doc.file, Some(left));
                     }
                 } else {
-                    let k = placement
-                        .kustomization
-                        .as_ref()
-                        .ok_or_else(|| no_kustomization(placement, &doc.file))?;
-                    let text = files.get(k).unwrap_or_default();
-                    files.set(k, Some(add_list_item(&text, "patches", &delete_patch(policy))));
+                    files.patch(placement, &doc.file, &delete_patch(policy))?;
                 }
             }
         }

@@ -109,6 +109,16 @@ fn snapshot(fleet: &Fleet) -> ClusterSnapshot {
     }
 }
 
+/// The new text of the draft's file whose path ends with `suffix`.
+fn after(draft: &Draft, suffix: &str) -> String {
+    draft
+        .edits
+        .iter()
+        .find(|e| e.path.ends_with(suffix))
+        .and_then(|e| e.after.clone())
+        .unwrap_or_else(|| panic!("no new {suffix} in {:?}", draft.edits))
+}
+
 fn plan(action: RolloutAction, changes: Vec<Change>) -> RolloutPlan {
     RolloutPlan {
         action,
@@ -192,22 +202,12 @@ fn the_baseline_is_committed_on_a_branch_in_the_repositorys_style() {
         paths.contains(&"apps/shop/tighten-baseline-dns.yaml".to_string()),
         "{paths:?}"
     );
-    let kustomization = draft
-        .edits
-        .iter()
-        .find(|e| e.path.ends_with("kustomization.yaml"))
-        .and_then(|e| e.after.clone())
-        .expect("kustomization");
+    let kustomization = after(&draft, "kustomization.yaml");
     assert!(
         kustomization.contains("  - web-to-api.yaml   # owned by the shop team\n  - tighten-baseline-dns.yaml\n"),
         "{kustomization}"
     );
-    let dns = draft
-        .edits
-        .iter()
-        .find(|e| e.path.ends_with("tighten-baseline-dns.yaml"))
-        .and_then(|e| e.after.clone())
-        .expect("dns");
+    let dns = after(&draft, "tighten-baseline-dns.yaml");
     assert!(!dns.contains("namespace: shop"), "{dns}");
     if let Ok(built) = &draft.built_after {
         let rendered = draft.rendered().expect("rendered");
@@ -287,14 +287,14 @@ fn a_policy_of_the_folder_changes_in_place_and_one_from_a_shared_base_by_a_patch
     )
     .expect("draft");
     assert_eq!(draft.edits.len(), 1, "{:?}", draft.edits);
-    let after = draft.edits[0].after.clone().expect("kustomization");
+    let patched = draft.edits[0].after.clone().expect("kustomization");
     assert!(
-        after.contains("patches:\n- target:\n    kind: CiliumNetworkPolicy\n    name: default-deny"),
-        "{after}"
+        patched.contains("patches:\n- target:\n    kind: CiliumNetworkPolicy\n    name: default-deny"),
+        "{patched}"
     );
     assert!(
-        after.contains(r#""enableDefaultDeny":{"egress":true,"ingress":true}"#),
-        "{after}"
+        patched.contains(r#""enableDefaultDeny":{"egress":true,"ingress":true}"#),
+        "{patched}"
     );
     if draft.built_after.is_ok() {
         let rendered = draft.rendered().expect("rendered");
@@ -323,12 +323,7 @@ fn a_policy_of_the_folder_changes_in_place_and_one_from_a_shared_base_by_a_patch
         .find(|e| e.path.ends_with("web-to-api.yaml"))
         .expect("the file");
     assert_eq!(removed.after, None);
-    let kustomization = draft
-        .edits
-        .iter()
-        .find(|e| e.path.ends_with("kustomization.yaml"))
-        .and_then(|e| e.after.clone())
-        .expect("kustomization");
+    let kustomization = after(&draft, "kustomization.yaml");
     assert!(!kustomization.contains("web-to-api.yaml"), "{kustomization}");
     assert!(kustomization.contains("- namespace.yaml"), "{kustomization}");
     drop(draft);
@@ -372,22 +367,12 @@ fn where_the_repository_shares_by_components_the_baseline_becomes_one() {
         paths.contains(&"components/tighten-baseline/tighten-baseline-dns.yaml".to_string()),
         "{paths:?}"
     );
-    let component = draft
-        .edits
-        .iter()
-        .find(|e| e.path.ends_with("tighten-baseline/kustomization.yaml"))
-        .and_then(|e| e.after.clone())
-        .expect("component");
+    let component = after(&draft, "tighten-baseline/kustomization.yaml");
     assert!(
         component.contains("kind: Component\nresources:\n- tighten-baseline-dns.yaml"),
         "{component}"
     );
-    let shop = draft
-        .edits
-        .iter()
-        .find(|e| e.path.ends_with("apps/shop/kustomization.yaml"))
-        .and_then(|e| e.after.clone())
-        .expect("shop");
+    let shop = after(&draft, "apps/shop/kustomization.yaml");
     assert!(
         shop.contains("components:\n  - ../../components/team-labels\n  - ../../components/tighten-baseline\n"),
         "{shop}"

@@ -193,52 +193,27 @@ pub async fn run(
     } = confirm_needs(state, &plan);
     // A forward step on a namespace a reconciler owns is a commit in its
     // repository; the brakes stay in the cluster.
-    let settings = &state.config.settings;
-    let repo = confirm.repo.clone().or_else(|| settings.repo.clone());
-    let route = if crate::repo::step::is_forward(action) && !confirm.direct {
-        crate::repo::route(&state.snapshot, &namespace, repo.as_deref())
-    } else {
-        crate::repo::Route::Direct
-    };
-    let mut commit = match route {
-        crate::repo::Route::Direct => None,
-        crate::repo::Route::Export { owner, why } => {
-            say(err, format!("tighten: {why}"))?;
-            say(
-                err,
-                format!(
-                    "tighten: {} would put back what is written into the cluster, so {} was not applied: \
-                     write the files for the repository with `tighten export {namespace} DIR`, \
-                     give the checkout with --repo PATH, or pass --direct to write into the cluster anyway",
-                    owner.describe(),
-                    action.title()
-                ),
-            )?;
-            return Ok(code::REFUSED);
-        }
-        crate::repo::Route::Git(target) => {
-            let message = crate::repo::step::message(
-                &plan,
-                gate.as_ref(),
-                confirm.override_reason.as_deref(),
-                &state.identity,
-            );
-            let template = settings.branch.as_deref().unwrap_or(crate::repo::BRANCH_TEMPLATE);
-            match crate::repo::step::prepare(
-                &state.snapshot,
-                &target,
-                &plan,
-                message,
-                template,
-                &backends.paths.worktrees_dir(),
-            ) {
-                Ok(commit) => Some(commit),
-                Err(why) => {
-                    say(err, format!("tighten: cannot prepare the commit: {why}"))?;
-                    return Ok(code::FAILED);
-                }
+    let mut commit = if crate::repo::step::is_forward(action) && !confirm.direct {
+        let message = crate::repo::step::message(
+            &plan,
+            gate.as_ref(),
+            confirm.override_reason.as_deref(),
+            &state.identity,
+        );
+        let step = crate::app::update::repo_step(state, message, confirm.repo.clone(), confirm.push);
+        match crate::repo::step::prepare_step(&plan, &step, &backends.paths.worktrees_dir()) {
+            Ok(commit) => commit,
+            Err(crate::repo::step::NotPrepared::Refused(why)) => {
+                say(err, format!("tighten: {why}"))?;
+                return Ok(code::REFUSED);
+            }
+            Err(crate::repo::step::NotPrepared::Failed(why)) => {
+                say(err, format!("tighten: cannot prepare the commit: {why}"))?;
+                return Ok(code::FAILED);
             }
         }
+    } else {
+        None
     };
     let judged = commit.as_ref().map_or(&plan, |c| &c.rendered);
     let dry_run = mutator.dry_run(judged).await.map_err(|e| e.to_string());
@@ -309,16 +284,7 @@ pub async fn run(
         action,
         RolloutAction::RollbackDefaultDeny | RolloutAction::RollbackNamespace
     )
-    .then(|| crate::app::effect::RepoStep {
-        checkout: repo.clone(),
-        branch_template: settings
-            .branch
-            .clone()
-            .unwrap_or_else(|| crate::repo::BRANCH_TEMPLATE.to_string()),
-        message: String::new(),
-        push: confirm.push || settings.push,
-        snapshot: crate::app::effect::Shared(std::sync::Arc::clone(&state.snapshot)),
-    });
+    .then(|| crate::app::update::repo_step(state, String::new(), confirm.repo.clone(), confirm.push));
     plan.restamp(Timestamp::now());
     let (result, record) = mutator.execute(&plan, crate::app::review::diff_lines(&lines)).await;
     match (result, &record.outcome) {

@@ -179,6 +179,49 @@ pub fn commit_and_record(
     (result, record)
 }
 
+/// Why a forward step cannot be prepared as a commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotPrepared {
+    /// A reconciler owns the namespace but the checkout cannot take the step
+    /// (none configured, another repository, two owners): refused.
+    Refused(String),
+    /// The folder or Git failed while preparing it.
+    Failed(String),
+}
+
+/// Routes a forward step and, when a reconciler owns the namespace and the
+/// checkout is its repository, prepares it as a commit: `Ok(None)` for the
+/// direct path. The cockpit's runtime and the command line both ask here.
+pub fn prepare_step(
+    plan: &RolloutPlan,
+    step: &RepoStep,
+    worktrees: &std::path::Path,
+) -> Result<Option<Commit>, NotPrepared> {
+    let snapshot = &step.snapshot.0;
+    match super::route(snapshot, &plan.namespace, step.checkout.as_deref()) {
+        super::Route::Direct => Ok(None),
+        super::Route::Export { owner, why } => Err(NotPrepared::Refused(format!(
+            "{why}. {} would put back what is written into the cluster, so {} was not applied: \
+             give the checkout (repo = \"…\" for the context, or --repo PATH), \
+             write the files for the repository with `tighten export {} DIR`, \
+             or write into the cluster anyway with --direct on the command line",
+            owner.describe(),
+            plan.action.title(),
+            plan.namespace
+        ))),
+        super::Route::Git(target) => prepare(
+            snapshot,
+            &target,
+            plan,
+            step.message.clone(),
+            &step.branch_template,
+            worktrees,
+        )
+        .map(Some)
+        .map_err(NotPrepared::Failed),
+    }
+}
+
 /// Prepares `plan` as a commit in `target`'s folder; `snapshot` is what the
 /// reconciler's result is judged against.
 pub fn prepare(

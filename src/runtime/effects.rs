@@ -40,31 +40,6 @@ pub struct EffectRunner {
     pub drafts: Arc<std::sync::Mutex<std::collections::HashMap<u64, (crate::repo::step::Commit, bool)>>>,
 }
 
-/// Prepares a forward step as a commit when a reconciler owns the
-/// namespace: `Ok(None)` for the direct path, `Err` when the step cannot be
-/// taken (a reconciler owns it but the checkout cannot take the commit).
-fn prepare_commit(
-    plan: &crate::rollout::RolloutPlan,
-    step: crate::app::effect::RepoStep,
-    worktrees: &std::path::Path,
-) -> Result<Option<(crate::repo::step::Commit, bool)>, String> {
-    use crate::repo::Route;
-    let snapshot = &step.snapshot.0;
-    match crate::repo::route(snapshot, &plan.namespace, step.checkout.as_deref()) {
-        Route::Direct => Ok(None),
-        Route::Export { owner, why } => Err(format!(
-            "{why}. {} would put back what is written into the cluster: set repo = \"…\" for the context, \
-             or write the files with `tighten export {} DIR` (`--direct` on the command line writes into the cluster anyway)",
-            owner.describe(),
-            plan.namespace
-        )),
-        Route::Git(target) => {
-            crate::repo::step::prepare(snapshot, &target, plan, step.message, &step.branch_template, worktrees)
-                .map(|commit| Some((commit, step.push)))
-        }
-    }
-}
-
 impl EffectRunner {
     pub fn run(&self, effect: Effect) {
         let tx = self.tx.clone();
@@ -119,7 +94,13 @@ impl EffectRunner {
                             tokio::task::spawn_blocking(move || {
                                 // One dialog at a time: an earlier draft's worktree goes.
                                 drafts.lock().unwrap_or_else(|p| p.into_inner()).clear();
-                                prepare_commit(&for_git, step, &worktrees)
+                                match crate::repo::step::prepare_step(&for_git, &step, &worktrees) {
+                                    Ok(commit) => Ok(commit.map(|c| (c, step.push))),
+                                    Err(
+                                        crate::repo::step::NotPrepared::Refused(why)
+                                        | crate::repo::step::NotPrepared::Failed(why),
+                                    ) => Err(why),
+                                }
                             })
                             .await
                             .unwrap_or_else(|e| Err(format!("preparing the commit stopped: {e}")))

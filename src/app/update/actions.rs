@@ -236,24 +236,30 @@ fn plan_and_dry_run(state: &mut State, namespace: &str, request: Request) -> Vec
             let repo = crate::repo::step::is_forward(action).then(|| {
                 let gate = confirm_needs(state, &plan).gate;
                 let message = crate::repo::step::message(&plan, gate.as_ref(), None, &state.identity);
-                repo_step(state, message)
+                repo_step(state, message, None, false)
             });
             vec![Effect::DryRun { id, plan, repo }]
         }
     }
 }
 
-/// Where and how a step of this context goes to its GitOps repository.
-fn repo_step(state: &State, message: String) -> crate::app::effect::RepoStep {
+/// Where and how a step of this context goes to its GitOps repository;
+/// `checkout` and `push` from the command line win over the context's.
+pub fn repo_step(
+    state: &State,
+    message: String,
+    checkout: Option<PathBuf>,
+    push: bool,
+) -> crate::app::effect::RepoStep {
     let settings = &state.config.settings;
     crate::app::effect::RepoStep {
-        checkout: settings.repo.clone(),
+        checkout: checkout.or_else(|| settings.repo.clone()),
         branch_template: settings
             .branch
             .clone()
             .unwrap_or_else(|| crate::repo::BRANCH_TEMPLATE.to_string()),
         message,
-        push: settings.push,
+        push: push || settings.push,
         snapshot: crate::app::effect::Shared(std::sync::Arc::clone(&state.snapshot)),
     }
 }
@@ -406,7 +412,7 @@ pub(super) fn on_confirm_submit(state: &mut State) -> Vec<Effect> {
         dialog.plan.action,
         crate::rollout::RolloutAction::RollbackDefaultDeny | crate::rollout::RolloutAction::RollbackNamespace
     )
-    .then(|| repo_step(state, String::new()));
+    .then(|| repo_step(state, String::new(), None, false));
     vec![Effect::Execute {
         id,
         plan: dialog.plan,

@@ -3,7 +3,7 @@
 
 mod actions;
 
-pub use actions::{ConfirmNeeds, compute_plan, confirm_needs, denied};
+pub use actions::{ConfirmNeeds, compute_plan, confirm_needs, denied, repo_step};
 pub mod command;
 mod keys;
 mod view;

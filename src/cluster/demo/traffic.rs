@@ -379,19 +379,12 @@ fn endpoint(snapshot: &ClusterSnapshot, peer: Peer, rng: &mut fastrand::Rng) -> 
                 .filter(|p| p.workload.as_ref().is_some_and(|w| w.name == workload))
                 .collect();
             let pod = pods.get(rng.usize(..pods.len().max(1)))?;
-            let identity = 10_000 + stable_hash(&format!("{namespace}/{workload}")) % 50_000;
-            let mut labels: Vec<String> = pod.labels.iter().map(|(k, v)| format!("k8s:{k}={v}")).collect();
-            labels.push(format!("k8s:io.kubernetes.pod.namespace={namespace}"));
-            labels.push("k8s:io.cilium.k8s.policy.cluster=default".into());
             let ip_hash = stable_hash(&pod.name);
-            Some(Endpoint {
-                identity,
-                namespace: namespace.into(),
-                pod: pod.name.clone(),
-                workload: workload.into(),
-                labels,
-                ip: format!("10.0.{}.{}", 1 + ip_hash % 3, 10 + ip_hash % 240),
-            })
+            let mut endpoint = Endpoint::of_pod(namespace, &pod.name, workload, &pod.labels, &Default::default());
+            endpoint.labels.push("k8s:io.cilium.k8s.policy.cluster=default".into());
+            endpoint.identity = 10_000 + stable_hash(&format!("{namespace}/{workload}")) % 50_000;
+            endpoint.ip = format!("10.0.{}.{}", 1 + ip_hash % 3, 10 + ip_hash % 240);
+            Some(endpoint)
         }
         World(ip, _) => Some(Endpoint {
             identity: 2,
